@@ -1,0 +1,52 @@
+// The command registry and the shared option parsing / start-up banner of commands.
+#include "command.hpp"
+
+#include <cstdio>
+
+#include "disa/core/log.hpp"
+#include "disa/core/table.hpp"
+#include "disa/dist/mpi_context.hpp"
+#include "environment.hpp"
+
+namespace disa::apps {
+
+namespace {
+std::vector<Command>& registry() {
+  static std::vector<Command> r;
+  return r;
+}
+}  // namespace
+
+void register_command(Command command) {
+  auto& r = registry();
+  auto pos = std::lower_bound(r.begin(), r.end(), command.name,
+                              [](const Command& c, const std::string& n) { return c.name < n; });
+  r.insert(pos, std::move(command));
+}
+
+const std::vector<Command>& commands() { return registry(); }
+
+std::optional<Config> parse_command(const Options& options, const std::vector<std::string>& args,
+                                    MpiContext& mpi, bool quiet) {
+  ParseOutcome outcome = parse_options(options, args);
+  if (outcome.action == ParseOutcome::Action::Help) {
+    if (mpi.is_root()) std::fputs(options.help_text().c_str(), stdout);
+    return std::nullopt;
+  }
+  if (outcome.action == ParseOutcome::Action::PrintConfig) {
+    if (mpi.is_root()) std::fputs(outcome.config.to_ini().c_str(), stdout);
+    return std::nullopt;
+  }
+  const Config& config = outcome.config;
+  log::init(mpi.rank(), config.get_bool("log.all-ranks"), config.get_string("log.level"));
+  if (!quiet && log::is_printing_rank()) {
+    Table table(fmt::format("disa {}", options.command()));
+    for (const auto& [k, v] : config.items()) table.row(k, v);
+    table.section("environment");
+    for (const auto& [k, v] : environment_rows(mpi)) table.row(k, v);
+    std::fputs(table.render().c_str(), stderr);
+  }
+  return config;
+}
+
+}  // namespace disa::apps

@@ -1,0 +1,47 @@
+// Subcommand registry of the one `disa` binary. Each src/apps/cmd_*.cpp file defines
+// its commands and registers them with DISA_REGISTER_COMMAND; main.cpp dispatches.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "disa/core/config.hpp"
+
+namespace disa {
+class MpiContext;
+}
+
+namespace disa::apps {
+
+// Runs a command: `args[0]` is the command name, the rest its options. Returns the
+// process exit code; throws disa::Error for failures (main reports and aborts).
+using CommandFn = std::function<int(const std::vector<std::string>& args, MpiContext& mpi)>;
+
+struct Command {
+  std::string name;     // "anchor", or "model init" for a two-word command
+  std::string summary;  // one line for `disa --help`
+  CommandFn run;
+};
+
+void register_command(Command command);
+const std::vector<Command>& commands();
+
+struct Registrar {
+  explicit Registrar(Command command) { register_command(std::move(command)); }
+};
+
+// Parses the command's options. On --help or --print-config prints (rank 0) and returns
+// nullopt; otherwise sets up logging and prints the boxed configuration + environment
+// table on rank 0 (unless `quiet`), and returns the resolved configuration.
+std::optional<Config> parse_command(const Options& options, const std::vector<std::string>& args,
+                                    MpiContext& mpi, bool quiet = false);
+
+}  // namespace disa::apps
+
+#define DISA_CONCAT_INNER(a, b) a##b
+#define DISA_CONCAT(a, b) DISA_CONCAT_INNER(a, b)
+// DISA_REGISTER_COMMAND("env", "print the build and run environment", run_env);
+#define DISA_REGISTER_COMMAND(name, summary, fn) \
+  static ::disa::apps::Registrar DISA_CONCAT(disa_registrar_, __LINE__)({name, summary, fn})

@@ -1,0 +1,169 @@
+// NCCL backend of the communicator (built with DISA_WITH_CUDA): CUDA tensors are
+// flattened per bucket and reduced with one ncclAllReduce on LibTorch's current CUDA
+// stream. The NCCL unique id is created on rank 0 and broadcast over MPI; the device is
+// set before ncclCommInitRank. Host-value collectives stay on MPI (base class).
+#include "disa/dist/communicator.hpp"
+
+#include "disa/core/error.hpp"
+
+#ifdef DISA_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include "disa/dist/mpi_check.hpp"
+
+#define DISA_NCCL_CHECK(call)                                                              \
+  do {                                                                                     \
+    ncclResult_t disa_nccl_rc_ = (call);                                                   \
+    if (disa_nccl_rc_ != ncclSuccess)                                                      \
+      throw ::disa::DistError(::fmt::format("NCCL call {} failed at {}: {}", #call,        \
+                                            ::disa::source_location(__FILE__, __LINE__),   \
+                                            ncclGetErrorString(disa_nccl_rc_)));           \
+  } while (0)
+
+#define DISA_CUDA_CHECK(call)                                                              \
+  do {                                                                                     \
+    cudaError_t disa_cuda_rc_ = (call);                                                    \
+    if (disa_cuda_rc_ != cudaSuccess)                                                      \
+      throw ::disa::DistError(::fmt::format("CUDA call {} failed at {}: {}", #call,        \
+                                            ::disa::source_location(__FILE__, __LINE__),   \
+                                            cudaGetErrorString(disa_cuda_rc_)));           \
+  } while (0)
+
+namespace disa {
+namespace {
+
+ncclDataType_t nccl_type(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat32: return ncclFloat32;
+    case torch::kFloat64: return ncclFloat64;
+    case torch::kFloat16: return ncclFloat16;
+#if defined(NCCL_MAJOR) && (NCCL_MAJOR > 2 || (NCCL_MAJOR == 2 && NCCL_MINOR >= 10))
+    case torch::kBFloat16: return ncclBfloat16;
+#endif
+    case torch::kInt64: return ncclInt64;
+    case torch::kInt32: return ncclInt32;
+    case torch::kUInt8: return ncclUint8;
+    case torch::kInt8: return ncclInt8;
+    default:
+      throw DistError(fmt::format("all_reduce: dtype {} is not supported by the NCCL backend",
+                                  c10::toString(t)));
+  }
+}
+
+ncclRedOp_t nccl_op(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Max: return ncclMax;
+    case ReduceOp::Min: return ncclMin;
+    default: return ncclSum;
+  }
+}
+
+class NcclCommunicator final : public Communicator {
+ public:
+  NcclCommunicator(MPI_Comm comm, const torch::Device& device) : Communicator(comm), device_(device) {
+    DISA_CHECK(device.is_cuda() && device.has_index(), DistError,
+               "NCCL communicator needs a CUDA device with an index, got {}", device.str());
+    DISA_CUDA_CHECK(cudaSetDevice(device.index()));
+    ncclUniqueId id;
+    if (rank_ == 0) DISA_NCCL_CHECK(ncclGetUniqueId(&id));
+    DISA_MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm_));
+    DISA_NCCL_CHECK(ncclCommInitRank(&nccl_, size_, id, rank_));
+  }
+  ~NcclCommunicator() override {
+    if (nccl_) ncclCommDestroy(nccl_);
+  }
+  std::string backend() const override { return "nccl"; }
+
+  void all_reduce(std::vector<torch::Tensor>& tensors, ReduceOp op) override {
+    torch::NoGradGuard no_grad;
+    c10::cuda::CUDAGuard guard(device_);
+    auto stream = c10::cuda::getCurrentCUDAStream(device_.index());
+    for (const auto& bucket : make_buckets(tensors)) {
+      const auto& first = tensors[bucket.front()];
+      DISA_CHECK(first.device() == device_, DistError,
+                 "NCCL all_reduce: tensor on {} but the communicator is on {}",
+                 first.device().str(), device_.str());
+      std::vector<torch::Tensor> flat;
+      for (size_t i : bucket) flat.push_back(tensors[i].detach().reshape({-1}));
+      torch::Tensor buffer = flat.size() == 1 ? flat[0].contiguous().clone() : torch::cat(flat);
+      DISA_NCCL_CHECK(ncclAllReduce(buffer.data_ptr(), buffer.data_ptr(), size_t(buffer.numel()),
+                                    nccl_type(buffer.scalar_type()), nccl_op(op), nccl_,
+                                    stream.stream()));
+      ++collective_calls_;
+      if (op == ReduceOp::Mean) {
+        if (buffer.is_floating_point())
+          buffer.div_(double(size_));
+        else
+          buffer.div_(size_, "trunc");
+      }
+      int64_t offset = 0;
+      for (size_t i : bucket) {
+        auto& t = tensors[i];
+        t.copy_(buffer.narrow(0, offset, t.numel()).view(t.sizes()));
+        offset += t.numel();
+      }
+    }
+  }
+
+  void broadcast(std::vector<torch::Tensor>& tensors, int root) override {
+    torch::NoGradGuard no_grad;
+    c10::cuda::CUDAGuard guard(device_);
+    auto stream = c10::cuda::getCurrentCUDAStream(device_.index());
+    for (const auto& bucket : make_buckets(tensors)) {
+      std::vector<torch::Tensor> flat;
+      for (size_t i : bucket) flat.push_back(tensors[i].detach().reshape({-1}));
+      torch::Tensor buffer = torch::cat(flat).contiguous();
+      DISA_NCCL_CHECK(ncclBroadcast(buffer.data_ptr(), buffer.data_ptr(), size_t(buffer.numel()),
+                                    nccl_type(buffer.scalar_type()), root, nccl_, stream.stream()));
+      ++collective_calls_;
+      int64_t offset = 0;
+      for (size_t i : bucket) {
+        auto& t = tensors[i];
+        t.copy_(buffer.narrow(0, offset, t.numel()).view(t.sizes()));
+        offset += t.numel();
+      }
+    }
+  }
+
+ private:
+  torch::Device device_;
+  ncclComm_t nccl_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm, const torch::Device& device) {
+  return std::make_unique<NcclCommunicator>(comm, device);
+}
+
+bool nccl_compiled() { return true; }
+
+std::string nccl_version() {
+  int v = 0;
+  if (ncclGetVersion(&v) != ncclSuccess) return "NCCL (version unknown)";
+  // NCCL >= 2.9 encodes major*10000 + minor*100 + patch.
+  return fmt::format("NCCL {}.{}.{}", v / 10000, (v % 10000) / 100, v % 100);
+}
+
+}  // namespace disa
+
+#else  // !DISA_WITH_CUDA
+
+namespace disa {
+
+std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm, const torch::Device& device) {
+  throw ConfigError(fmt::format(
+      "device {} needs the NCCL communicator, but this disa was built without CUDA "
+      "(configure with -DDISA_WITH_CUDA=ON against a CUDA LibTorch)",
+      device.str()));
+}
+
+bool nccl_compiled() { return false; }
+std::string nccl_version() { return "not compiled"; }
+
+}  // namespace disa
+
+#endif
