@@ -6,6 +6,7 @@
 #include "command.hpp"
 #include "disa/build_info.hpp"
 #include "disa/core/table.hpp"
+#include "disa/dist/communicator.hpp"
 #include "disa/dist/mpi_context.hpp"
 #include "environment.hpp"
 

@@ -87,8 +87,8 @@ int run_smoke(const std::vector<std::string>& args, MpiContext& mpi) {
     const std::string out = config->get_string("smoke.out");
     const int64_t max_rows = config->get_int("smoke.rows");
     const int64_t rows = size == 1 ? max_rows : rank * max_rows / (size - 1);
-    std::vector<double> values(size_t(rows));
-    std::vector<std::vector<int32_t>> ragged(size_t(rows));
+    std::vector<double> values(static_cast<size_t>(rows));
+    std::vector<std::vector<int32_t>> ragged(static_cast<size_t>(rows));
     for (int64_t i = 0; i < rows; ++i) {
       values[size_t(i)] = rank * 1e6 + double(i);
       ragged[size_t(i)].assign(size_t(i % 7), int32_t(rank));

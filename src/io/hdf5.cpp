@@ -132,7 +132,6 @@ File File::create(const std::string& final_path, MPI_Comm comm, const std::strin
   }
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   DISA_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), final_path);
-  DISA_H5_CHECK(H5Pset_all_coll_metadata_ops(fapl.get(), true), final_path);
   DISA_H5_CHECK(H5Pset_coll_metadata_write(fapl.get(), true), final_path);
   hid_t id = H5Fcreate(f.path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (id < 0) {
@@ -160,7 +159,6 @@ File File::reopen_incomplete(const std::string& final_path, MPI_Comm comm,
     DISA_THROW(IoError, "cannot resume: '{}' does not exist", f.path_);
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   DISA_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), final_path);
-  DISA_H5_CHECK(H5Pset_all_coll_metadata_ops(fapl.get(), true), final_path);
   DISA_H5_CHECK(H5Pset_coll_metadata_write(fapl.get(), true), final_path);
   hid_t id = H5Fopen(f.path_.c_str(), H5F_ACC_RDWR, fapl.get());
   if (id < 0) {
@@ -221,6 +219,11 @@ File::~File() {
 }
 
 void File::close() { file_.reset(); }
+
+void File::flush() {
+  DISA_CHECK(file_, IoError, "flush on a closed file '{}'", path_);
+  DISA_H5_CHECK(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_);
+}
 
 void File::commit() {
   DISA_CHECK(file_, IoError, "commit on a closed file '{}'", path_);

@@ -61,6 +61,8 @@ class File {
   static File open(const std::string& path, const std::string& expected_format = "",
                    int64_t expected_version = -1);
 
+  // A closed file (placeholder before open/create).
+  File() = default;
   File(File&&) noexcept = default;
   File& operator=(File&&) noexcept = default;
   ~File();
@@ -69,6 +71,10 @@ class File {
   void commit();
   // Closes without committing: the file stays NAME.incomplete.
   void close();
+  // Collective in parallel mode: writes all buffered data and metadata to disk, so that
+  // a job killed afterwards leaves a consistent (resumable) .incomplete file.
+  void flush();
+  bool is_open() const { return bool(file_); }
 
   const std::string& path() const { return path_; }
   const std::string& final_path() const { return final_path_; }
@@ -163,7 +169,6 @@ class File {
   std::vector<std::string> read_strings(const std::string& path) const;
 
  private:
-  File() = default;
   void check_format(const std::string& format, int64_t version) const;
   hid_t transfer_plist() const { return dxpl_.get(); }
   Handle open_dataset(const std::string& path) const;
