@@ -54,6 +54,12 @@ fi
 # npm packages used by the tokenizer golden tests (HF's own tokenizer implementation
 # and real tokenizer.json files), installed into a gitignored folder of the checkout.
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Node.js and npm: Debian's packages unless a node with npm is already installed
+# (Debian's npm conflicts with NodeSource's nodejs, which bundles npm).
+if ! command -v npm >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
 if [ -x "$here/install-npm-deps.sh" ] || [ -f "$here/install-npm-deps.sh" ]; then
   bash "$here/install-npm-deps.sh"
 fi

@@ -39,11 +39,18 @@ std::optional<Config> parse_command(const Options& options, const std::vector<st
   }
   const Config& config = outcome.config;
   log::init(mpi.rank(), config.get_bool("log.all-ranks"), config.get_string("log.level"));
-  if (!quiet && log::is_printing_rank()) {
+  const auto level = spdlog::level::from_str(config.get_string("log.level"));
+  if (!quiet && log::is_printing_rank() && level <= spdlog::level::info) {
     Table table(fmt::format("disa {}", options.command()));
-    for (const auto& [k, v] : config.items()) table.row(k, v);
+    // Long values (templates, paths) are shortened in the banner; --print-config has them whole.
+    auto shorten = [](std::string v) {
+      for (auto& ch : v)
+        if (ch == '\n') ch = ' ';
+      return v.size() > 96 ? v.substr(0, 93) + "..." : v;
+    };
+    for (const auto& [k, v] : config.items()) table.row(k, shorten(v));
     table.section("environment");
-    for (const auto& [k, v] : environment_rows(mpi)) table.row(k, v);
+    for (const auto& [k, v] : environment_rows(mpi)) table.row(k, shorten(v));
     std::fputs(table.render().c_str(), stderr);
   }
   return config;

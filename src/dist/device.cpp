@@ -1,6 +1,10 @@
 // GPU selection by node-local rank.
 #include "disa/dist/device.hpp"
 
+#include <dlfcn.h>
+
+#include <thread>
+
 #include "disa/core/error.hpp"
 #include "disa/dist/mpi_context.hpp"
 
@@ -26,6 +30,17 @@ torch::Device select_device(const MpiContext& mpi, const std::string& requested)
     fmt::print(stderr, "warning: {} ranks on node {} share {} GPU(s)\n", mpi.local_size(),
                mpi.node_name(), count);
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+int configure_threads(const MpiContext& mpi, int64_t requested) {
+  DISA_CHECK(requested >= 0, ConfigError, "threads must be >= 0 (0: automatic), got {}", requested);
+  int n = int(requested);
+  if (n == 0) n = std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, mpi.local_size()));
+  at::set_num_threads(n);
+  // OpenBLAS keeps its own thread pool; its count changes GEMM results too.
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
+  return n;
 }
 
 }  // namespace disa

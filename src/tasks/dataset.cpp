@@ -1,0 +1,133 @@
+// Records, data sets, JSONL loading with file:line errors, the portable random
+// generator of the synthetic tasks and the content-hashed train/test split.
+#include "disa/tasks/dataset.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include "disa/core/error.hpp"
+
+namespace disa::tasks {
+
+const nlohmann::json& Record::at(const std::string& field) const {
+  auto it = fields.find(field);
+  DISA_CHECK(it != fields.end(), DataError, "record '{}': missing field '{}'", id, field);
+  return *it;
+}
+
+std::string Record::text(const std::string& field) const {
+  const auto& v = at(field);
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number()) return v.dump();
+  DISA_THROW(DataError, "record '{}': field '{}' must be a string or a number (got {})", id,
+             field, v.type_name());
+}
+
+Dataset::Dataset(std::string source, std::vector<Record> records)
+    : source_(std::move(source)), records_(std::move(records)) {
+  for (std::size_t i = 0; i < records_.size(); ++i) {
+    auto [it, inserted] = index_.emplace(records_[i].id, i);
+    DISA_CHECK(inserted, DataError, "{}: duplicate record id '{}'", source_, records_[i].id);
+  }
+}
+
+const Record& Dataset::by_id(const std::string& id) const {
+  auto it = index_.find(id);
+  DISA_CHECK(it != index_.end(), DataError, "{}: no record with id '{}'", source_, id);
+  return records_[it->second];
+}
+
+uint64_t fnv1a64(const std::string& text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string Dataset::fingerprint() const {
+  std::string all;
+  for (const auto& r : records_) {
+    all += r.id;
+    all += '\x1f';
+    all += r.fields.dump();
+    all += '\x1e';
+  }
+  return fmt::format("{:016x}", fnv1a64(all));
+}
+
+Dataset load_jsonl(const std::string& path, const JsonlFieldMap& map) {
+  std::ifstream in(path);
+  DISA_CHECK(in.good(), IoError, "cannot open data file {}", path);
+  const std::string stem = std::filesystem::path(path).stem().string();
+  std::vector<Record> records;
+  std::map<std::string, std::size_t> seen;
+  std::string line;
+  std::size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      DISA_THROW(DataError, "{}:{}: malformed JSON: {}", path, line_no, e.what());
+    }
+    DISA_CHECK(j.is_object(), DataError, "{}:{}: expected a JSON object, got {}", path, line_no,
+               j.type_name());
+    Record r;
+    if (map.id_field.empty()) {
+      r.id = fmt::format("{}-{}", stem, line_no);
+    } else {
+      auto it = j.find(map.id_field);
+      DISA_CHECK(it != j.end(), DataError, "{}:{}: missing field '{}'", path, line_no,
+                 map.id_field);
+      DISA_CHECK(it->is_string() || it->is_number_integer(), DataError,
+                 "{}:{}: field '{}' must be a string or an integer", path, line_no,
+                 map.id_field);
+      r.id = it->is_string() ? it->get<std::string>() : it->dump();
+    }
+    for (const auto& [field, key] : map.required)
+      DISA_CHECK(j.contains(key), DataError, "{}:{}: missing field '{}'", path, line_no, key);
+    r.fields = j;
+    for (const auto& [field, key] : map.required)
+      if (field != key) r.fields[field] = j[key];
+    auto [it, inserted] = seen.emplace(r.id, line_no);
+    DISA_CHECK(inserted, DataError, "{}:{}: duplicate id '{}' (first on line {})", path,
+               line_no, r.id, it->second);
+    records.push_back(std::move(r));
+  }
+  DISA_CHECK(!records.empty(), DataError, "{}: empty data set (no records)", path);
+  return Dataset(path, std::move(records));
+}
+
+uint64_t Rng::next() {
+  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+int64_t Rng::uniform_int(int64_t lo, int64_t hi) {
+  DISA_ASSERT(lo <= hi);
+  const uint64_t range = static_cast<uint64_t>(hi - lo) + 1;
+  if (range == 0) return static_cast<int64_t>(next());
+  const uint64_t limit = UINT64_MAX - UINT64_MAX % range;
+  uint64_t x;
+  do {
+    x = next();
+  } while (x >= limit);
+  return lo + static_cast<int64_t>(x % range);
+}
+
+double Rng::uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
+
+std::string split_of(const std::string& content_key, int test_percent) {
+  return fnv1a64("disa-split:" + content_key) % 100 < static_cast<uint64_t>(test_percent)
+             ? "test"
+             : "train";
+}
+
+}  // namespace disa::tasks
