@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: installs the system packages, builds disa, and runs the
 # main job on the embedded default on this machine with `mpirun -np 2`.
-# Today the main job is the runtime check: `disa env` (one table for the job) and
-# `disa smoke` (communicator and parallel HDF5 on 2 ranks). Output goes to runs/quickstart/.
+# The main job: the runtime check (`disa smoke`: communicator and parallel HDF5 on 2
+# ranks), then jobs/pipeline.sh on the embedded default (tiny model, warm start,
+# anchors). Output goes to runs/quickstart/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash tools/install-deps.sh
@@ -12,7 +13,6 @@ np="${DISA_NP:-2}"
 out=runs/quickstart
 mkdir -p "$out"
 # shellcheck disable=SC2086
-mpirun $DISA_MPIRUN_FLAGS -np "$np" build/disa env
-# shellcheck disable=SC2086
 mpirun $DISA_MPIRUN_FLAGS -np "$np" build/disa smoke --smoke.out "$out/smoke.h5"
+DISA_NP="$np" bash jobs/pipeline.sh "$out"
 echo "quickstart: done; output in $out/"

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git ccache
+  build-essential cmake ninja-build pkg-config git ccache time bc
   # LibTorch (Debian's 1.13, CPU only) and a threaded OpenBLAS: without
   # libopenblas0-pthread Debian's LibTorch runs reference BLAS, about 20x slower.
   libtorch-dev libopenblas0-pthread

@@ -1,0 +1,165 @@
+// bench_model: prefill and decode tokens/s of the model stack for the tiny and the ~25M
+// parameter ("small") presets, batch 1 and 64, decoding with the KV cache (generate(),
+// sampling at temperature 1; time of N new tokens minus time of 1) and without it (a full forward over the whole prefix per new
+// token), the model's cached decode step alone (greedy, no sampler), plus the peak
+// resident memory of the process.
+// Usage: bench_model [--arch qwen2] [--sizes tiny,small] [--batches 1,64] [--prompt 64]
+//                    [--new 32] [--nocache-steps 8] [--device cpu] [--dtype float32]
+//                    [--threads N]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <torch/version.h>
+
+#include "disa/model/generate.hpp"
+#include "disa/model/weights.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double peak_rss_mib() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(item);
+  return out;
+}
+
+void sync(const torch::Device& d) {
+#if TORCH_VERSION_MAJOR >= 2
+  if (d.is_cuda()) torch::cuda::synchronize();
+#else
+  (void)d;
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string arch = "qwen2", sizes = "tiny,small", batches = "1,64", device_name = "cpu",
+              dtype_name = "float32";
+  int64_t prompt_len = 64, new_tokens = 32, nocache_steps = 8, threads = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--arch") arch = v;
+    else if (k == "--sizes") sizes = v;
+    else if (k == "--batches") batches = v;
+    else if (k == "--prompt") prompt_len = std::stoll(v);
+    else if (k == "--new") new_tokens = std::stoll(v);
+    else if (k == "--nocache-steps") nocache_steps = std::stoll(v);
+    else if (k == "--device") device_name = v;
+    else if (k == "--dtype") dtype_name = v;
+    else if (k == "--threads") threads = std::stoll(v);
+    else {
+      std::fprintf(stderr, "bench_model: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  try {
+    const torch::Device device = disa::parse_device_name(device_name);
+    const torch::Dtype dtype = disa::parse_dtype_name(dtype_name);
+    std::printf("bench_model: arch %s, device %s, dtype %s, %d threads, prompt %lld, new %lld, "
+                "no-cache steps %lld\n",
+                arch.c_str(), device_name.c_str(), dtype_name.c_str(), torch::get_num_threads(),
+                static_cast<long long>(prompt_len), static_cast<long long>(new_tokens),
+                static_cast<long long>(nocache_steps));
+    std::printf("%-6s %10s %6s %14s %14s %16s %16s %14s\n", "size", "params", "batch",
+                "prefill tok/s", "decode tok/s", "cached-step tok/s", "no-cache tok/s",
+                "peak RSS MiB");
+    for (const auto& size : split(sizes)) {
+      disa::ModelConfig c = disa::preset_config(arch, size);
+      disa::CausalLM model = disa::init_random_model(c, 1, device, dtype);
+      torch::NoGradGuard no_grad;
+      for (const auto& bs : split(batches)) {
+        const int64_t B = std::stoll(bs);
+        std::vector<std::vector<int32_t>> prompts;
+        for (int64_t b = 0; b < B; ++b) {
+          std::vector<int32_t> p;
+          for (int64_t t = 0; t < prompt_len; ++t) p.push_back(static_cast<int32_t>((b * 7 + t * 13) % 256));
+          prompts.push_back(p);
+        }
+        disa::PaddedBatch pb = disa::left_pad(prompts, device);
+        // Prefill: one forward over the prompts (+ logits of the last position).
+        model->hidden_states(pb.input_ids, pb.position_ids, pb.mask);  // warm-up
+        sync(device);
+        auto t0 = Clock::now();
+        torch::Tensor h = model->hidden_states(pb.input_ids, pb.position_ids, pb.mask);
+        model->logits(h.select(1, -1)).to(torch::kFloat32);
+        sync(device);
+        const double prefill = static_cast<double>(B * prompt_len) / seconds_since(t0);
+        // Decode with the KV cache through generate(): the time of max_new_tokens = N minus
+        // that of max_new_tokens = 1 (the same prefill and first token), per extra token.
+        std::vector<disa::GenerationRequest> reqs;
+        for (int64_t b = 0; b < B; ++b) reqs.push_back({prompts[b], b, 0});
+        disa::GenerationParams gp;
+        gp.max_batch_size = B;
+        gp.max_new_tokens = 1;
+        t0 = Clock::now();
+        disa::generate(*model, reqs, gp, 1);
+        sync(device);
+        const double first_s = seconds_since(t0);
+        gp.max_new_tokens = new_tokens;
+        t0 = Clock::now();
+        auto out = disa::generate(*model, reqs, gp, 1);
+        sync(device);
+        const double all_s = seconds_since(t0);
+        int64_t produced = 0;
+        for (const auto& r : out) produced += static_cast<int64_t>(r.tokens.size()) - 1;
+        const double decode = static_cast<double>(produced) / std::max(all_s - first_s, 1e-9);
+        double step_rate = 0;
+        // The model alone: one cached forward step per token (no sampling).
+        {
+          disa::KvCache cache = model->make_cache(B, prompt_len + new_tokens);
+          torch::Tensor hh = model->hidden_states(pb.input_ids, pb.position_ids, pb.mask, &cache);
+          torch::Tensor next = model->logits(hh.select(1, -1)).argmax(-1, true);
+          torch::Tensor p = pb.position_ids.narrow(1, prompt_len - 1, 1);
+          t0 = Clock::now();
+          for (int64_t s = 1; s < new_tokens; ++s) {
+            p = p + 1;
+            hh = model->hidden_states(next, p, {}, &cache);
+            next = model->logits(hh.select(1, -1)).argmax(-1, true);
+          }
+          sync(device);
+          step_rate = static_cast<double>(B * (new_tokens - 1)) / seconds_since(t0);
+        }
+        // Decode without the cache: full forward over the growing sequence per token.
+        torch::Tensor ids = pb.input_ids, pos = pb.position_ids, mask = pb.mask;
+        t0 = Clock::now();
+        for (int64_t s = 0; s < nocache_steps; ++s) {
+          torch::Tensor hh = model->hidden_states(ids, pos, mask);
+          torch::Tensor next = model->logits(hh.select(1, -1)).argmax(-1, true);
+          ids = torch::cat({ids, next}, 1);
+          pos = torch::cat({pos, pos.narrow(1, pos.size(1) - 1, 1) + 1}, 1);
+          mask = torch::cat({mask, torch::ones_like(next, mask.options())}, 1);
+        }
+        sync(device);
+        const double nocache = static_cast<double>(B * nocache_steps) / seconds_since(t0);
+        std::printf("%-6s %9.2fM %6lld %14.0f %14.0f %16.0f %16.0f %14.0f\n", size.c_str(),
+                    static_cast<double>(c.num_parameters()) / 1e6, static_cast<long long>(B),
+                    prefill, decode, step_rate, nocache, peak_rss_mib());
+        std::fflush(stdout);
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_model: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

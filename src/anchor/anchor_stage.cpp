@@ -1,0 +1,772 @@
+// The `disa anchor` stage driver (see include/disa/anchor/anchor_stage.hpp): options,
+// validation before any output exists, the sampling rounds with collective appends to
+// the partition file (and --resume from it), the cross-rank log-sum-exp reduction, the
+// per-prompt anchors and diagnostics, and the end-of-run summary.
+#include "disa/anchor/anchor_stage.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <set>
+
+#include <torch/torch.h>
+
+#include "disa/anchor/estimators.hpp"
+#include "disa/anchor/proposal.hpp"
+#include "disa/anchor/work_plan.hpp"
+#include "disa/build_info.hpp"
+#include "disa/core/config.hpp"
+#include "disa/core/log.hpp"
+#include "disa/core/logsumexp.hpp"
+#include "disa/core/random.hpp"
+#include "disa/core/table.hpp"
+#include "disa/dist/communicator.hpp"
+#include "disa/dist/device.hpp"
+#include "disa/dist/mpi_context.hpp"
+#include "disa/io/hdf5.hpp"
+#include "disa/io/partition_file.hpp"
+#include "disa/model/generate.hpp"
+#include "disa/model/response_text.hpp"
+#include "disa/model/score.hpp"
+#include "disa/model/tokenizer.hpp"
+#include "disa/model/weights.hpp"
+#include "disa/tasks/registry.hpp"
+#include "disa/tasks/task_options.hpp"
+
+namespace disa::anchor {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr const char* kTraj = "/trajectories/";
+// The counter-stream step that decides a unit's mixture component (token steps are
+// always far below it).
+constexpr uint64_t kComponentStep = ~uint64_t(0);
+// Options that may differ between an interrupted run and its --resume.
+const std::set<std::string> kResumeFreeOptions{"anchor.resume", "anchor.stop-after-rounds",
+                                               "anchor.checkpoint-seconds", "anchor.threads",
+                                               "log.level", "log.all-ranks"};
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+struct Settings {
+  std::string reference_dir, out, device;
+  double beta = 1;
+  int64_t samples = 16, batch_size = 64, max_new_tokens = 64, bootstrap = 200;
+  int64_t stop_after_rounds = -1, diagnostics_chunk = 1024, threads = 0;
+  double checkpoint_seconds = 60;
+  uint64_t seed = 0;
+  bool resume = false, exact = true;
+  int deflate = 0;
+  ProposalSpec proposal;
+  tasks::TaskOptions task;
+};
+
+Settings settings_from(const Config& c) {
+  Settings s;
+  s.reference_dir = c.get_string("anchor.reference");
+  c.require(!s.reference_dir.empty(), "anchor.reference", "is required (a model directory)");
+  s.out = c.get_string("anchor.out");
+  c.require(!s.out.empty(), "anchor.out", "must name the partition file to write");
+  s.device = c.get_string("anchor.device");
+  s.beta = c.get_double("anchor.beta");
+  c.require(s.beta > 0 && std::isfinite(s.beta), "anchor.beta", "must be > 0");
+  s.samples = c.get_int("anchor.samples");
+  c.require(s.samples >= 1, "anchor.samples", "must be >= 1 (samples per prompt, N)");
+  s.batch_size = c.get_int("anchor.batch-size");
+  c.require(s.batch_size >= 1, "anchor.batch-size", "must be >= 1");
+  s.max_new_tokens = c.get_int("anchor.max-new-tokens");
+  c.require(s.max_new_tokens >= 1, "anchor.max-new-tokens", "must be >= 1");
+  s.bootstrap = c.get_int("anchor.bootstrap");
+  c.require(s.bootstrap >= 0, "anchor.bootstrap", "must be >= 0 (0: no bootstrap)");
+  s.stop_after_rounds = c.get_int("anchor.stop-after-rounds");
+  s.diagnostics_chunk = c.get_int("anchor.diagnostics-chunk");
+  c.require(s.diagnostics_chunk >= 1, "anchor.diagnostics-chunk", "must be >= 1");
+  s.deflate = int(c.get_int("anchor.deflate"));
+  c.require(s.deflate >= 0 && s.deflate <= 9, "anchor.deflate", "must lie in 0..9");
+  s.seed = uint64_t(c.get_int("anchor.seed"));
+  s.threads = c.get_int("anchor.threads");
+  s.checkpoint_seconds = c.get_double("anchor.checkpoint-seconds");
+  c.require(s.checkpoint_seconds >= 0, "anchor.checkpoint-seconds", "must be >= 0 (0: every round)");
+  c.require(s.threads >= 0, "anchor.threads", "must be >= 0 (0: hardware threads / ranks per node)");
+  s.resume = c.get_bool("anchor.resume");
+  s.exact = c.get_bool("anchor.exact");
+  s.proposal = proposal_from_config(c);
+  s.task = tasks::task_options_from_config(c);
+  return s;
+}
+
+// The configuration without the options a resume may change, as INI.
+std::string comparable_config(const Config& c) {
+  std::string out;
+  for (const auto& [k, v] : c.items())
+    if (!kResumeFreeOptions.count(k)) out += k + " = " + v + "\n";
+  return out;
+}
+
+// The per-unit columns of one batch, in unit order.
+using Rows = partition::Trajectories;
+
+void append_row(Rows& r, const Rows& from, size_t i) {
+  r.prompt_index.push_back(from.prompt_index[i]);
+  r.sample_index.push_back(from.sample_index[i]);
+  r.tokens.push_back(from.tokens[i]);
+  r.length.push_back(from.length[i]);
+  r.finish_reason.push_back(from.finish_reason[i]);
+  r.component.push_back(from.component[i]);
+  r.reason.push_back(from.reason[i]);
+  r.reward.push_back(from.reward[i]);
+  r.log_q.push_back(from.log_q[i]);
+  r.log_pi_ref.push_back(from.log_pi_ref[i]);
+  r.log_q_strong.push_back(from.log_q_strong[i]);
+  r.log_weight.push_back(from.log_weight[i]);
+}
+
+struct PhaseTimes {
+  double generate = 0, score = 0, reward = 0, write = 0, reduce = 0, diagnostics = 0;
+  int64_t generated_tokens = 0, samples = 0;
+};
+
+class AnchorStage {
+ public:
+  AnchorStage(const Config& config, MpiContext& mpi)
+      : config_(config), mpi_(mpi), s_(settings_from(config)), comm_(make_mpi_communicator(mpi.world())) {}
+
+  std::string run();
+
+ private:
+  void load_inputs();
+  void create_or_resume_file();
+  void write_provenance();
+  void rebuild_accumulators(const std::vector<int64_t>& done_batches);
+  void accumulate(const Rows& rows);
+  Rows process_batch(int64_t batch);
+  void sample_rounds(const std::vector<int64_t>& todo);
+  void reduce_accumulators();
+  void finalize_anchors();
+  void print_summary(double total_seconds) const;
+  std::vector<double> exact_log_z(int64_t p0, int64_t p1);
+
+  const Config& config_;
+  MpiContext& mpi_;
+  Settings s_;
+  std::unique_ptr<Communicator> comm_;
+  torch::Device device_{torch::kCPU};
+  CausalLM reference_{nullptr}, strong_{nullptr};
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<tasks::Task> task_;
+  tasks::Dataset dataset_;
+  std::vector<std::string> prompt_text_;
+  std::vector<std::vector<int32_t>> prompt_tokens_;
+  WorkPlan plan_;
+  h5::File file_;
+  std::map<int64_t, int64_t> batch_first_row_;  // batch id -> first row (done batches)
+  // Per-prompt accumulators (O(prompts)): log-sum-exp of the log weights, counts.
+  std::vector<double> lse_max_, lse_sum_;
+  std::vector<int64_t> count_, correct_;
+  PhaseTimes times_;
+};
+
+void AnchorStage::load_inputs() {
+  device_ = select_device(mpi_, s_.device);
+  const int threads = configure_threads(mpi_, s_.threads);
+  log::debug("compute threads per rank: {}", threads);
+  const torch::Dtype dtype = device_.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+  if (!std::filesystem::is_directory(s_.reference_dir))
+    DISA_THROW(ConfigError, "option --anchor.reference: model directory '{}' does not exist", s_.reference_dir);
+  reference_ = load_model(s_.reference_dir, device_, dtype);
+  reference_->eval();
+  tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(s_.reference_dir));
+  if (s_.proposal.kind != ProposalSpec::Kind::Reference) {
+    if (!std::filesystem::is_directory(s_.proposal.model_dir))
+      DISA_THROW(ConfigError, "option --proposal.model: model directory '{}' does not exist",
+                 s_.proposal.model_dir);
+    Tokenizer strong_tok = Tokenizer::load(s_.proposal.model_dir);
+    if (strong_tok.fingerprint() != tokenizer_->fingerprint())
+      DISA_THROW(ModelError,
+                 "the proposal '{}' has another tokenizer than the reference '{}' (fingerprints {} vs {}): "
+                 "importance weights need both to score the same token sequences",
+                 s_.proposal.model_dir, s_.reference_dir, strong_tok.fingerprint(), tokenizer_->fingerprint());
+    strong_ = load_model(s_.proposal.model_dir, device_, dtype);
+    strong_->eval();
+  }
+  task_ = tasks::make_task(s_.task);
+  dataset_ = task_->make_dataset();
+  DISA_CHECK(dataset_.size() > 0, DataError, "the data set '{}' has no prompts", dataset_.source());
+  prompt_text_.reserve(dataset_.size());
+  prompt_tokens_.reserve(dataset_.size());
+  for (size_t i = 0; i < dataset_.size(); ++i) {
+    prompt_text_.push_back(task_->render_prompt(dataset_[i]));
+    prompt_tokens_.push_back(tokenizer_->encode(prompt_text_.back()));
+    DISA_CHECK(!prompt_tokens_.back().empty(), DataError, "prompt '{}' encodes to no tokens", dataset_[i].id);
+  }
+  plan_ = WorkPlan{int64_t(dataset_.size()), s_.samples, s_.batch_size};
+  if (s_.proposal.truncates())
+    log::warn("the proposal is truncated (top-k={}, top-p={}): it cannot draw the reference mass outside its "
+              "support, so log Zhat is biased low (SPEC.md: support). Recorded in the file.",
+              s_.proposal.sampling.top_k, s_.proposal.sampling.top_p);
+}
+
+void AnchorStage::write_provenance() {
+  auto& f = file_;
+  const auto& p = s_.proposal;
+  f.set_attr("/", "beta", s_.beta);
+  f.set_attr("/", "samples_per_prompt", s_.samples);
+  f.set_attr("/", "anchors", fmt::format("{},{}", partition::kSequenceAnchor, partition::kLengthNormalizedAnchor));
+  f.set_attr("/", "proposal", p.describe());
+  f.set_attr("/", "proposal_kind", p.kind_name());
+  f.set_attr("/", "proposal_truncated", int64_t(p.truncates() ? 1 : 0));
+  f.set_attr("/", "mixture_alpha", p.kind == ProposalSpec::Kind::Mixture ? p.alpha : 0.0);
+  f.set_attr("/", "temperature", p.sampling.temperature);
+  f.set_attr("/", "top_k", p.sampling.top_k);
+  f.set_attr("/", "top_p", p.sampling.top_p);
+  f.set_attr("/", "max_new_tokens", s_.max_new_tokens);
+  f.set_attr("/", "reference_model", s_.reference_dir);
+  f.set_attr("/", "reference_fingerprint", reference_->fingerprint);
+  f.set_attr("/", "tokenizer_fingerprint", tokenizer_->fingerprint());
+  f.set_attr("/", "proposal_model", p.kind == ProposalSpec::Kind::Reference ? s_.reference_dir : p.model_dir);
+  f.set_attr("/", "proposal_fingerprint",
+             p.kind == ProposalSpec::Kind::Reference ? reference_->fingerprint : strong_->fingerprint);
+  f.set_attr("/", "task", task_->name());
+  f.set_attr("/", "dataset_source", dataset_.source());
+  f.set_attr("/", "dataset_fingerprint", dataset_.fingerprint());
+  f.set_attr("/", "seed", int64_t(s_.seed));
+  f.set_attr("/", "batch_size", s_.batch_size);
+  f.set_attr("/", "world_size", int64_t(mpi_.size()));
+  f.set_attr("/", "code_version", fmt::format("disa {} ({})", DISA_VERSION_STRING, DISA_GIT_DESCRIBE));
+  f.set_attr("/", "config", config_.to_ini());
+  f.set_attr("/", "resume_key", comparable_config(config_));
+  // The creation time is chosen by rank 0 (attributes must agree on every rank).
+  std::string created;
+  if (mpi_.is_root()) {
+    std::time_t now = std::time(nullptr);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    created = buf;
+  }
+  comm_->broadcast(created, 0);
+  f.set_attr("/", "created", created);
+}
+
+void AnchorStage::create_or_resume_file() {
+  const std::string incomplete = s_.out + h5::kIncompleteSuffix;
+  std::vector<int64_t> done;
+  if (s_.resume && std::filesystem::exists(incomplete)) {
+    file_ = h5::File::reopen_incomplete(s_.out, comm_->comm(), partition::kFormat, partition::kFormatVersion);
+    std::string stored = file_.attr_string("/", "resume_key");
+    if (stored != comparable_config(config_))
+      DISA_THROW(ConfigError,
+                 "--anchor.resume: '{}' was written with another configuration; rerun with the same "
+                 "options (only the number of ranks, anchor.resume and log.* may change), or delete it",
+                 incomplete);
+    // Keep only rows of batches recorded complete; a round cut short is redone.
+    auto index = file_.read<int64_t>("/trajectories/batches");
+    int64_t rows = 0;
+    for (size_t i = 0; i < index.size(); i += 3) {
+      done.push_back(index[i]);
+      batch_first_row_[index[i]] = index[i + 1];
+      rows = std::max(rows, index[i + 1] + index[i + 2]);
+    }
+    for (const char* col : {"prompt_index", "sample_index", "length", "finish_reason", "component", "reason",
+                            "reward", "log_q", "log_pi_ref", "log_q_strong", "log_weight"})
+      file_.resize_rows(std::string(kTraj) + col, rows);
+    auto offsets = file_.read_rows<int64_t>("/trajectories/tokens/offsets", 0, rows + 1);
+    file_.resize_rows("/trajectories/tokens/offsets", rows + 1);
+    file_.resize_rows("/trajectories/tokens/values", offsets.back());
+    file_.flush();
+    log::info("resuming '{}': {} of {} batches already done", incomplete, done.size(), plan_.num_batches());
+  } else {
+    if (s_.resume) log::info("--anchor.resume: no '{}' to resume, starting afresh", incomplete);
+    file_ = h5::File::create(s_.out, comm_->comm(), partition::kFormat, partition::kFormatVersion);
+    write_provenance();
+    // Prompts: each rank writes its contiguous block.
+    auto [p0, p1] = balanced_block(plan_.num_prompts, comm_->rank(), comm_->size());
+    std::vector<std::string> ids, texts;
+    std::vector<std::vector<int32_t>> toks;
+    for (int64_t p = p0; p < p1; ++p) {
+      ids.push_back(dataset_[size_t(p)].id);
+      texts.push_back(prompt_text_[size_t(p)]);
+      toks.push_back(prompt_tokens_[size_t(p)]);
+    }
+    file_.write_strings("/prompts/id", ids);
+    file_.write_strings("/prompts/text", texts);
+    file_.write_ragged("/prompts/tokens", toks, s_.deflate);
+    const int64_t chunk = std::max<int64_t>(1024, s_.batch_size);
+    for (const char* col : {"prompt_index", "sample_index"})
+      file_.create_appendable<int64_t>(std::string(kTraj) + col, 1, chunk, s_.deflate);
+    file_.create_appendable<int32_t>(std::string(kTraj) + "length", 1, chunk, s_.deflate);
+    for (const char* col : {"finish_reason", "component", "reason"})
+      file_.create_appendable<int8_t>(std::string(kTraj) + col, 1, chunk, s_.deflate);
+    for (const char* col : {"reward", "log_q", "log_pi_ref", "log_q_strong", "log_weight"})
+      file_.create_appendable<double>(std::string(kTraj) + col, 1, chunk, s_.deflate);
+    file_.create_appendable_ragged<int32_t>("/trajectories/tokens", chunk, s_.deflate);
+    file_.create_appendable<int64_t>("/trajectories/batches", 3, 256, 0);
+    size_t n_reasons = 0;
+    const tasks::Reason* reasons = tasks::all_reasons(&n_reasons);
+    std::string names;
+    for (size_t i = 0; i < n_reasons; ++i) names += (i ? "," : "") + std::string(tasks::to_string(reasons[i]));
+    file_.set_attr("/trajectories/reason", "names", names);
+    file_.set_attr("/trajectories/finish_reason", "names", std::string("stop,length"));
+    file_.set_attr("/trajectories/component", "names", std::string("proposal,reference,strong"));
+    file_.set_attr("/trajectories/log_weight", "definition",
+                   std::string("beta * reward + log_pi_ref - log_q"));
+    file_.flush();
+  }
+  lse_max_.assign(size_t(plan_.num_prompts), -kInf);
+  lse_sum_.assign(size_t(plan_.num_prompts), 0.0);
+  count_.assign(size_t(plan_.num_prompts), 0);
+  correct_.assign(size_t(plan_.num_prompts), 0);
+  rebuild_accumulators(done);
+}
+
+void AnchorStage::accumulate(const Rows& rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const size_t p = size_t(rows.prompt_index[i]);
+    LogSumExp acc{lse_max_[p], lse_sum_[p]};
+    acc.add(rows.log_weight[i]);
+    lse_max_[p] = acc.max;
+    lse_sum_[p] = acc.scaled_sum;
+    count_[p] += 1;
+    correct_[p] += rows.reason[i] == int8_t(tasks::Reason::Correct) ? 1 : 0;
+  }
+}
+
+void AnchorStage::rebuild_accumulators(const std::vector<int64_t>& done) {
+  // Each rank re-reads its share of the batches already in the file.
+  auto [b0, b1] = balanced_block(int64_t(done.size()), comm_->rank(), comm_->size());
+  for (int64_t i = b0; i < b1; ++i) {
+    const int64_t batch = done[size_t(i)];
+    auto [u0, u1] = plan_.batch_units(batch);
+    accumulate(partition::read_trajectory_rows(file_, batch_first_row_.at(batch), u1 - u0));
+  }
+}
+
+Rows AnchorStage::process_batch(int64_t batch) {
+  auto [u0, u1] = plan_.batch_units(batch);
+  const size_t n = size_t(u1 - u0);
+  const auto& prop = s_.proposal;
+  GenerationParams gp;
+  gp.max_new_tokens = s_.max_new_tokens;
+  gp.max_batch_size = int64_t(n);
+  if (auto eos = tokenizer_->eos_token_id()) gp.stop_token_ids.push_back(*eos);
+  if (!task_->response_terminator().empty()) gp.stop_strings.push_back(task_->response_terminator());
+
+  // Which component draws each unit (mixture only).
+  std::vector<int8_t> component(n, partition::kComponentProposal);
+  if (prop.kind == ProposalSpec::Kind::Mixture)
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t u = u0 + int64_t(i);
+      double draw = counter_uniform(s_.seed, uint64_t(plan_.prompt_of(u)), uint64_t(plan_.sample_of(u)), kComponentStep);
+      component[i] = draw < prop.alpha ? partition::kComponentStrong : partition::kComponentReference;
+    }
+
+  auto t0 = Clock::now();
+  std::vector<GenerationResult> results(n);
+  auto run_generation = [&](CausalLMImpl& model, const SamplingParams& sampling, int8_t which) {
+    std::vector<GenerationRequest> requests;
+    std::vector<size_t> slots;
+    for (size_t i = 0; i < n; ++i) {
+      if (component[i] != which) continue;
+      const int64_t u = u0 + int64_t(i);
+      requests.push_back({prompt_tokens_[size_t(plan_.prompt_of(u))], plan_.prompt_of(u), plan_.sample_of(u)});
+      slots.push_back(i);
+    }
+    if (requests.empty()) return;
+    GenerationParams params = gp;
+    params.sampling = sampling;
+    auto out = generate(model, requests, params, s_.seed, tokenizer_.get());
+    for (size_t k = 0; k < slots.size(); ++k) results[slots[k]] = std::move(out[k]);
+  };
+  if (prop.kind == ProposalSpec::Kind::Reference) {
+    run_generation(*reference_, prop.sampling, partition::kComponentProposal);
+  } else if (prop.kind == ProposalSpec::Kind::Model) {
+    run_generation(*strong_, prop.sampling, partition::kComponentProposal);
+  } else {
+    run_generation(*strong_, prop.sampling, partition::kComponentStrong);
+    run_generation(*reference_, SamplingParams{}, partition::kComponentReference);
+  }
+  times_.generate += seconds_since(t0);
+
+  // Rewards.
+  t0 = Clock::now();
+  std::vector<const tasks::Record*> records;
+  std::vector<std::string> responses;
+  for (size_t i = 0; i < n; ++i) {
+    records.push_back(&dataset_[size_t(plan_.prompt_of(u0 + int64_t(i)))]);
+    responses.push_back(response_text(*tokenizer_, results[i].tokens));
+  }
+  auto rewards = task_->reward_batch(records, responses);
+  times_.reward += seconds_since(t0);
+
+  // Teacher-forced log pi_ref (and log q_strong for a mixture).
+  t0 = Clock::now();
+  std::vector<ScoreItem> items;
+  for (size_t i = 0; i < n; ++i)
+    items.push_back({prompt_tokens_[size_t(plan_.prompt_of(u0 + int64_t(i)))], results[i].tokens});
+  ScoreOptions ref_opts;
+  ref_opts.max_batch_size = int64_t(n);
+  const auto log_pi_ref = score(*reference_, items, ref_opts).sums();
+  std::vector<double> log_q_strong(n, std::numeric_limits<double>::quiet_NaN());
+  if (prop.kind == ProposalSpec::Kind::Mixture) {
+    ScoreOptions strong_opts = ref_opts;
+    strong_opts.sampling = prop.sampling;
+    log_q_strong = score(*strong_, items, strong_opts).sums();
+  }
+  times_.score += seconds_since(t0);
+
+  Rows rows;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t u = u0 + int64_t(i);
+    const auto& g = results[i];
+    double log_q = g.sum_sampler_logprob;
+    double strong = log_q_strong[i];
+    if (prop.is_reference_itself()) {
+      log_q = log_pi_ref[i];  // q is pi_ref: the weights are exactly exp(beta r)
+    } else if (prop.kind == ProposalSpec::Kind::Model) {
+      strong = g.sum_sampler_logprob;
+    } else if (prop.kind == ProposalSpec::Kind::Mixture) {
+      LogSumExp mix;
+      mix.add(std::log(prop.alpha) + log_q_strong[i]);
+      mix.add(std::log1p(-prop.alpha) + log_pi_ref[i]);
+      log_q = mix.value();
+    }
+    const double reward = rewards[i].reward;
+    const double log_weight = s_.beta * reward + log_pi_ref[i] - log_q;
+    if (!std::isfinite(log_weight))
+      DISA_THROW(DataError,
+                 "non-finite log importance weight {} for prompt '{}' (index {}), sample {}: reward {}, "
+                 "log pi_ref {}, log q {}",
+                 log_weight, dataset_[size_t(plan_.prompt_of(u))].id, plan_.prompt_of(u), plan_.sample_of(u),
+                 reward, log_pi_ref[i], log_q);
+    rows.prompt_index.push_back(plan_.prompt_of(u));
+    rows.sample_index.push_back(plan_.sample_of(u));
+    rows.tokens.push_back(g.tokens);
+    rows.length.push_back(int32_t(g.tokens.size()));
+    rows.finish_reason.push_back(g.finish_reason == FinishReason::Stop ? partition::kFinishStop
+                                                                      : partition::kFinishLength);
+    rows.component.push_back(component[i]);
+    rows.reason.push_back(int8_t(rewards[i].reason));
+    rows.reward.push_back(reward);
+    rows.log_q.push_back(log_q);
+    rows.log_pi_ref.push_back(log_pi_ref[i]);
+    rows.log_q_strong.push_back(strong);
+    rows.log_weight.push_back(log_weight);
+    times_.generated_tokens += int64_t(g.tokens.size());
+  }
+  times_.samples += int64_t(n);
+  return rows;
+}
+
+void AnchorStage::sample_rounds(const std::vector<int64_t>& todo) {
+  auto [a, b] = balanced_block(int64_t(todo.size()), comm_->rank(), comm_->size());
+  const int64_t rounds = (int64_t(todo.size()) + comm_->size() - 1) / comm_->size();
+  const auto start = Clock::now();
+  auto last_flush = start;
+  int64_t done_units = 0, todo_units = 0;
+  for (int64_t b : todo) todo_units += plan_.batch_units(b).second - plan_.batch_units(b).first;
+  for (int64_t t = 0; t < rounds; ++t) {
+    Rows rows;
+    int64_t batch = -1;
+    if (a + t < b) {
+      batch = todo[size_t(a + t)];
+      rows = process_batch(batch);
+    }
+    // Collective append: every rank joins, with zero rows when it has no batch left.
+    auto t0 = Clock::now();
+    const int64_t n = int64_t(rows.size());
+    const int64_t first = file_.append_rows(std::string(kTraj) + "prompt_index", rows.prompt_index);
+    file_.append_rows(std::string(kTraj) + "sample_index", rows.sample_index);
+    file_.append_rows(std::string(kTraj) + "length", rows.length);
+    file_.append_rows(std::string(kTraj) + "finish_reason", rows.finish_reason);
+    file_.append_rows(std::string(kTraj) + "component", rows.component);
+    file_.append_rows(std::string(kTraj) + "reason", rows.reason);
+    file_.append_rows(std::string(kTraj) + "reward", rows.reward);
+    file_.append_rows(std::string(kTraj) + "log_q", rows.log_q);
+    file_.append_rows(std::string(kTraj) + "log_pi_ref", rows.log_pi_ref);
+    file_.append_rows(std::string(kTraj) + "log_q_strong", rows.log_q_strong);
+    file_.append_rows(std::string(kTraj) + "log_weight", rows.log_weight);
+    file_.append_ragged("/trajectories/tokens", rows.tokens);
+    // The batch is recorded as done only after its rows: the index is the checkpoint.
+    std::vector<int64_t> index_row;
+    if (batch >= 0) index_row = {batch, first, n};
+    file_.append_rows("/trajectories/batches", index_row, 3);
+    // Checkpoint: flush to disk every --anchor.checkpoint-seconds (rank 0 decides for all).
+    const bool injected_stop = s_.stop_after_rounds >= 0 && t + 1 >= s_.stop_after_rounds;
+    int64_t due = mpi_.is_root() && (seconds_since(last_flush) >= s_.checkpoint_seconds || injected_stop) ? 1 : 0;
+    if (comm_->all_reduce(due, ReduceOp::Max) != 0) {
+      file_.flush();
+      last_flush = Clock::now();
+    }
+    times_.write += seconds_since(t0);
+    accumulate(rows);
+    done_units += comm_->all_reduce(n, ReduceOp::Sum);
+    const double elapsed = seconds_since(start);
+    const int64_t tokens = comm_->all_reduce(times_.generated_tokens, ReduceOp::Sum);
+    log::info("round {}/{}: {}/{} samples this run, {:.1f} samples/s, {:.0f} tokens/s", t + 1, rounds, done_units,
+              todo_units, done_units / std::max(elapsed, 1e-9),
+              tokens / std::max(elapsed, 1e-9));
+    if (injected_stop) {
+      // Fault injection for the resume tests: die as a killed job would, file not closed.
+      log::warn("--anchor.stop-after-rounds={}: stopping abruptly (simulated kill)", s_.stop_after_rounds);
+      comm_->barrier();
+      std::fflush(nullptr);
+      std::_Exit(75);
+    }
+  }
+}
+
+void AnchorStage::reduce_accumulators() {
+  auto t0 = Clock::now();
+  std::vector<double> lse(lse_max_.size());
+  for (size_t p = 0; p < lse.size(); ++p) lse[p] = LogSumExp{lse_max_[p], lse_sum_[p]}.value();
+  comm_->all_reduce_logsumexp(lse);
+  comm_->all_reduce(count_, ReduceOp::Sum);
+  comm_->all_reduce(correct_, ReduceOp::Sum);
+  for (size_t p = 0; p < lse.size(); ++p) {
+    DISA_CHECK(count_[p] == s_.samples, DataError, "prompt '{}' has {} samples in the file, expected {}",
+               dataset_[p].id, count_[p], s_.samples);
+    lse_max_[p] = lse[p];  // now the global log-sum-exp
+  }
+  times_.reduce += seconds_since(t0);
+}
+
+std::vector<double> AnchorStage::exact_log_z(int64_t p0, int64_t p1) {
+  std::vector<double> out(size_t(p1 - p0), std::numeric_limits<double>::quiet_NaN());
+  if (!s_.exact) return out;
+  int64_t too_long = 0;
+  for (int64_t p = p0; p < p1; ++p) {
+    auto solutions = task_->enumerate_solutions(dataset_[size_t(p)]);
+    if (!solutions) return out;  // the task does not list its solutions
+    std::vector<ScoreItem> items;
+    for (const auto& sol : *solutions) {
+      auto toks = tokenizer_->encode(sol);
+      // Unreachable within the generation limit: the sampler can never emit it.
+      if (int64_t(toks.size()) > s_.max_new_tokens) {
+        ++too_long;
+        continue;
+      }
+      items.push_back({prompt_tokens_[size_t(p)], toks});
+    }
+    // P_ref(correct) = sum of the reference probabilities of the correct responses;
+    // with binary rewards Z = 1 + (e^beta - 1) P_ref(correct).
+    LogSumExp mass;
+    for (size_t i = 0; i < items.size(); i += size_t(s_.batch_size)) {
+      std::vector<ScoreItem> chunk(items.begin() + long(i),
+                                   items.begin() + long(std::min(items.size(), i + size_t(s_.batch_size))));
+      ScoreOptions opts;
+      opts.max_batch_size = s_.batch_size;
+      for (double l : score(*reference_, chunk, opts).sums()) mass.add(l);
+    }
+    const double p_correct = std::exp(mass.value());
+    out[size_t(p - p0)] = std::log1p(std::expm1(s_.beta) * p_correct);
+  }
+  if (too_long > 0)
+    log::warn("{} correct responses are longer than anchor.max-new-tokens={} and cannot be sampled; the exact "
+              "log Z counts only reachable ones",
+              too_long, s_.max_new_tokens);
+  return out;
+}
+
+void AnchorStage::finalize_anchors() {
+  auto t0 = Clock::now();
+  // Each rank handles a contiguous block of prompts, reading their log weights back
+  // from the file in chunks (memory independent of the number of prompts).
+  auto [p0, p1] = balanced_block(plan_.num_prompts, comm_->rank(), comm_->size());
+  const size_t m = size_t(p1 - p0);
+  std::vector<double> log_z_hat(m), log_z_ln(m), log_z_exact(m), pass_rate(m), ess(m), ess_fraction(m),
+      max_w(m), k_hat(m), delta_se(m), boot(m), rel_var(m);
+  std::vector<int64_t> n_col(m), correct_col(m), flags(m);
+  // Rows of every batch in the file (index complete after the rounds).
+  {
+    auto index = file_.read<int64_t>("/trajectories/batches");
+    batch_first_row_.clear();
+    for (size_t i = 0; i < index.size(); i += 3) batch_first_row_[index[i]] = index[i + 1];
+  }
+  const int64_t N = s_.samples;
+  for (int64_t c0 = p0; c0 < p1; c0 += s_.diagnostics_chunk) {
+    const int64_t c1 = std::min(p1, c0 + s_.diagnostics_chunk);
+    // Units [c0*N, c1*N) in unit order, gathered batch by batch.
+    Rows units;
+    const int64_t u_begin = c0 * N, u_end = c1 * N;
+    for (int64_t b = u_begin / s_.batch_size; b * s_.batch_size < u_end; ++b) {
+      auto [bu0, bu1] = plan_.batch_units(b);
+      const int64_t lo = std::max(bu0, u_begin), hi = std::min(bu1, u_end);
+      auto part = partition::read_trajectory_rows(file_, batch_first_row_.at(b) + (lo - bu0), hi - lo);
+      for (size_t i = 0; i < part.size(); ++i) append_row(units, part, i);
+    }
+    auto exact = exact_log_z(c0, c1);
+    for (int64_t p = c0; p < c1; ++p) {
+      const size_t k = size_t(p - p0), base = size_t((p - c0) * N);
+      const size_t n_samples = static_cast<size_t>(N);
+      std::vector<double> l(n_samples), ratio(n_samples), len(n_samples), br(n_samples);
+      for (int64_t j = 0; j < N; ++j) {
+        const size_t r = base + size_t(j);
+        DISA_CHECK(units.prompt_index[r] == p && units.sample_index[r] == j, DataError,
+                   "partition file rows out of order at prompt {} sample {}", p, j);
+        l[size_t(j)] = units.log_weight[r];
+        ratio[size_t(j)] = units.log_pi_ref[r] - units.log_q[r];
+        len[size_t(j)] = std::max<double>(1.0, units.length[r]);
+        br[size_t(j)] = s_.beta * units.reward[r];
+      }
+      auto d = diagnose(l);
+      log_z_hat[k] = lse_max_[size_t(p)] - std::log(double(N));  // the cross-rank reduction
+      log_z_ln[k] = length_normalized_anchor(ratio, len, br);
+      log_z_exact[k] = exact[size_t(p - c0)];
+      n_col[k] = N;
+      correct_col[k] = correct_[size_t(p)];
+      pass_rate[k] = double(correct_[size_t(p)]) / double(N);
+      ess[k] = d.ess;
+      ess_fraction[k] = d.ess_fraction;
+      max_w[k] = d.max_normalized_weight;
+      k_hat[k] = d.k_hat;
+      delta_se[k] = d.delta_se;
+      rel_var[k] = d.relative_variance;
+      boot[k] = bootstrap_sd(l, int(s_.bootstrap), mix64(s_.seed ^ mix64(uint64_t(p) + 0x5bd1e995ULL)));
+      int64_t f = 0;
+      if (correct_[size_t(p)] == 0) f |= partition::kAllWrong;
+      if (d.k_hat > 0.7) f |= partition::kHeavyTail;
+      if (s_.proposal.truncates()) f |= partition::kTruncatedProposal;
+      if (std::isnan(log_z_exact[k])) f |= partition::kNoExact;
+      flags[k] = f;
+    }
+  }
+  times_.diagnostics += seconds_since(t0);
+  t0 = Clock::now();
+  file_.create_group("/anchors");
+  file_.write_rows("/anchors/log_z_hat", log_z_hat);
+  file_.write_rows("/anchors/log_z_length_normalized", log_z_ln);
+  file_.write_rows("/anchors/log_z_exact", log_z_exact);
+  file_.set_attr("/anchors/log_z_hat", "residual", std::string(partition::kSequenceAnchor));
+  file_.set_attr("/anchors/log_z_hat", "definition", std::string("logsumexp_i(l_i) - log N; residual s_i = 1"));
+  file_.set_attr("/anchors/log_z_length_normalized", "residual", std::string(partition::kLengthNormalizedAnchor));
+  file_.set_attr("/anchors/log_z_length_normalized", "definition",
+                 std::string("root c of (1/N) sum_i (pi_ref/q)(y_i) exp(|y_i| (beta r_i - c)) = 1; s_i = 1/|y_i|"));
+  file_.set_attr("/anchors/log_z_exact", "definition",
+                 std::string("log(1 + (e^beta - 1) P_ref(correct)), every listed solution scored; NaN if unknown"));
+  file_.write_rows("/diagnostics/n", n_col);
+  file_.write_rows("/diagnostics/n_correct", correct_col);
+  file_.write_rows("/diagnostics/pass_rate", pass_rate);
+  file_.write_rows("/diagnostics/ess", ess);
+  file_.write_rows("/diagnostics/ess_fraction", ess_fraction);
+  file_.write_rows("/diagnostics/max_normalized_weight", max_w);
+  file_.write_rows("/diagnostics/k_hat", k_hat);
+  file_.write_rows("/diagnostics/delta_se", delta_se);
+  file_.write_rows("/diagnostics/bootstrap_sd", boot);
+  file_.write_rows("/diagnostics/relative_variance", rel_var);
+  file_.write_rows("/diagnostics/flags", flags);
+  file_.set_attr("/diagnostics/flags", "bits",
+                 std::string("1: all samples wrong, 2: k_hat > 0.7, 4: truncated proposal, 8: no exact log Z"));
+  file_.set_attr("/diagnostics/bootstrap_sd", "resamples", s_.bootstrap);
+  file_.set_attr("/", "world_size", int64_t(mpi_.size()));
+  times_.write += seconds_since(t0);
+}
+
+void AnchorStage::print_summary(double total_seconds) const {
+  const double gen = comm_->all_reduce(times_.generate, ReduceOp::Max);
+  const double sco = comm_->all_reduce(times_.score, ReduceOp::Max);
+  const double rew = comm_->all_reduce(times_.reward, ReduceOp::Max);
+  const double wri = comm_->all_reduce(times_.write, ReduceOp::Max);
+  const double red = comm_->all_reduce(times_.reduce, ReduceOp::Max);
+  const double dia = comm_->all_reduce(times_.diagnostics, ReduceOp::Max);
+  const int64_t samples = comm_->all_reduce(times_.samples, ReduceOp::Sum);
+  const int64_t tokens = comm_->all_reduce(times_.generated_tokens, ReduceOp::Sum);
+  if (!mpi_.is_root()) return;
+  auto reader = partition::Reader::open(s_.out);
+  auto ess_fraction = reader.diagnostic("ess_fraction");
+  auto k_hat = reader.diagnostic("k_hat");
+  auto flags = reader.diagnostic("flags");
+  auto hat = reader.anchors(partition::kSequenceAnchor);
+  auto exact = reader.exact_log_z();
+  std::vector<double> sorted = ess_fraction;
+  std::sort(sorted.begin(), sorted.end());
+  auto quantile = [&](double q) { return sorted[size_t(std::round(q * double(sorted.size() - 1)))]; };
+  int64_t heavy = 0, all_wrong = 0, with_truth = 0, not_assessable = 0;
+  double err_sum = 0, err_max = 0;
+  for (size_t p = 0; p < k_hat.size(); ++p) {
+    heavy += k_hat[p] > 0.7 ? 1 : 0;
+    not_assessable += std::isnan(k_hat[p]) ? 1 : 0;
+    all_wrong += (int64_t(flags[p]) & partition::kAllWrong) ? 1 : 0;
+    if (!std::isnan(exact[p])) {
+      ++with_truth;
+      double e = std::abs(hat[p] - exact[p]);
+      err_sum += e;
+      err_max = std::max(err_max, e);
+    }
+  }
+  Table t("disa anchor: summary");
+  t.row("partition file", s_.out);
+  t.row("prompts x samples", fmt::format("{} x {} = {}", plan_.num_prompts, s_.samples, plan_.num_units()));
+  t.row("sampled in this run", fmt::format("{} samples, {} tokens", samples, tokens));
+  t.row("ESS/N quantiles 5/25/50/75/95%", fmt::format("{:.3f} / {:.3f} / {:.3f} / {:.3f} / {:.3f}", quantile(0.05),
+                                                       quantile(0.25), quantile(0.5), quantile(0.75), quantile(0.95)));
+  t.row("prompts with k_hat > 0.7", fmt::format("{} of {} ({} not assessable: < 5 distinct tail weights)", heavy,
+                                                k_hat.size(), not_assessable));
+  t.row("prompts with no correct sample", fmt::format("{} of {}", all_wrong, k_hat.size()));
+  if (with_truth > 0)
+    t.row("|log Zhat - log Z| mean / max",
+          fmt::format("{:.4f} / {:.4f} over {} prompts", err_sum / double(with_truth), err_max, with_truth));
+  else
+    t.row("|log Zhat - log Z|", "no exact log Z (task does not list its solutions)");
+  t.row("samples/s, tokens/s", fmt::format("{:.1f}, {:.0f}", samples / std::max(total_seconds, 1e-9),
+                                           tokens / std::max(gen, 1e-9)));
+  t.row("time: generate / score / reward", fmt::format("{:.2f} / {:.2f} / {:.2f} s", gen, sco, rew));
+  t.row("time: reduce / write / diagnostics", fmt::format("{:.2f} / {:.2f} / {:.2f} s", red, wri, dia));
+  t.row("wall time", fmt::format("{:.2f} s on {} rank(s)", total_seconds, mpi_.size()));
+  std::fputs(t.render().c_str(), stderr);
+}
+
+std::string AnchorStage::run() {
+  const auto start = Clock::now();
+  load_inputs();
+  create_or_resume_file();
+  std::vector<int64_t> todo;
+  for (int64_t b = 0; b < plan_.num_batches(); ++b)
+    if (!batch_first_row_.count(b)) todo.push_back(b);
+  sample_rounds(todo);
+  reduce_accumulators();
+  finalize_anchors();
+  file_.commit();
+  print_summary(seconds_since(start));
+  return s_.out;
+}
+
+}  // namespace
+
+void add_anchor_options(Options& o) {
+  o.add_string("anchor.reference", "", "reference model directory (pi_ref; HF layout)");
+  o.add_string("anchor.out", "anchors.h5", "the partition file to write");
+  o.add_double("anchor.beta", 1.0, "inverse temperature beta > 0 of the reward-tilted target");
+  o.add_int("anchor.samples", 16, "proposal samples per prompt (N >= 1)");
+  o.add_int("anchor.seed", 1234, "seed: a sample's random stream depends on (seed, prompt, sample) only");
+  o.add_int("anchor.batch-size", 64, "work units (prompt, sample) per global batch");
+  o.add_int("anchor.max-new-tokens", 64, "generation limit per response");
+  o.add_int("anchor.bootstrap", 200, "bootstrap resamples for the SD of log Zhat (0: none)");
+  o.add_bool("anchor.exact", true, "compute the exact log Z where the task lists its solutions");
+  o.add_bool("anchor.resume", false, "continue ANCHOR.OUT.incomplete left by an interrupted run");
+  o.add_string("anchor.device", "auto", "auto, cpu or cuda (rank r uses cuda:local_rank)");
+  o.add_int("anchor.threads", 0,
+            "CPU threads per rank (0: hardware threads / ranks per node); fix it for results that are "
+            "bitwise identical across rank counts");
+  o.add_double("anchor.checkpoint-seconds", 60,
+               "flush the partition file (a resumable checkpoint) at most this often; 0: every round");
+  o.add_int("anchor.deflate", 0, "gzip level 0-9 for trajectory datasets (0: none)");
+  o.add_int("anchor.diagnostics-chunk", 1024, "prompts read back per chunk when computing diagnostics");
+  o.add_int("anchor.stop-after-rounds", -1,
+            "fault injection for tests: exit abruptly after this many rounds (-1: off)");
+  add_proposal_options(o);
+  tasks::add_task_options(o);
+}
+
+std::string run_anchor(const Config& config, MpiContext& mpi) {
+  AnchorStage stage(config, mpi);
+  return stage.run();
+}
+
+}  // namespace disa::anchor

@@ -1,0 +1,349 @@
+// `disa anchor` end to end on a warm-started tiny model and small graph-path prompts
+// (SPEC.md section 2; the fixture comes from make_fixture_models.sh):
+//  * q = pi_ref: log Zhat within 3 standard errors of the exact log Z for >= 95% of prompts;
+//  * over disjoint sample streams, the mean error and variance of log Zhat agree with
+//    the second-order theory -V/(2N) and V/N;
+//  * tempered proposals agree with the exact value; a top-p proposal is biased low and
+//    warned about; the mixture's weights are bounded by e^beta / (1 - alpha);
+//  * 1 rank, 2 ranks and an interrupted-then-resumed run give the same file;
+//  * the length-normalised anchor solves its equation; bad input leaves no file.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <sstream>
+
+#include "disa/io/partition_file.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using disa::partition::Reader;
+
+const std::string kDisa = std::string(DISA_BINARY_DIR) + "/disa";
+const std::string kFixture = DISA_ANCHOR_FIXTURE;
+const std::string kWork = DISA_ANCHOR_WORK;
+const std::string kTask =
+    " --task.name graph_paths --task.graph-nodes 4 --task.graph-edge-probability 0.6"
+    " --anchor.max-new-tokens 16 --anchor.threads 1 --anchor.checkpoint-seconds 0";
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs disa with `args` on `np` ranks; output is stdout + stderr.
+RunResult disa(const std::string& args, int np = 1) {
+  fs::create_directories(kWork);
+  const std::string log = kWork + "/last_run.log";
+  const std::string quiet = args.find("--log.level") == std::string::npos ? " --log.level warn" : "";
+  std::string cmd = (np > 1 ? std::string(DISA_MPIRUN) + " -np " + std::to_string(np) + " " : "") + kDisa +
+                    " " + args + quiet + " > " + log + " 2>&1";
+  int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  std::ifstream in(log);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.output = ss.str();
+  return r;
+}
+
+std::string out_path(const std::string& name) { return kWork + "/" + name; }
+
+// Runs an anchor job (must succeed) and opens its file.
+Reader anchor(const std::string& name, const std::string& args, int np = 1) {
+  fs::remove(out_path(name));
+  RunResult r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + out_path(name) + kTask +
+                   " " + args,
+               np);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return Reader::open(out_path(name));
+}
+
+// The true relative variance V of the weights under q = pi_ref with binary rewards:
+// w = e^beta with probability p, 1 otherwise; p from the exact log Z.
+double true_relative_variance(double exact_log_z, double beta) {
+  const double z = std::exp(exact_log_z), p = (z - 1) / std::expm1(beta);
+  return std::pow(std::expm1(beta), 2) * p * (1 - p) / (z * z);
+}
+
+TEST(AnchorStage, ReferenceProposalWithinThreeStandardErrors) {
+  const double beta = 1.5;
+  const int n = 64;
+  auto f = anchor("within3se.h5", "--task.count 24 --anchor.samples 64 --anchor.beta 1.5");
+  auto hat = f.anchors(disa::partition::kSequenceAnchor);
+  auto exact = f.exact_log_z();
+  ASSERT_EQ(hat.size(), 24u);
+  int inside = 0, nontrivial = 0;
+  for (size_t p = 0; p < hat.size(); ++p) {
+    ASSERT_FALSE(std::isnan(exact[p]));
+    const double se = std::sqrt(true_relative_variance(exact[p], beta) / n);
+    inside += std::abs(hat[p] - exact[p]) <= 3 * se ? 1 : 0;
+    nontrivial += exact[p] > 1e-3 ? 1 : 0;  // P_ref(correct) is not ~0 ...
+    EXPECT_LT(exact[p], beta - 0.1);           // ... and not ~1
+  }
+  EXPECT_GE(double(inside) / double(hat.size()), 0.95) << inside << " of " << hat.size();
+  EXPECT_GE(nontrivial, 20);
+  // q = pi_ref: every log weight is exactly beta * r.
+  auto t = f.read_trajectories(0, f.num_trajectories());
+  for (size_t i = 0; i < t.size(); ++i) EXPECT_EQ(t.log_weight[i], beta * t.reward[i]);
+}
+
+// Exact moments of log Zhat - log Z under q = pi_ref with binary rewards: the number of
+// correct samples is Binomial(n, p) and log Zhat = log(1 + (e^beta - 1) k / n).
+std::pair<double, double> exact_error_moments(double exact_log_z, double beta, int n) {
+  const double p = (std::exp(exact_log_z) - 1) / std::expm1(beta);
+  double mean = 0, second = 0, log_binom = 0;  // log C(n, k), updated in k
+  for (int k = 0; k <= n; ++k) {
+    if (k > 0) log_binom += std::log(double(n - k + 1)) - std::log(double(k));
+    const double prob = std::exp(log_binom + k * std::log(p) + (n - k) * std::log1p(-p));
+    const double e = std::log1p(std::expm1(beta) * k / n) - exact_log_z;
+    mean += prob * e;
+    second += prob * e * e;
+  }
+  return {mean, second - mean * mean};
+}
+
+TEST(AnchorStage, BiasAndVarianceFollowTheory) {
+  // One run with 512 samples per prompt; disjoint groups of n samples are independent
+  // repetitions with different sample streams.
+  const double beta = 1.0;
+  const int big = 512, prompts = 8;
+  auto f = anchor("bias.h5", "--task.count 8 --anchor.samples 512 --anchor.beta 1 --anchor.bootstrap 0");
+  auto exact = f.exact_log_z();
+  std::vector<std::vector<double>> l(prompts);
+  auto all = f.read_trajectories(0, f.num_trajectories());
+  for (int p = 0; p < prompts; ++p)
+    for (int64_t row : f.rows_of_prompt(p)) l[size_t(p)].push_back(all.log_weight[size_t(row)]);
+  std::map<int, double> exact_bias;
+  for (int n : {2, 8, 64}) {
+    // Pooled over prompts and groups: the error minus its exact expectation, and the
+    // ratio of the sample variance to the exact variance.
+    std::vector<double> centred;
+    double mean_error = 0, ratio = 0, bias_n = 0;
+    for (int p = 0; p < prompts; ++p) {
+      const auto [mu, var] = exact_error_moments(exact[size_t(p)], beta, n);
+      const double v = true_relative_variance(exact[size_t(p)], beta);
+      EXPECT_LT(v / n, 0.1);
+      EXPECT_LT(mu, 0) << "the bias of log Zhat is negative (Jensen)";
+      bias_n += mu / prompts;
+      // Second order: -V/(2n) and V/n, accurate once n p >= 1 (the binomial is not too skewed).
+      const double prob = (std::exp(exact[size_t(p)]) - 1) / std::expm1(beta);
+      if (n * prob >= 1.5) {
+        EXPECT_NEAR(mu, -v / (2.0 * n), 0.3 * v / (2.0 * n)) << "n=" << n << " p=" << prob;
+        EXPECT_NEAR(var, v / n, 0.3 * v / n) << "n=" << n << " p=" << prob;
+      }
+      std::vector<double> errors;
+      for (int g = 0; g < big / n; ++g) {
+        std::vector<double> group(l[size_t(p)].begin() + g * n, l[size_t(p)].begin() + (g + 1) * n);
+        double m = *std::max_element(group.begin(), group.end()), sum = 0;
+        for (double x : group) sum += std::exp(x - m);
+        errors.push_back(m + std::log(sum / n) - exact[size_t(p)]);
+      }
+      const double em = std::accumulate(errors.begin(), errors.end(), 0.0) / double(errors.size());
+      double ss = 0;
+      for (double e : errors) ss += (e - em) * (e - em), centred.push_back(e - mu);
+      ratio += ss / double(errors.size() - 1) / var / prompts;
+      mean_error += em / prompts;
+    }
+    exact_bias[n] = bias_n;
+    const double c_mean = std::accumulate(centred.begin(), centred.end(), 0.0) / double(centred.size());
+    double c_ss = 0;
+    for (double c : centred) c_ss += (c - c_mean) * (c - c_mean);
+    const double se = std::sqrt(c_ss / double(centred.size() - 1) / double(centred.size()));
+    // The measured mean error agrees with the expected one within its sampling error...
+    EXPECT_LT(std::abs(c_mean), 4 * se) << "n=" << n << " mean error " << mean_error << " expected " << bias_n;
+    // ... and is resolvably negative where the bias is large against that error.
+    if (-bias_n > 4 * se) {
+      EXPECT_LT(mean_error, 0) << "n=" << n;
+    }
+    EXPECT_NEAR(ratio, 1.0, 0.35) << "n=" << n;
+  }
+  // The bias shrinks like 1/n: n * bias is about constant (it approaches -V/2).
+  EXPECT_LT(exact_bias[2], exact_bias[8]);
+  EXPECT_LT(exact_bias[8], exact_bias[64]);
+  EXPECT_NEAR(64 * exact_bias[64] / (8 * exact_bias[8]), 1.0, 0.35);
+}
+
+TEST(AnchorStage, TemperedProposalsAgreeTopPIsBiasedLow) {
+  const std::string common = "--task.count 16 --anchor.samples 96 --anchor.beta 1.5 --anchor.bootstrap 0";
+  for (double temperature : {0.7, 1.5}) {
+    auto f = anchor("tempered.h5", common + " --proposal.temperature " + std::to_string(temperature));
+    auto hat = f.anchors(disa::partition::kSequenceAnchor);
+    auto exact = f.exact_log_z();
+    auto se = f.diagnostic("delta_se");
+    // Pooled: the mean error is within its standard error (no systematic bias).
+    double mean = 0, var = 0;
+    for (size_t p = 0; p < hat.size(); ++p) {
+      mean += (hat[p] - exact[p]) / double(hat.size());
+      var += se[p] * se[p] / double(hat.size() * hat.size());
+    }
+    EXPECT_LT(std::abs(mean), 3.5 * std::sqrt(var) + 0.01) << "T=" << temperature;
+    EXPECT_FALSE(f.provenance().proposal_truncated);
+  }
+  RunResult r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + out_path("topp.h5") +
+               kTask + " " + common + " --proposal.top-p 0.5 --log.level info");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("the proposal is truncated"), std::string::npos) << r.output;
+  auto f = Reader::open(out_path("topp.h5"));
+  EXPECT_TRUE(f.provenance().proposal_truncated);
+  auto hat = f.anchors(disa::partition::kSequenceAnchor);
+  auto exact = f.exact_log_z();
+  auto flags = f.diagnostic("flags");
+  double mean = 0;
+  for (size_t p = 0; p < hat.size(); ++p) {
+    mean += (hat[p] - exact[p]) / double(hat.size());
+    EXPECT_TRUE(int64_t(flags[p]) & disa::partition::kTruncatedProposal);
+  }
+  EXPECT_LT(mean, -0.02) << "top-p 0.5 should miss reference mass";
+}
+
+TEST(AnchorStage, MixtureWeightsAreBounded) {
+  const double beta = 2.0, alpha = 0.6;
+  auto f = anchor("mixture.h5", "--task.count 8 --anchor.samples 32 --anchor.beta 2 --proposal.kind mixture "
+                                "--proposal.alpha 0.6 --proposal.model " + kFixture + "/strong");
+  auto t = f.read_trajectories(0, f.num_trajectories());
+  double max_l = -1e300;
+  int strong = 0, reference = 0;
+  for (size_t i = 0; i < t.size(); ++i) {
+    max_l = std::max(max_l, t.log_weight[i]);
+    strong += t.component[i] == disa::partition::kComponentStrong;
+    reference += t.component[i] == disa::partition::kComponentReference;
+    // log q_mix = logsumexp(log alpha + log q_strong, log(1 - alpha) + log pi_ref).
+    const double a = std::log(alpha) + t.log_q_strong[i], b = std::log1p(-alpha) + t.log_pi_ref[i];
+    const double m = std::max(a, b);
+    EXPECT_NEAR(t.log_q[i], m + std::log(std::exp(a - m) + std::exp(b - m)), 1e-12);
+  }
+  EXPECT_LE(max_l, beta - std::log1p(-alpha) + 1e-12);
+  EXPECT_GT(strong, 0);
+  EXPECT_GT(reference, 0);
+  EXPECT_EQ(f.provenance().proposal_kind, "mixture");
+}
+
+// Rows sorted by (prompt, sample): the canonical order, independent of rank count.
+disa::partition::Trajectories canonical(const Reader& f) {
+  auto t = f.read_trajectories(0, f.num_trajectories());
+  std::vector<size_t> order(t.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::make_pair(t.prompt_index[a], t.sample_index[a]) < std::make_pair(t.prompt_index[b], t.sample_index[b]);
+  });
+  disa::partition::Trajectories s;
+  for (size_t i : order) {
+    s.prompt_index.push_back(t.prompt_index[i]);
+    s.sample_index.push_back(t.sample_index[i]);
+    s.tokens.push_back(t.tokens[i]);
+    s.reward.push_back(t.reward[i]);
+    s.log_q.push_back(t.log_q[i]);
+    s.log_pi_ref.push_back(t.log_pi_ref[i]);
+    s.log_weight.push_back(t.log_weight[i]);
+    s.length.push_back(t.length[i]);
+  }
+  return s;
+}
+
+void expect_same_file(const Reader& a, const Reader& b) {
+  auto ta = canonical(a), tb = canonical(b);
+  ASSERT_EQ(ta.size(), tb.size());
+  EXPECT_EQ(ta.prompt_index, tb.prompt_index);
+  EXPECT_EQ(ta.sample_index, tb.sample_index);
+  EXPECT_EQ(ta.tokens, tb.tokens);            // bitwise
+  EXPECT_EQ(ta.reward, tb.reward);
+  EXPECT_EQ(ta.log_q, tb.log_q);
+  EXPECT_EQ(ta.log_pi_ref, tb.log_pi_ref);
+  EXPECT_EQ(ta.log_weight, tb.log_weight);
+  auto close = [](const std::vector<double>& x, const std::vector<double>& y, const std::string& what) {
+    ASSERT_EQ(x.size(), y.size()) << what;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (std::isnan(x[i]) && std::isnan(y[i])) continue;
+      EXPECT_LE(std::abs(x[i] - y[i]), 1e-12 * std::max(1.0, std::abs(x[i]))) << what << " " << i;
+    }
+  };
+  close(a.anchors(disa::partition::kSequenceAnchor), b.anchors(disa::partition::kSequenceAnchor), "log_z_hat");
+  close(a.anchors(disa::partition::kLengthNormalizedAnchor), b.anchors(disa::partition::kLengthNormalizedAnchor),
+        "log_z_length_normalized");
+  close(a.exact_log_z(), b.exact_log_z(), "log_z_exact");
+  for (const auto& name : disa::partition::diagnostic_names()) close(a.diagnostic(name), b.diagnostic(name), name);
+  EXPECT_EQ(a.prompt_ids(), b.prompt_ids());
+}
+
+TEST(AnchorStage, OneRankTwoRanksAndResumeGiveTheSameFile) {
+  const std::string args = "--task.count 8 --anchor.samples 16 --anchor.batch-size 12 --anchor.beta 2 "
+                           "--proposal.temperature 1.3 --anchor.bootstrap 50";
+  auto one = anchor("rank1.h5", args, 1);
+  auto two = anchor("rank2.h5", args, 2);
+  EXPECT_EQ(one.provenance().world_size, 1);
+  EXPECT_EQ(two.provenance().world_size, 2);
+  expect_same_file(one, two);
+
+  // Killed after 3 rounds on 1 rank, resumed on 2 ranks.
+  const std::string path = out_path("resumed.h5");
+  fs::remove(path);
+  fs::remove(path + ".incomplete");
+  const std::string base = "anchor --anchor.reference " + kFixture + "/reference --anchor.out " + path + kTask + " " + args;
+  RunResult killed = disa(base + " --anchor.stop-after-rounds 3", 1);
+  EXPECT_NE(killed.exit_code, 0);
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_TRUE(fs::exists(path + ".incomplete"));
+  RunResult resumed = disa(base + " --anchor.resume --log.level info", 2);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("3 of 11 batches already done"), std::string::npos) << resumed.output;
+  EXPECT_FALSE(fs::exists(path + ".incomplete"));
+  expect_same_file(one, Reader::open(path));
+
+  // A resume with another configuration is refused.
+  RunResult killed2 = disa(base + " --anchor.stop-after-rounds 1", 1);
+  EXPECT_NE(killed2.exit_code, 0);
+  RunResult other = disa(base + " --anchor.resume --anchor.seed 99", 1);
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.output.find("another configuration"), std::string::npos) << other.output;
+}
+
+TEST(AnchorStage, LengthNormalizedRootSolvesItsEquation) {
+  auto f = anchor("lengthnorm.h5", "--task.count 6 --anchor.samples 32 --anchor.beta 2 --proposal.temperature 1.2");
+  auto c = f.anchors(disa::partition::kLengthNormalizedAnchor);
+  const double beta = f.provenance().beta;
+  for (int64_t p = 0; p < f.num_prompts(); ++p) {
+    double mean = 0;
+    auto rows = f.rows_of_prompt(p);
+    for (int64_t row : rows) {
+      auto t = f.read_trajectories(row, 1);
+      mean += std::exp(t.log_pi_ref[0] - t.log_q[0] + std::max(1, t.length[0]) * (beta * t.reward[0] - c[size_t(p)]));
+    }
+    mean /= double(rows.size());
+    EXPECT_NEAR(mean, 1.0, 1e-8) << "prompt " << p;
+  }
+}
+
+TEST(AnchorStage, BadInputGivesClearErrorsAndNoFile) {
+  const std::string out = out_path("bad.h5");
+  auto no_file = [&]() { return !fs::exists(out) && !fs::exists(out + ".incomplete"); };
+  struct Case {
+    std::string args, message;
+  } cases[] = {
+      {"--anchor.reference " + kWork + "/no_such_model", "does not exist"},
+      {"--anchor.reference " + kFixture + "/reference --proposal.kind model --proposal.model " + kFixture +
+           "/other_tokenizer",
+       "another tokenizer"},
+      {"--anchor.reference " + kFixture + "/reference --anchor.samples 0", "--anchor.samples"},
+      {"--anchor.reference " + kFixture + "/reference --anchor.beta 0", "--anchor.beta"},
+      {"--anchor.reference " + kFixture + "/reference --anchor.beta -1", "--anchor.beta"},
+  };
+  for (const auto& c : cases) {
+    fs::remove(out);
+    RunResult r = disa("anchor --anchor.out " + out + kTask + " --task.count 4 " + c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_TRUE(no_file()) << c.args;
+  }
+}
+
+}  // namespace

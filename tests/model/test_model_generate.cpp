@@ -1,0 +1,324 @@
+// Generation and scoring: the sampling distribution (temperature/top-k/top-p/vocab limit),
+// the counter-based random stream, invariance of samples to batch composition, batch size,
+// order, padding and compaction, the sampler's log q equal to re-scoring the tokens under
+// the same parameters, stop tokens/strings and length limits, and scoring invariance to
+// padding and chunking.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "disa/core/error.hpp"
+#include "disa/model/generate.hpp"
+#include "disa/model/score.hpp"
+#include "disa/model/tokenizer.hpp"
+#include "disa/model/weights.hpp"
+#include "model_test_util.hpp"
+
+using namespace disa;
+
+namespace {
+
+CausalLM test_model(const std::string& arch = "qwen2") {
+  ModelConfig c = preset_config(arch, "tiny");
+  c.initializer_range = 0.3;  // peaked distributions: top-k/top-p matter
+  return init_random_model(c, 11);
+}
+
+std::vector<GenerationRequest> requests() {
+  std::vector<GenerationRequest> r;
+  const std::vector<std::vector<int32_t>> prompts = {
+      {72, 105, 33}, {10, 20, 30, 40, 50, 60, 70}, {5}, {200, 201, 202, 203}};
+  for (int64_t p = 0; p < 4; ++p)
+    for (int64_t s = 0; s < 2; ++s) r.push_back({prompts[p], p + 100, s});
+  return r;
+}
+
+void expect_same_samples(const GenerationResult& a, const GenerationResult& b,
+                         const std::string& what) {
+  EXPECT_EQ(a.tokens, b.tokens) << what;
+  EXPECT_EQ(a.finish_reason, b.finish_reason) << what;
+  ASSERT_EQ(a.sampler_logprobs.size(), b.sampler_logprobs.size()) << what;
+  for (size_t i = 0; i < a.sampler_logprobs.size(); ++i) {
+    // fp32 GEMMs of different shapes round differently: log-probs agree to 1e-4.
+    EXPECT_NEAR(a.sampler_logprobs[i], b.sampler_logprobs[i], 1e-4) << what;
+    EXPECT_NEAR(a.model_logprobs[i], b.model_logprobs[i], 1e-4) << what;
+  }
+}
+
+}  // namespace
+
+TEST(Sampling, CounterUniform) {
+  std::set<double> seen;
+  for (uint64_t step = 0; step < 1000; ++step) {
+    double u = counter_uniform(1, 2, 3, step);
+    EXPECT_GE(u, 0.0);
+    EXPECT_LT(u, 1.0);
+    seen.insert(u);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_EQ(counter_uniform(1, 2, 3, 4), counter_uniform(1, 2, 3, 4));
+  EXPECT_NE(counter_uniform(1, 2, 3, 4), counter_uniform(1, 2, 4, 4));
+  EXPECT_NE(counter_uniform(1, 2, 3, 4), counter_uniform(1, 3, 3, 4));
+  EXPECT_NE(counter_uniform(1, 2, 3, 4), counter_uniform(2, 2, 3, 4));
+  double mean = 0;
+  for (uint64_t i = 0; i < 20000; ++i) mean += counter_uniform(7, i, 0, 0);
+  EXPECT_NEAR(mean / 20000, 0.5, 0.01);
+}
+
+TEST(Sampling, FilteredDistribution) {
+  // probabilities 0.5, 0.25, 0.125, 0.0625, 0.0625
+  torch::Tensor logits =
+      torch::tensor({0.5, 0.25, 0.125, 0.0625, 0.0625}, torch::kDouble).log().view({1, 5});
+  auto probs = [&](const SamplingParams& p) { return sampling_log_probs(logits, p).exp()[0]; };
+  SamplingParams p;
+  EXPECT_TRUE(torch::allclose(probs(p), logits.exp()[0]));
+  p.top_k = 2;
+  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({2.0 / 3, 1.0 / 3, 0.0, 0.0, 0.0},
+                                                      torch::kDouble)));
+  p = {};
+  p.top_p = 0.7;  // 0.5 (before 0 < 0.7), 0.25 (before 0.5 < 0.7), 0.125 (before 0.75): cut
+  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({2.0 / 3, 1.0 / 3, 0.0, 0.0, 0.0},
+                                                      torch::kDouble)));
+  p.top_p = 0.9;  // keeps 3 (before 0.875 < 0.9) and the tie at 0.0625 stays together
+  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({0.5, 0.25, 0.125, 0.0625, 0.0625},
+                                                      torch::kDouble)));
+  p.top_p = 0.8;
+  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({4.0 / 7, 2.0 / 7, 1.0 / 7, 0.0, 0.0},
+                                                      torch::kDouble)));
+  p = {};
+  p.temperature = 0.5;  // p^2 renormalised
+  torch::Tensor sq = logits.exp()[0].pow(2);
+  EXPECT_TRUE(torch::allclose(probs(p), sq / sq.sum()));
+  p.temperature = 0.0;
+  EXPECT_TRUE(torch::equal(probs(p), torch::tensor({1.0, 0.0, 0.0, 0.0, 0.0}, torch::kDouble)));
+  p = {};
+  p.vocab_limit = 3;
+  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({4.0 / 7, 2.0 / 7, 1.0 / 7, 0.0, 0.0},
+                                                      torch::kDouble)));
+  p = {};
+  p.top_p = 0.0;
+  EXPECT_THROW(p.validate(), ConfigError);
+}
+
+TEST(Sampling, InverseCdfNeverDrawsZeroMass) {
+  torch::Tensor lq = torch::tensor({0.0, 0.5, 0.0, 0.5, 0.0}, torch::kDouble).log().view({1, 5})
+                         .expand({4, 5});
+  torch::Tensor u = torch::tensor({0.0, 0.49, 0.5, 1.0 - 1e-17}, torch::kDouble);
+  torch::Tensor t = inverse_cdf_sample(lq, u);
+  EXPECT_EQ(t[0].item<int64_t>(), 1);
+  EXPECT_EQ(t[1].item<int64_t>(), 1);
+  EXPECT_EQ(t[2].item<int64_t>(), 3);
+  EXPECT_EQ(t[3].item<int64_t>(), 3);
+}
+
+// A sample depends only on (seed, prompt id, sample index): not on the batch size, the
+// order of the requests, the other prompts (and so the padding) or row compaction.
+TEST(Generate, InvariantToBatchCompositionPaddingAndCompaction) {
+  CausalLM m = test_model();
+  GenerationParams gp;
+  gp.max_new_tokens = 12;
+  gp.sampling.temperature = 0.9;
+  gp.sampling.top_p = 0.95;
+  gp.stop_token_ids = {256};
+  auto reqs = requests();
+  auto ref = generate(*m, reqs, gp, 42);
+  ASSERT_EQ(ref.size(), reqs.size());
+
+  GenerationParams one = gp;
+  one.max_batch_size = 1;
+  auto single = generate(*m, reqs, one, 42);
+  for (size_t i = 0; i < reqs.size(); ++i)
+    expect_same_samples(ref[i], single[i], "batch size 1, request " + std::to_string(i));
+
+  auto shuffled = reqs;
+  std::reverse(shuffled.begin(), shuffled.end());
+  shuffled.push_back({std::vector<int32_t>(30, 9), 999, 0});  // a long prompt: more padding
+  GenerationParams three = gp;
+  three.max_batch_size = 3;
+  three.compact_fraction = 1.0;  // compact as soon as any row finishes
+  auto mixed = generate(*m, shuffled, three, 42);
+  for (size_t i = 0; i < reqs.size(); ++i)
+    expect_same_samples(ref[i], mixed[reqs.size() - 1 - i], "shuffled " + std::to_string(i));
+
+  // Different sample indices of the same prompt differ; a different seed differs.
+  EXPECT_NE(ref[0].tokens, ref[1].tokens);
+  auto other = generate(*m, reqs, gp, 43);
+  EXPECT_NE(ref[0].tokens, other[0].tokens);
+  for (const auto& r : ref) {
+    EXPECT_EQ(r.prompt_id, reqs[&r - &ref[0]].prompt_id);
+    EXPECT_EQ(r.sample_index, reqs[&r - &ref[0]].sample_index);
+  }
+}
+
+// The sampler's per-token log q equals teacher-forced scoring of the sampled tokens under
+// the same temperature / top-k / top-p; its untempered log-probs equal scoring at
+// temperature 1; at temperature 1 without truncation the two coincide. Tolerance 1e-4 per
+// token (5e-4 per sum): the cached decode and the full forward pass are fp32 computations
+// of different shapes; the distribution applied to the logits is the same code.
+TEST(Generate, SamplerLogQEqualsRescoring) {
+  CausalLM m = test_model("llama");
+  std::vector<SamplingParams> settings(5);
+  settings[0].temperature = 1.0;
+  settings[1].temperature = 0.7;
+  settings[2].temperature = 1.3;
+  settings[2].top_k = 5;
+  settings[3].temperature = 0.8;
+  settings[3].top_p = 0.7;
+  settings[4].top_k = 20;
+  settings[4].top_p = 0.9;
+  settings[4].vocab_limit = 259;
+  auto reqs = requests();
+  for (size_t k = 0; k < settings.size(); ++k) {
+    GenerationParams gp;
+    gp.sampling = settings[k];
+    gp.max_new_tokens = 10;
+    auto out = generate(*m, reqs, gp, 5);
+    std::vector<ScoreItem> items;
+    for (size_t i = 0; i < reqs.size(); ++i) items.push_back({reqs[i].prompt, out[i].tokens});
+    ScoreOptions so;
+    so.sampling = settings[k];
+    ScoreResult sq = score(*m, items, so);
+    ScoreResult sp = score(*m, items);
+    auto q_tok = sq.per_token();
+    auto p_tok = sp.per_token();
+    auto q_sum = sq.sums();
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      ASSERT_EQ(q_tok[i].size(), out[i].tokens.size());
+      for (size_t t = 0; t < out[i].tokens.size(); ++t) {
+        EXPECT_NEAR(out[i].sampler_logprobs[t], q_tok[i][t], 1e-4) << "setting " << k;
+        EXPECT_NEAR(out[i].model_logprobs[t], p_tok[i][t], 1e-4) << "setting " << k;
+        if (k == 0) {
+          EXPECT_NEAR(out[i].sampler_logprobs[t], out[i].model_logprobs[t], 1e-9);
+        }
+        if (k == 4) {
+          EXPECT_LT(out[i].tokens[t], 259);
+        }
+        EXPECT_TRUE(std::isfinite(out[i].sampler_logprobs[t]));
+      }
+      EXPECT_NEAR(out[i].sum_sampler_logprob, q_sum[i], 5e-4) << "setting " << k;
+    }
+  }
+}
+
+TEST(Generate, GreedyIsArgmaxWithZeroLogQ) {
+  CausalLM m = test_model();
+  GenerationParams gp;
+  gp.sampling.temperature = 0.0;
+  gp.max_new_tokens = 5;
+  auto reqs = requests();
+  auto a = generate(*m, reqs, gp, 1);
+  auto b = generate(*m, reqs, gp, 2);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(a[i].tokens, b[i].tokens);
+    EXPECT_EQ(a[i].sum_sampler_logprob, 0.0);
+    PaddedBatch pb = left_pad({reqs[i].prompt}, torch::kCPU);
+    torch::NoGradGuard g;
+    torch::Tensor logits = m->forward(pb.input_ids, pb.position_ids, pb.mask);
+    EXPECT_EQ(logits[0][-1].argmax().item<int64_t>(), a[i].tokens[0]);
+  }
+}
+
+TEST(Generate, StopTokensStopStringsAndLength) {
+  CausalLM m = test_model();
+  test::TempDir dir("tok");
+  write_byte_level_tokenizer(dir.str(), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
+  Tokenizer tok = Tokenizer::load(dir.str());
+  GenerationParams gp;
+  gp.max_new_tokens = 40;
+  gp.sampling.vocab_limit = tok.vocab_size();
+  auto reqs = requests();
+  auto free = generate(*m, reqs, gp, 8);
+  for (const auto& r : free) {
+    EXPECT_EQ(r.tokens.size(), 40u);
+    EXPECT_EQ(r.finish_reason, FinishReason::Length);
+  }
+  // Stop token: the first occurrence of the token at position 3 ends the sequence there.
+  {
+    const int32_t stop = free[0].tokens[3];
+    const size_t first =
+        std::find(free[0].tokens.begin(), free[0].tokens.end(), stop) - free[0].tokens.begin();
+    GenerationParams sp = gp;
+    sp.stop_token_ids = {stop};
+    auto out = generate(*m, {reqs[0]}, sp, 8);
+    EXPECT_EQ(out[0].tokens, std::vector<int32_t>(free[0].tokens.begin(),
+                                                  free[0].tokens.begin() + first + 1));
+    EXPECT_EQ(out[0].finish_reason, FinishReason::Stop);
+  }
+  // Stop string: a printable ASCII character whose first occurrence in the decoded
+  // response comes from token j; generation must end with token j.
+  bool tested = false;
+  for (size_t i = 0; i < free.size() && !tested; ++i) {
+    const auto& t = free[i].tokens;
+    for (size_t j = 0; j < t.size(); ++j) {
+      if (t[j] < 33 || t[j] > 126) continue;
+      const std::string c(1, static_cast<char>(t[j]));
+      if (tok.decode(std::vector<int32_t>(t.begin(), t.begin() + j)).find(c) !=
+          std::string::npos)
+        continue;
+      GenerationParams sp = gp;
+      sp.stop_strings = {"never-produced-\x01", c};
+      auto out = generate(*m, {reqs[i]}, sp, 8, &tok);
+      EXPECT_EQ(out[0].tokens, std::vector<int32_t>(t.begin(), t.begin() + j + 1));
+      EXPECT_EQ(out[0].finish_reason, FinishReason::Stop);
+      EXPECT_EQ(out[0].stop_string, c);
+      tested = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(tested);
+  GenerationParams sp = gp;
+  sp.stop_strings = {"x"};
+  EXPECT_THROW(generate(*m, reqs, sp, 8), ConfigError);
+  EXPECT_THROW(generate(*m, {{{}, 0, 0}}, gp, 8), DataError);
+  EXPECT_THROW(generate(*m, {{{999}, 0, 0}}, gp, 8), DataError);
+}
+
+// Scoring a pair alone or in a batch with longer (more left padding) items gives the same
+// log-probs (tolerance 1e-5); chunking over positions and items changes nothing beyond
+// fp32 rounding (1e-5); the per-token
+// values equal the log-softmax of a full forward pass.
+TEST(Score, InvariantToPaddingAndChunksAndMatchesFullForward) {
+  CausalLM m = test_model("qwen3");
+  std::vector<ScoreItem> items = {{{1, 2, 3}, {4, 5, 6, 7}},
+                                  {{8, 9, 10, 11, 12, 13, 14, 15, 16}, {17, 18}},
+                                  {{19}, {}},
+                                  {{20, 21}, {22}}};
+  ScoreResult all = score(*m, items);
+  ScoreOptions tiny_chunks;
+  tiny_chunks.chunk_tokens = 1;
+  tiny_chunks.max_batch_size = 3;
+  ScoreResult chunked = score(*m, items, tiny_chunks);
+  EXPECT_TRUE(torch::allclose(all.token_logprobs, chunked.token_logprobs, 0, 1e-5));
+  EXPECT_TRUE(torch::equal(all.response_mask, chunked.response_mask));
+  EXPECT_EQ(all.token_logprobs.sizes(), (std::vector<int64_t>{4, 4}));
+  EXPECT_EQ(all.sums()[2], 0.0);
+  for (size_t i = 0; i < items.size(); ++i) {
+    ScoreResult alone = score(*m, {items[i]});
+    auto a = alone.per_token()[0];
+    auto b = all.per_token()[i];
+    ASSERT_EQ(a.size(), items[i].response.size());
+    ASSERT_EQ(b.size(), a.size());
+    for (size_t t = 0; t < a.size(); ++t) EXPECT_NEAR(a[t], b[t], 1e-5);
+    // Full forward over prompt + response without padding.
+    std::vector<int32_t> seq = items[i].prompt;
+    seq.insert(seq.end(), items[i].response.begin(), items[i].response.end());
+    PaddedBatch pb = left_pad({seq}, torch::kCPU);
+    torch::NoGradGuard g;
+    torch::Tensor lsm = torch::log_softmax(m->forward(pb.input_ids, pb.position_ids, pb.mask)[0],
+                                           -1);
+    const size_t P = items[i].prompt.size();
+    for (size_t t = 0; t < a.size(); ++t)
+      EXPECT_NEAR(a[t], lsm[P + t - 1][items[i].response[t]].item<double>(), 1e-5);
+  }
+  ScoreOptions with_hidden;
+  with_hidden.prompt_hidden_mean = true;
+  ScoreResult h = score(*m, items, with_hidden);
+  ASSERT_TRUE(h.prompt_hidden_mean.defined());
+  EXPECT_EQ(h.prompt_hidden_mean.sizes(), (std::vector<int64_t>{4, 64}));
+  PaddedBatch pb = left_pad({items[1].prompt}, torch::kCPU);
+  torch::NoGradGuard g;
+  torch::Tensor hs = m->hidden_states(pb.input_ids, pb.position_ids, pb.mask)[0].mean(0);
+  EXPECT_LT((hs - h.prompt_hidden_mean[1]).abs().max().item<double>(), 1e-5);
+  EXPECT_THROW(score(*m, {{{}, {1}}}), DataError);
+}
