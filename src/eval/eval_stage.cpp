@@ -1,0 +1,680 @@
+// The `disa eval` stage driver (see include/disa/eval/eval_stage.hpp): options,
+// validation before any output exists, sampling and scoring of each rank's batches,
+// judging, exact distribution metrics, the collective writes of eval.h5, the
+// aggregation over prompts and benchmarks, and the printed, markdown and JSON summary.
+#include "disa/eval/eval_stage.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include <torch/torch.h>
+
+#include "disa/build_info.hpp"
+#include "disa/core/config.hpp"
+#include "disa/core/log.hpp"
+#include "disa/core/logsumexp.hpp"
+#include "disa/core/table.hpp"
+#include "disa/dist/communicator.hpp"
+#include "disa/dist/device.hpp"
+#include "disa/dist/mpi_context.hpp"
+#include "disa/eval/benchmarks.hpp"
+#include "disa/model/response_text.hpp"
+#include "disa/dist/work_split.hpp"
+#include "disa/eval/judge.hpp"
+#include "disa/eval/statistics.hpp"
+#include "disa/eval/summary.hpp"
+#include "disa/io/hdf5.hpp"
+#include "disa/model/generate.hpp"
+#include "disa/model/score.hpp"
+#include "disa/model/tokenizer.hpp"
+#include "disa/model/weights.hpp"
+#include "disa/tasks/task_options.hpp"
+
+namespace disa::eval {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int kJudgeStatuses = 6;
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Settings {
+  std::string model_dir, reference_dir, out, device;
+  std::vector<std::string> datasets;
+  int64_t samples = 8, max_new_tokens = 512, batch_prompts = 8, max_batch_size = 64, score_batch = 64;
+  int64_t threads = 0;
+  int deflate = 0;
+  uint64_t seed = 0;
+  SamplingParams sampling;
+  bool exact = true;
+  double coverage_threshold = 0.1;
+  bool judge = false;
+  JudgeSettings judge_settings;
+  tasks::TaskOptions task;
+};
+
+Settings settings_from(const Config& c) {
+  Settings s;
+  s.model_dir = c.get_string("eval.model");
+  c.require(!s.model_dir.empty(), "eval.model", "is required (the policy's model directory)");
+  s.reference_dir = c.get_string("eval.reference");
+  s.out = c.get_string("eval.out");
+  c.require(!s.out.empty(), "eval.out", "must name the eval.h5 file to write");
+  s.device = c.get_string("eval.device");
+  s.datasets = c.get_list("eval.dataset");
+  s.samples = c.get_int("eval.samples");
+  c.require(s.samples >= 1, "eval.samples", "must be >= 1 (samples per prompt, k)");
+  s.max_new_tokens = c.get_int("eval.max-new-tokens");
+  c.require(s.max_new_tokens >= 1, "eval.max-new-tokens", "must be >= 1");
+  s.batch_prompts = c.get_int("eval.batch-prompts");
+  c.require(s.batch_prompts >= 1, "eval.batch-prompts", "must be >= 1");
+  s.max_batch_size = c.get_int("eval.max-batch-size");
+  c.require(s.max_batch_size >= 1, "eval.max-batch-size", "must be >= 1");
+  s.score_batch = c.get_int("eval.score-batch");
+  c.require(s.score_batch >= 1, "eval.score-batch", "must be >= 1");
+  s.threads = c.get_int("eval.threads");
+  c.require(s.threads >= 0, "eval.threads", "must be >= 0 (0: hardware threads / ranks per node)");
+  s.deflate = int(c.get_int("eval.deflate"));
+  c.require(s.deflate >= 0 && s.deflate <= 9, "eval.deflate", "must lie in 0..9");
+  const int64_t seed = c.get_int("eval.seed");
+  c.require(seed >= 0, "eval.seed", "must be >= 0");
+  s.seed = uint64_t(seed);
+  s.sampling.temperature = c.get_double("eval.temperature");
+  c.require(s.sampling.temperature >= 0 && std::isfinite(s.sampling.temperature), "eval.temperature",
+            "must be >= 0 (0: greedy)");
+  s.sampling.top_p = c.get_double("eval.top-p");
+  c.require(s.sampling.top_p > 0 && s.sampling.top_p <= 1, "eval.top-p", "must lie in (0, 1]");
+  s.sampling.top_k = c.get_int("eval.top-k");
+  c.require(s.sampling.top_k >= 0, "eval.top-k", "must be >= 0 (0: off)");
+  s.exact = c.get_bool("eval.exact");
+  s.coverage_threshold = c.get_double("eval.coverage-threshold");
+  c.require(s.coverage_threshold > 0 && std::isfinite(s.coverage_threshold), "eval.coverage-threshold",
+            "must be > 0");
+  auto& j = s.judge_settings;
+  j.model_dir = c.get_string("judge.model");
+  s.judge = !j.model_dir.empty();
+  j.template_path = c.get_string("judge.prompt");
+  j.max_new_tokens = c.get_int("judge.max-new-tokens");
+  c.require(j.max_new_tokens >= 1, "judge.max-new-tokens", "must be >= 1");
+  j.temperature = c.get_double("judge.temperature");
+  c.require(j.temperature >= 0 && std::isfinite(j.temperature), "judge.temperature", "must be >= 0 (0: greedy)");
+  j.max_responses = c.get_int("judge.max-responses");
+  c.require(j.max_responses >= 2, "judge.max-responses", "must be >= 2");
+  j.max_batch_size = c.get_int("judge.max-batch-size");
+  c.require(j.max_batch_size >= 1, "judge.max-batch-size", "must be >= 1");
+  const int64_t judge_seed = c.get_int("judge.seed");
+  c.require(judge_seed >= 0, "judge.seed", "must be >= 0");
+  j.seed = uint64_t(judge_seed);
+  s.task = tasks::task_options_from_config(c);
+  return s;
+}
+
+// A batch: consecutive prompts [p0, p1) (global indices) of one benchmark.
+struct Batch {
+  int64_t benchmark = 0, p0 = 0, p1 = 0;
+};
+
+// What a rank holds for its prompts (in prompt order) and their samples (prompt-major).
+struct LocalResults {
+  // samples
+  std::vector<int64_t> prompt_index, sample_index;
+  std::vector<std::vector<int32_t>> tokens;
+  std::vector<int32_t> length;
+  std::vector<int8_t> finish_reason, reason, correct;
+  std::vector<double> reward, log_prob;
+  std::vector<std::string> key;
+  // prompts
+  std::vector<int64_t> prompts;                // global indices
+  std::vector<std::vector<double>> metrics;    // [prompt][metric]
+  std::vector<int8_t> judge_status;
+  std::vector<std::string> judge_answer;
+  std::vector<int64_t> reachable_solutions, unreachable_solutions;
+};
+
+struct PhaseTimes {
+  double generate = 0, reward = 0, judge = 0, exact = 0, write = 0;
+  int64_t tokens = 0, samples = 0;
+};
+
+class EvalStage {
+ public:
+  EvalStage(const Config& config, MpiContext& mpi)
+      : config_(config), mpi_(mpi), s_(settings_from(config)), comm_(make_mpi_communicator(mpi.world())) {}
+  std::string run();
+
+ private:
+  void load_inputs();
+  void plan_batches();
+  void process_batch(const Batch& batch);
+  std::vector<ExactMetrics> exact_for(const Batch& batch, std::vector<int64_t>& reachable,
+                                      std::vector<int64_t>& unreachable);
+  void write_file(const EvalSummary& summary, const std::vector<int64_t>& judge_counts);
+  void write_provenance();
+  EvalSummary aggregate(std::vector<int64_t>& judge_counts);
+  void write_side_files(const EvalSummary& summary) const;
+  void print_summary(const EvalSummary& summary, const std::vector<int64_t>& judge_counts,
+                     double seconds) const;
+
+  const Config& config_;
+  MpiContext& mpi_;
+  Settings s_;
+  std::unique_ptr<Communicator> comm_;
+  torch::Device device_{torch::kCPU};
+  CausalLM policy_{nullptr}, reference_{nullptr};
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<Judge> judge_;
+  std::vector<Benchmark> benchmarks_;
+  // Global prompt list (benchmarks concatenated).
+  std::vector<int64_t> prompt_benchmark_;
+  std::vector<const tasks::Record*> prompt_record_;
+  std::vector<std::string> prompt_text_;
+  std::vector<std::vector<int32_t>> prompt_tokens_;
+  std::vector<int64_t> benchmark_first_;
+  std::vector<Batch> batches_;
+  std::vector<std::string> metric_names_;
+  std::vector<int64_t> levels_;
+  GenerationParams base_params_;
+  LocalResults local_;
+  PhaseTimes times_;
+  h5::File file_;
+};
+
+void EvalStage::load_inputs() {
+  // Everything that can fail on bad input is checked here, before the file exists.
+  if (!std::filesystem::is_directory(s_.model_dir))
+    DISA_THROW(ConfigError, "option --eval.model: model directory '{}' does not exist", s_.model_dir);
+  if (!s_.reference_dir.empty() && !std::filesystem::is_directory(s_.reference_dir))
+    DISA_THROW(ConfigError, "option --eval.reference: model directory '{}' does not exist", s_.reference_dir);
+  const auto specs = parse_benchmarks(s_.datasets, s_.task);
+  benchmarks_ = load_benchmarks(specs);
+  if (s_.judge) JudgeTemplate::load(s_.judge_settings.template_path, "judge.prompt");
+  const auto out_dir = std::filesystem::path(s_.out).parent_path();
+  if (!out_dir.empty() && std::filesystem::exists(out_dir) && !std::filesystem::is_directory(out_dir))
+    DISA_THROW(ConfigError, "option --eval.out: '{}' is not a directory", out_dir.string());
+
+  device_ = select_device(mpi_, s_.device);
+  const int threads = configure_threads(mpi_, s_.threads);
+  log::debug("compute threads per rank: {}", threads);
+  const torch::Dtype dtype = device_.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+  policy_ = load_model(s_.model_dir, device_, dtype);
+  policy_->eval();
+  tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(s_.model_dir));
+  if (!s_.reference_dir.empty()) {
+    Tokenizer ref_tok = Tokenizer::load(s_.reference_dir);
+    if (ref_tok.fingerprint() != tokenizer_->fingerprint())
+      DISA_THROW(ModelError,
+                 "the reference '{}' has another tokenizer than the policy '{}' (fingerprints {} vs {}): the "
+                 "exact metrics need both to score the same token sequences",
+                 s_.reference_dir, s_.model_dir, ref_tok.fingerprint(), tokenizer_->fingerprint());
+    reference_ = load_model(s_.reference_dir, device_, dtype);
+    reference_->eval();
+  }
+  if (s_.judge) judge_ = std::make_unique<Judge>(s_.judge_settings, device_, dtype);
+
+  for (size_t b = 0; b < benchmarks_.size(); ++b) {
+    benchmark_first_.push_back(int64_t(prompt_text_.size()));
+    const auto& bench = benchmarks_[b];
+    for (size_t i = 0; i < bench.dataset.size(); ++i) {
+      const auto& record = bench.dataset[i];
+      prompt_benchmark_.push_back(int64_t(b));
+      prompt_record_.push_back(&record);
+      prompt_text_.push_back(bench.task->render_prompt(record));
+      prompt_tokens_.push_back(tokenizer_->encode(prompt_text_.back()));
+      DISA_CHECK(!prompt_tokens_.back().empty(), DataError, "benchmark '{}': prompt '{}' encodes to no tokens",
+                 bench.spec.name, record.id);
+    }
+  }
+  benchmark_first_.push_back(int64_t(prompt_text_.size()));
+
+  base_params_.sampling = s_.sampling;
+  if (policy_->config().vocab_size > tokenizer_->vocab_size())
+    base_params_.sampling.vocab_limit = tokenizer_->vocab_size();
+  base_params_.sampling.validate();
+  base_params_.max_new_tokens = s_.max_new_tokens;
+  base_params_.max_batch_size = s_.max_batch_size;
+  if (auto eos = tokenizer_->eos_token_id()) base_params_.stop_token_ids.push_back(*eos);
+  for (int64_t id : policy_->config().eos_token_ids)
+    if (std::find(base_params_.stop_token_ids.begin(), base_params_.stop_token_ids.end(), int32_t(id)) ==
+        base_params_.stop_token_ids.end())
+      base_params_.stop_token_ids.push_back(int32_t(id));
+  levels_ = pass_at_levels(s_.samples);
+  metric_names_ = prompt_metric_names(s_.samples);
+}
+
+void EvalStage::plan_batches() {
+  for (size_t b = 0; b < benchmarks_.size(); ++b)
+    for (int64_t p = benchmark_first_[b]; p < benchmark_first_[b + 1]; p += s_.batch_prompts)
+      batches_.push_back({int64_t(b), p, std::min(benchmark_first_[b + 1], p + s_.batch_prompts)});
+}
+
+std::vector<ExactMetrics> EvalStage::exact_for(const Batch& batch, std::vector<int64_t>& reachable,
+                                               std::vector<int64_t>& unreachable) {
+  const auto& task = *benchmarks_[size_t(batch.benchmark)].task;
+  std::vector<ExactMetrics> out;
+  for (int64_t p = batch.p0; p < batch.p1; ++p) {
+    ExactMetrics m;
+    m.policy_mass = m.reference_mass = m.kl = m.tv = m.coverage = kNaN;
+    m.size = -1;
+    auto solutions = s_.exact ? task.enumerate_solutions(*prompt_record_[size_t(p)]) : std::nullopt;
+    if (!solutions) {
+      out.push_back(m);
+      reachable.push_back(-1);
+      unreachable.push_back(-1);
+      continue;
+    }
+    std::vector<ScoreItem> items;
+    int64_t too_long = 0;
+    for (const auto& sol : *solutions) {
+      auto toks = tokenizer_->encode(sol);
+      // A response the sampler cannot emit within the limit is not in the evaluated set.
+      if (int64_t(toks.size()) > s_.max_new_tokens) {
+        ++too_long;
+        continue;
+      }
+      items.push_back({prompt_tokens_[size_t(p)], std::move(toks)});
+    }
+    std::vector<double> log_policy, log_reference;
+    for (size_t i = 0; i < items.size(); i += size_t(s_.score_batch)) {
+      std::vector<ScoreItem> chunk(items.begin() + long(i),
+                                   items.begin() + long(std::min(items.size(), i + size_t(s_.score_batch))));
+      ScoreOptions opts;
+      opts.max_batch_size = s_.score_batch;
+      for (double l : score(*policy_, chunk, opts).sums()) log_policy.push_back(l);
+      if (reference_)
+        for (double l : score(*reference_, chunk, opts).sums()) log_reference.push_back(l);
+    }
+    out.push_back(exact_metrics(log_policy, log_reference, s_.coverage_threshold));
+    reachable.push_back(int64_t(items.size()));
+    unreachable.push_back(too_long);
+  }
+  return out;
+}
+
+void EvalStage::process_batch(const Batch& batch) {
+  const auto& bench = benchmarks_[size_t(batch.benchmark)];
+  const int64_t k = s_.samples;
+  GenerationParams params = base_params_;
+  if (!bench.task->response_terminator().empty()) params.stop_strings.push_back(bench.task->response_terminator());
+  std::vector<GenerationRequest> requests;
+  for (int64_t p = batch.p0; p < batch.p1; ++p)
+    for (int64_t j = 0; j < k; ++j) requests.push_back({prompt_tokens_[size_t(p)], p, j});
+  auto t0 = Clock::now();
+  auto results = generate(*policy_, requests, params, s_.seed, tokenizer_.get());
+  times_.generate += seconds_since(t0);
+
+  t0 = Clock::now();
+  std::vector<const tasks::Record*> records;
+  std::vector<std::string> responses;
+  for (size_t i = 0; i < results.size(); ++i) {
+    records.push_back(prompt_record_[size_t(requests[i].prompt_id)]);
+    responses.push_back(response_text(*tokenizer_, results[i].tokens));
+  }
+  auto rewards = bench.task->reward_batch(records, responses);
+  times_.reward += seconds_since(t0);
+
+  std::vector<JudgeCase> cases;
+  std::vector<PromptSampleStats> stats;
+  for (int64_t p = batch.p0; p < batch.p1; ++p) {
+    std::vector<SampleOutcome> outcomes;
+    JudgeCase c;
+    c.prompt_id = p;
+    c.problem = prompt_text_[size_t(p)];
+    for (int64_t j = 0; j < k; ++j) {
+      const size_t i = size_t((p - batch.p0) * k + j);
+      const auto& g = results[i];
+      const auto& r = rewards[i];
+      const bool correct = r.reason == tasks::Reason::Correct;
+      outcomes.push_back({correct, r.reward, r.canonical_key, int64_t(g.tokens.size()),
+                          g.finish_reason == FinishReason::Length});
+      if (correct) c.correct_responses.push_back(responses[i]);
+      local_.prompt_index.push_back(p);
+      local_.sample_index.push_back(j);
+      local_.tokens.push_back(g.tokens);
+      local_.length.push_back(int32_t(g.tokens.size()));
+      local_.finish_reason.push_back(g.finish_reason == FinishReason::Stop ? 0 : 1);
+      local_.reason.push_back(int8_t(r.reason));
+      local_.correct.push_back(correct ? 1 : 0);
+      local_.reward.push_back(r.reward);
+      local_.log_prob.push_back(g.sum_model_logprob);
+      local_.key.push_back(r.canonical_key);
+      times_.tokens += int64_t(g.tokens.size());
+    }
+    times_.samples += k;
+    stats.push_back(prompt_sample_stats(outcomes, levels_));
+    cases.push_back(std::move(c));
+  }
+
+  t0 = Clock::now();
+  std::vector<JudgeVerdict> verdicts(cases.size());
+  if (judge_) verdicts = judge_->judge(cases);
+  times_.judge += seconds_since(t0);
+
+  t0 = Clock::now();
+  std::vector<int64_t> reachable, unreachable;
+  auto exact = exact_for(batch, reachable, unreachable);
+  times_.exact += seconds_since(t0);
+
+  for (int64_t p = batch.p0; p < batch.p1; ++p) {
+    const size_t q = size_t(p - batch.p0);
+    const auto& st = stats[q];
+    const auto& ex = exact[q];
+    const auto& v = verdicts[q];
+    std::vector<double> row{double(st.n_correct), st.mean_at_k, st.mean_reward};
+    row.insert(row.end(), st.pass_at.begin(), st.pass_at.end());
+    const double strategies = judge_ ? v.strategies : kNaN;
+    for (double x : {double(st.distinct_correct), double(st.distinct_answers), st.mean_length,
+                     st.mean_correct_length, st.truncated_fraction, strategies,
+                     ex.size >= 0 ? double(ex.size) : kNaN, ex.policy_mass, ex.reference_mass, ex.kl, ex.tv,
+                     ex.coverage})
+      row.push_back(x);
+    DISA_ASSERT(row.size() == metric_names_.size());
+    local_.prompts.push_back(p);
+    local_.metrics.push_back(std::move(row));
+    local_.judge_status.push_back(int8_t(judge_ ? v.status : JudgeStatus::Disabled));
+    local_.judge_answer.push_back(v.answer);
+    local_.reachable_solutions.push_back(reachable[q]);
+    local_.unreachable_solutions.push_back(unreachable[q]);
+  }
+}
+
+EvalSummary EvalStage::aggregate(std::vector<int64_t>& judge_counts) {
+  // Every rank's per-prompt rows, gathered in rank order = prompt order, so the
+  // aggregation runs on identical inputs in identical order whatever the rank count.
+  const size_t M = metric_names_.size();
+  std::string bytes;
+  for (const auto& row : local_.metrics) bytes.append(reinterpret_cast<const char*>(row.data()), M * sizeof(double));
+  auto parts = comm_->all_gather(bytes);
+  std::vector<std::vector<double>> columns(M);
+  for (const auto& part : parts) {
+    DISA_CHECK(part.size() % (M * sizeof(double)) == 0, DistError, "eval: a rank sent {} bytes of metrics",
+               part.size());
+    const size_t rows = part.size() / (M * sizeof(double));
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t m = 0; m < M; ++m) {
+        double v;
+        std::memcpy(&v, part.data() + (r * M + m) * sizeof(double), sizeof(double));
+        columns[m].push_back(v);
+      }
+  }
+  DISA_CHECK(columns[0].size() == prompt_benchmark_.size(), DistError,
+             "eval: gathered metrics of {} prompts, expected {}", columns[0].size(), prompt_benchmark_.size());
+  std::vector<std::string> names;
+  for (const auto& b : benchmarks_) names.push_back(b.spec.name);
+  // Judge outcomes per benchmark (+ macro row = all), integer counts.
+  const size_t B = benchmarks_.size();
+  judge_counts.assign((B + 1) * kJudgeStatuses, 0);
+  for (size_t i = 0; i < local_.prompts.size(); ++i) {
+    const size_t b = size_t(prompt_benchmark_[size_t(local_.prompts[i])]);
+    judge_counts[b * kJudgeStatuses + size_t(local_.judge_status[i])] += 1;
+    judge_counts[B * kJudgeStatuses + size_t(local_.judge_status[i])] += 1;
+  }
+  comm_->all_reduce(judge_counts, ReduceOp::Sum);
+  return summarize(s_.samples, names, prompt_benchmark_, metric_names_, columns);
+}
+
+void EvalStage::write_provenance() {
+  auto& f = file_;
+  f.set_attr("/", "samples_per_prompt", s_.samples);
+  f.set_attr("/", "pass_at_levels", levels_);
+  f.set_attr("/", "temperature", s_.sampling.temperature);
+  f.set_attr("/", "top_p", s_.sampling.top_p);
+  f.set_attr("/", "top_k", s_.sampling.top_k);
+  f.set_attr("/", "max_new_tokens", s_.max_new_tokens);
+  f.set_attr("/", "seed", int64_t(s_.seed));
+  f.set_attr("/", "batch_prompts", s_.batch_prompts);
+  f.set_attr("/", "coverage_threshold", s_.coverage_threshold);
+  f.set_attr("/", "model", s_.model_dir);
+  f.set_attr("/", "model_fingerprint", policy_->fingerprint);
+  f.set_attr("/", "tokenizer_fingerprint", tokenizer_->fingerprint());
+  f.set_attr("/", "reference_model", s_.reference_dir);
+  f.set_attr("/", "reference_fingerprint", reference_ ? reference_->fingerprint : std::string());
+  f.set_attr("/", "judge_model", s_.judge_settings.model_dir);
+  f.set_attr("/", "judge_fingerprint", judge_ ? judge_->model_fingerprint() : std::string());
+  f.set_attr("/", "judge_tokenizer_fingerprint", judge_ ? judge_->tokenizer_fingerprint() : std::string());
+  f.set_attr("/", "judge_prompt_template", judge_ ? judge_->prompt_template().text() : std::string());
+  std::string fingerprints;
+  for (const auto& b : benchmarks_)
+    fingerprints += (fingerprints.empty() ? "" : ",") + b.spec.name + ":" + b.dataset.fingerprint();
+  f.set_attr("/", "dataset_fingerprints", fingerprints);
+  f.set_attr("/", "world_size", int64_t(mpi_.size()));
+  f.set_attr("/", "code_version", fmt::format("disa {} ({})", DISA_VERSION_STRING, DISA_GIT_DESCRIBE));
+  f.set_attr("/", "config", config_.to_ini());
+  std::string created;
+  if (mpi_.is_root()) {
+    std::time_t now = std::time(nullptr);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    created = buf;
+  }
+  comm_->broadcast(created, 0);
+  f.set_attr("/", "created", created);
+}
+
+void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t>& judge_counts) {
+  auto t0 = Clock::now();
+  auto& f = file_;
+  const auto& L = local_;
+  // Benchmarks (metadata every rank holds; rank 0 writes).
+  f.create_group("/benchmarks");
+  std::vector<std::string> names, task_names, sources, fps;
+  std::vector<int64_t> first, count;
+  for (size_t b = 0; b < benchmarks_.size(); ++b) {
+    names.push_back(benchmarks_[b].spec.name);
+    task_names.push_back(benchmarks_[b].task->name());
+    sources.push_back(benchmarks_[b].dataset.source());
+    fps.push_back(benchmarks_[b].dataset.fingerprint());
+    first.push_back(benchmark_first_[b]);
+    count.push_back(benchmark_first_[b + 1] - benchmark_first_[b]);
+  }
+  auto root_strings = [&](const std::string& path, const std::vector<std::string>& v) {
+    f.write_strings(path, mpi_.is_root() ? v : std::vector<std::string>{});
+  };
+  root_strings("/benchmarks/name", names);
+  root_strings("/benchmarks/task", task_names);
+  root_strings("/benchmarks/source", sources);
+  root_strings("/benchmarks/dataset_fingerprint", fps);
+  f.write_root("/benchmarks/first_prompt", first);
+  f.write_root("/benchmarks/num_prompts", count);
+
+  // Prompts: each rank its contiguous block.
+  f.create_group("/prompts");
+  std::vector<std::string> ids, texts;
+  std::vector<std::vector<int32_t>> toks;
+  std::vector<int64_t> bench;
+  for (int64_t p : L.prompts) {
+    ids.push_back(prompt_record_[size_t(p)]->id);
+    texts.push_back(prompt_text_[size_t(p)]);
+    toks.push_back(prompt_tokens_[size_t(p)]);
+    bench.push_back(prompt_benchmark_[size_t(p)]);
+  }
+  f.write_strings("/prompts/id", ids);
+  f.write_strings("/prompts/text", texts);
+  f.write_ragged("/prompts/tokens", toks, s_.deflate);
+  f.write_rows("/prompts/benchmark", bench);
+  f.write_rows("/prompts/judge_status", L.judge_status);
+  f.set_attr("/prompts/judge_status", "names", judge_status_names());
+  f.write_strings("/prompts/judge_answer", L.judge_answer);
+  f.write_rows("/prompts/reachable_solutions", L.reachable_solutions);
+  f.write_rows("/prompts/unreachable_solutions", L.unreachable_solutions);
+  f.create_group("/prompts/metrics");
+  for (size_t m = 0; m < metric_names_.size(); ++m) {
+    std::vector<double> col;
+    for (const auto& row : L.metrics) col.push_back(row[m]);
+    f.write_rows("/prompts/metrics/" + metric_names_[m], col);
+  }
+
+  // Samples, prompt-major.
+  f.create_group("/samples");
+  f.write_rows("/samples/prompt_index", L.prompt_index);
+  f.write_rows("/samples/sample_index", L.sample_index);
+  f.write_ragged("/samples/tokens", L.tokens, s_.deflate);
+  f.write_rows("/samples/length", L.length);
+  f.write_rows("/samples/finish_reason", L.finish_reason);
+  f.set_attr("/samples/finish_reason", "names", std::string("0=stop,1=length"));
+  f.write_rows("/samples/reward", L.reward);
+  f.write_rows("/samples/reason", L.reason);
+  std::string reason_names;
+  std::size_t n_reasons = 0;
+  const tasks::Reason* reasons = tasks::all_reasons(&n_reasons);
+  for (std::size_t i = 0; i < n_reasons; ++i)
+    reason_names += fmt::format("{}{}={}", i ? "," : "", int(reasons[i]), tasks::to_string(reasons[i]));
+  f.set_attr("/samples/reason", "names", reason_names);
+  f.write_rows("/samples/correct", L.correct);
+  f.write_rows("/samples/log_prob", L.log_prob);
+  f.write_strings("/samples/key", L.key);
+
+  // Summary: rows = benchmarks + macro; rank 0 writes.
+  f.create_group("/summary");
+  root_strings("/summary/row", summary.rows);
+  f.write_root("/summary/prompts", summary.prompts);
+  std::string metrics;
+  for (const auto& m : summary.metrics) metrics += (metrics.empty() ? "" : ",") + m;
+  f.set_attr("/summary", "metrics", metrics);
+  for (const auto& m : summary.metrics) {
+    std::vector<double> mean, se;
+    std::vector<int64_t> cnt;
+    for (const auto& v : summary.values.at(m)) {
+      mean.push_back(v.mean);
+      se.push_back(v.se);
+      cnt.push_back(v.count);
+    }
+    f.create_group("/summary/" + m);
+    f.write_root("/summary/" + m + "/mean", mean);
+    f.write_root("/summary/" + m + "/se", se);
+    f.write_root("/summary/" + m + "/count", cnt);
+  }
+  f.write_root("/summary/judge_status_counts", judge_counts, kJudgeStatuses);
+  f.set_attr("/summary/judge_status_counts", "names", judge_status_names());
+  times_.write += seconds_since(t0);
+}
+
+void EvalStage::write_side_files(const EvalSummary& summary) const {
+  if (!mpi_.is_root()) return;
+  std::filesystem::path base(s_.out);
+  const auto md = std::filesystem::path(base).replace_extension(".md");
+  const auto js = std::filesystem::path(base).replace_extension(".json");
+  std::ofstream(md) << render_summary_markdown(summary, "disa eval: " + base.filename().string());
+  nlohmann::json j = summary_json(summary);
+  j["format"] = "disa-eval-summary";
+  j["eval_file"] = s_.out;
+  j["model"] = s_.model_dir;
+  j["model_fingerprint"] = policy_->fingerprint;
+  j["temperature"] = s_.sampling.temperature;
+  j["top_p"] = s_.sampling.top_p;
+  j["max_new_tokens"] = s_.max_new_tokens;
+  j["seed"] = s_.seed;
+  std::ofstream(js) << j.dump(2) << "\n";
+  for (const auto& p : {md, js})
+    if (!std::filesystem::exists(p)) DISA_THROW(IoError, "cannot write the summary '{}'", p.string());
+}
+
+void EvalStage::print_summary(const EvalSummary& summary, const std::vector<int64_t>& judge_counts,
+                              double seconds) const {
+  const double gen = comm_->all_reduce(times_.generate, ReduceOp::Max);
+  const double rew = comm_->all_reduce(times_.reward, ReduceOp::Max);
+  const double jud = comm_->all_reduce(times_.judge, ReduceOp::Max);
+  const double exa = comm_->all_reduce(times_.exact, ReduceOp::Max);
+  const double wri = comm_->all_reduce(times_.write, ReduceOp::Max);
+  const int64_t tokens = comm_->all_reduce(times_.tokens, ReduceOp::Sum);
+  const int64_t samples = comm_->all_reduce(times_.samples, ReduceOp::Sum);
+  if (!mpi_.is_root()) return;
+  Table t("disa eval: summary");
+  t.row("eval file", s_.out);
+  t.row("benchmarks x prompts x k", fmt::format("{} x {} x {} = {} samples", benchmarks_.size(),
+                                                 prompt_text_.size(), s_.samples, samples));
+  const size_t B = benchmarks_.size();
+  if (judge_) {
+    auto c = [&](JudgeStatus st) { return judge_counts[B * kJudgeStatuses + size_t(st)]; };
+    t.row("judge", fmt::format("{} asked: {} parsed, {} unparsable; {} single, {} no correct, {} too long",
+                               c(JudgeStatus::Parsed) + c(JudgeStatus::Unparsable), c(JudgeStatus::Parsed),
+                               c(JudgeStatus::Unparsable), c(JudgeStatus::Single), c(JudgeStatus::NoCorrect),
+                               c(JudgeStatus::TooLong)));
+  }
+  t.row("samples/s, tokens/s", fmt::format("{:.1f}, {:.0f}", double(samples) / std::max(seconds, 1e-9),
+                                           double(tokens) / std::max(gen, 1e-9)));
+  t.row("time: generate / reward / judge", fmt::format("{:.2f} / {:.2f} / {:.2f} s", gen, rew, jud));
+  t.row("time: exact metrics / write", fmt::format("{:.2f} / {:.2f} s", exa, wri));
+  t.row("wall time", fmt::format("{:.2f} s on {} rank(s)", seconds, mpi_.size()));
+  std::fputs(t.render().c_str(), stderr);
+  std::fputs(render_summary_table(summary).c_str(), stdout);
+  std::fflush(stdout);
+}
+
+std::string EvalStage::run() {
+  const auto start = Clock::now();
+  load_inputs();
+  plan_batches();
+  auto [b0, b1] = balanced_block(int64_t(batches_.size()), comm_->rank(), comm_->size());
+  log::info("eval: {} benchmark(s), {} prompts, k = {}, {} batches over {} rank(s)", benchmarks_.size(),
+            prompt_text_.size(), s_.samples, batches_.size(), comm_->size());
+  for (int64_t b = b0; b < b1; ++b) {
+    process_batch(batches_[size_t(b)]);
+    log::debug("batch {} of [{}, {}) done", b, b0, b1);
+  }
+  std::vector<int64_t> judge_counts;
+  const EvalSummary summary = aggregate(judge_counts);
+  if (mpi_.is_root()) {
+    const auto dir = std::filesystem::path(s_.out).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir);
+  }
+  comm_->barrier();
+  file_ = h5::File::create(s_.out, comm_->comm(), kEvalFormat, kEvalFormatVersion);
+  write_provenance();
+  write_file(summary, judge_counts);
+  file_.commit();
+  write_side_files(summary);
+  print_summary(summary, judge_counts, seconds_since(start));
+  return s_.out;
+}
+
+}  // namespace
+
+void add_eval_options(Options& o) {
+  o.add_string("eval.model", "", "the policy to evaluate (model directory, HF layout)");
+  o.add_string("eval.reference", "",
+               "reference model pi_ref for the exact KL/TV against p* (empty: policy mass and coverage only)");
+  o.add_string("eval.out", "eval.h5", "the eval file to write (eval.md and eval.json are written beside it)");
+  o.add_list("eval.dataset",
+             "benchmark, repeatable: NAME=PATH (JSONL, task of --task.name), NAME=TASK:PATH, NAME=TASK or "
+             "TASK (synthetic, generated with task.*); none: the task of task.*");
+  o.add_int("eval.samples", 8, "samples per prompt (k)");
+  o.add_double("eval.temperature", 1.0, "sampling temperature (0: greedy)");
+  o.add_double("eval.top-p", 1.0, "nucleus sampling threshold (1: off)");
+  o.add_int("eval.top-k", 0, "top-k sampling (0: off)");
+  o.add_int("eval.max-new-tokens", 512, "generation limit per response");
+  o.add_int("eval.seed", 1234, "seed: a sample's random stream depends on (seed, prompt, sample) only");
+  o.add_int("eval.batch-prompts", 8, "prompts per batch (a batch generates batch-prompts x k samples)");
+  o.add_int("eval.max-batch-size", 64, "sequences per forward pass during generation");
+  o.add_int("eval.score-batch", 64, "correct responses scored per forward pass (exact metrics)");
+  o.add_bool("eval.exact", true, "exact distribution metrics where the task lists its solutions");
+  o.add_double("eval.coverage-threshold", 0.1,
+               "coverage counts correct responses y with pi(y | C) >= this / |C| (1: at least the uniform share)");
+  o.add_string("eval.device", "auto", "auto, cpu or cuda (rank r uses cuda:local_rank)");
+  o.add_int("eval.threads", 0,
+            "CPU threads per rank (0: hardware threads / ranks per node); fix it for results that are "
+            "bitwise identical across rank counts");
+  o.add_int("eval.deflate", 0, "gzip level 0-9 for the token datasets (0: none)");
+  o.add_string("judge.model", "", "LLM judge of strategy diversity (model directory; empty: no judge)");
+  o.add_string("judge.prompt", "configs/eval-judge-prompt.txt",
+               "judge prompt template ({problem}, {responses}, {count})");
+  o.add_int("judge.max-new-tokens", 32, "generation limit of the judge's answer");
+  o.add_double("judge.temperature", 0.0, "judge sampling temperature (0: greedy)");
+  o.add_int("judge.max-responses", 8, "distinct correct responses shown to the judge at most (>= 2)");
+  o.add_int("judge.max-batch-size", 16, "judge prompts per forward pass");
+  o.add_int("judge.seed", 0, "judge seed (temperature > 0)");
+  tasks::add_task_options(o);
+}
+
+std::string run_eval(const Config& config, MpiContext& mpi) {
+  EvalStage stage(config, mpi);
+  return stage.run();
+}
+
+}  // namespace disa::eval

@@ -1,0 +1,166 @@
+// Unit tests of the evaluation statistics: Pass@k against brute-force enumeration of all
+// k-subsets, the reported levels, per-prompt sample statistics, means and standard
+// errors, the macro average, and the exact distribution metrics on hand-built
+// distributions (KL, TV, coverage, masses).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "disa/core/error.hpp"
+#include "disa/eval/statistics.hpp"
+
+namespace {
+
+using namespace disa::eval;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Fraction of the k-subsets of n samples (the first c correct) that contain a correct one.
+double brute_force_pass_at_k(int n, int c, int k) {
+  int64_t subsets = 0, hits = 0;
+  for (uint32_t mask = 0; mask < (1u << n); ++mask) {
+    if (__builtin_popcount(mask) != k) continue;
+    ++subsets;
+    hits += (mask & ((1u << c) - 1)) != 0 ? 1 : 0;
+  }
+  return double(hits) / double(subsets);
+}
+
+TEST(PassAtK, EqualsBruteForceOverAllSubsets) {
+  for (int n = 1; n <= 12; ++n)
+    for (int c = 0; c <= n; ++c)
+      for (int k = 1; k <= n; ++k)
+        EXPECT_NEAR(pass_at_k(n, c, k), brute_force_pass_at_k(n, c, k), 1e-12) << n << " " << c << " " << k;
+}
+
+TEST(PassAtK, EdgeCasesAndLargeN) {
+  EXPECT_EQ(pass_at_k(8, 0, 1), 0.0);
+  EXPECT_EQ(pass_at_k(8, 8, 8), 1.0);
+  EXPECT_EQ(pass_at_k(8, 5, 4), 1.0);  // n - c = 3 < k
+  EXPECT_DOUBLE_EQ(pass_at_k(10, 3, 1), 0.3);  // Pass@1 is the accuracy
+  // Large n where binomial coefficients overflow: 1 - C(n-c,k)/C(n,k), computed from logs.
+  const int64_t n = 2000, c = 37, k = 64;
+  const double log_ratio = std::lgamma(n - c + 1.0) - std::lgamma(n - c - k + 1.0) - std::lgamma(n + 1.0) +
+                           std::lgamma(n - k + 1.0);
+  EXPECT_NEAR(pass_at_k(n, c, k), 1 - std::exp(log_ratio), 1e-10);
+  EXPECT_THROW(pass_at_k(4, 5, 1), disa::DataError);
+  EXPECT_THROW(pass_at_k(4, 1, 5), disa::DataError);
+  EXPECT_THROW(pass_at_k(4, 1, 0), disa::DataError);
+}
+
+TEST(PassAtK, Levels) {
+  EXPECT_EQ(pass_at_levels(8), (std::vector<int64_t>{1, 2, 4, 8}));
+  EXPECT_EQ(pass_at_levels(6), (std::vector<int64_t>{1, 2, 4, 6}));
+  EXPECT_EQ(pass_at_levels(1), (std::vector<int64_t>{1}));
+  EXPECT_EQ(pass_at_levels(2), (std::vector<int64_t>{1, 2}));
+}
+
+TEST(PromptSampleStats, CountsKeysLengths) {
+  std::vector<SampleOutcome> s{{true, 1.0, "A B", 4, false},
+                               {true, 1.0, "A B", 6, false},
+                               {true, 1.0, "A C B", 8, false},
+                               {false, 0.0, "A D", 5, false},
+                               {false, 0.0, "", 16, true},
+                               {false, 0.5, "A D", 3, false}};
+  auto st = prompt_sample_stats(s, {1, 2, 4, 6});
+  EXPECT_EQ(st.n, 6);
+  EXPECT_EQ(st.n_correct, 3);
+  EXPECT_DOUBLE_EQ(st.mean_at_k, 0.5);
+  EXPECT_DOUBLE_EQ(st.mean_reward, 3.5 / 6);
+  ASSERT_EQ(st.pass_at.size(), 4u);
+  EXPECT_DOUBLE_EQ(st.pass_at[0], 0.5);
+  EXPECT_DOUBLE_EQ(st.pass_at[1], brute_force_pass_at_k(6, 3, 2));
+  EXPECT_DOUBLE_EQ(st.pass_at[3], 1.0);
+  EXPECT_EQ(st.distinct_correct, 2);  // "A B", "A C B"
+  EXPECT_EQ(st.distinct_answers, 3);  // + "A D"; the empty key is no answer
+  EXPECT_DOUBLE_EQ(st.mean_length, 42.0 / 6);
+  EXPECT_DOUBLE_EQ(st.mean_correct_length, 6.0);
+  EXPECT_DOUBLE_EQ(st.truncated_fraction, 1.0 / 6);
+  auto none = prompt_sample_stats({{false, 0.0, "", 2, false}}, {1});
+  EXPECT_TRUE(std::isnan(none.mean_correct_length));
+  EXPECT_EQ(none.pass_at[0], 0.0);
+  EXPECT_THROW(prompt_sample_stats({}, {1}), disa::DataError);
+}
+
+TEST(MeanSe, SkipsUndefinedValues) {
+  auto m = mean_se({1.0, 2.0, kNaN, 3.0, 6.0});
+  EXPECT_EQ(m.count, 4);
+  EXPECT_DOUBLE_EQ(m.mean, 3.0);
+  // sample variance of {1,2,3,6} = (4+1+0+9)/3 = 14/3; se = sqrt(14/3/4)
+  EXPECT_DOUBLE_EQ(m.se, std::sqrt(14.0 / 3.0 / 4.0));
+  auto one = mean_se({kNaN, 0.25});
+  EXPECT_EQ(one.count, 1);
+  EXPECT_EQ(one.mean, 0.25);
+  EXPECT_TRUE(std::isnan(one.se));
+  auto none = mean_se({kNaN});
+  EXPECT_EQ(none.count, 0);
+  EXPECT_TRUE(std::isnan(none.mean));
+}
+
+TEST(MacroAverage, MeanOfBenchmarksWithCombinedError) {
+  auto m = macro_average({{0.2, 0.03, 10}, {0.6, 0.04, 20}, {kNaN, kNaN, 0}});
+  EXPECT_EQ(m.count, 2);
+  EXPECT_DOUBLE_EQ(m.mean, 0.4);
+  EXPECT_DOUBLE_EQ(m.se, std::sqrt(0.03 * 0.03 + 0.04 * 0.04) / 2);
+  auto undefined_se = macro_average({{0.2, kNaN, 1}, {0.4, 0.1, 5}});
+  EXPECT_DOUBLE_EQ(undefined_se.mean, 0.3);
+  EXPECT_TRUE(std::isnan(undefined_se.se));
+}
+
+TEST(ExactMetrics, HandBuiltDistribution) {
+  // Correct set of three responses. Policy: 0.3, 0.1, 0.1 (mass 0.5, restriction
+  // 0.6/0.2/0.2). Reference: 0.2, 0.2, 0.4 (mass 0.8, p*|C = 0.25/0.25/0.5).
+  const std::vector<double> pol{std::log(0.3), std::log(0.1), std::log(0.1)};
+  const std::vector<double> ref{std::log(0.2), std::log(0.2), std::log(0.4)};
+  auto m = exact_metrics(pol, ref, 1.0);
+  EXPECT_EQ(m.size, 3);
+  EXPECT_NEAR(m.policy_mass, 0.5, 1e-14);
+  EXPECT_NEAR(m.reference_mass, 0.8, 1e-14);
+  const double kl = 0.25 * std::log(0.25 / 0.6) + 0.25 * std::log(0.25 / 0.2) + 0.5 * std::log(0.5 / 0.2);
+  EXPECT_NEAR(m.kl, kl, 1e-14);
+  EXPECT_NEAR(m.tv, 0.5 * (0.35 + 0.05 + 0.3), 1e-14);
+  // threshold 1: at least 1/3 within C -> only the first response.
+  EXPECT_NEAR(m.coverage, 1.0 / 3, 1e-15);
+  // threshold 0.5: at least 1/6 -> all three (0.2 >= 0.1667).
+  EXPECT_NEAR(exact_metrics(pol, ref, 0.5).coverage, 1.0, 1e-15);
+  // threshold 0.6 (cut exactly 0.2): boundary responses count.
+  EXPECT_NEAR(exact_metrics(pol, ref, 0.6 - 1e-12).coverage, 1.0, 1e-15);
+}
+
+TEST(ExactMetrics, IdenticalRestrictionsAndMissingPieces) {
+  // Same shape on C at different masses: KL = TV = 0.
+  const std::vector<double> pol{std::log(0.01), std::log(0.03)};
+  const std::vector<double> ref{std::log(0.1), std::log(0.3)};
+  auto m = exact_metrics(pol, ref, 1.0);
+  EXPECT_NEAR(m.kl, 0.0, 1e-15);
+  EXPECT_NEAR(m.tv, 0.0, 1e-15);
+  EXPECT_DOUBLE_EQ(m.coverage, 0.5);
+  // No reference: masses and coverage only.
+  auto noref = exact_metrics(pol, {}, 1.0);
+  EXPECT_NEAR(noref.policy_mass, 0.04, 1e-15);
+  EXPECT_TRUE(std::isnan(noref.reference_mass));
+  EXPECT_TRUE(std::isnan(noref.kl));
+  EXPECT_TRUE(std::isnan(noref.tv));
+  // The policy gives a correct response zero probability that p* does not: KL = inf, TV finite.
+  auto zero = exact_metrics({std::log(0.5), -kInf}, {std::log(0.5), std::log(0.5)}, 1.0);
+  EXPECT_EQ(zero.kl, kInf);
+  EXPECT_NEAR(zero.tv, 0.5, 1e-15);
+  EXPECT_DOUBLE_EQ(zero.coverage, 0.5);
+  // Empty correct set: mass 0, the rest undefined.
+  auto empty = exact_metrics({}, {}, 1.0);
+  EXPECT_EQ(empty.size, 0);
+  EXPECT_EQ(empty.policy_mass, 0.0);
+  EXPECT_TRUE(std::isnan(empty.kl));
+  EXPECT_TRUE(std::isnan(empty.coverage));
+  // Very small probabilities (long responses) stay exact in log space.
+  auto tiny = exact_metrics({-800.0, -800.0 + std::log(3.0)}, {-900.0, -900.0}, 1.0);
+  EXPECT_NEAR(tiny.kl, 0.5 * std::log(0.5 / 0.25) + 0.5 * std::log(0.5 / 0.75), 1e-12);
+  EXPECT_NEAR(tiny.tv, 0.25, 1e-12);
+  EXPECT_EQ(tiny.policy_mass, 0.0);  // underflows as a probability, but the restriction is fine
+  EXPECT_THROW(exact_metrics({0.0}, {0.0, 0.0}, 1.0), disa::DataError);
+  EXPECT_THROW(exact_metrics({kNaN}, {}, 1.0), disa::DataError);
+  EXPECT_THROW(exact_metrics({-1.0}, {}, 0.0), disa::DataError);
+}
+
+}  // namespace
