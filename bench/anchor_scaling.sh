@@ -16,13 +16,16 @@ if [ -z "$model" ]; then
     --sft.steps 150 --sft.batch-size 32 --sft.lr 1e-2 --sft.eval-samples 0 --log.level warn
   model="$work/ref"
 fi
-run() {  # np prompts samples out -> prints "wall_s peak_rss_kb"
+run() {  # np prompts samples out [task options] -> prints "wall_s peak_rss_kb"
   local np=$1 prompts=$2 samples=$3 out=$4
+  shift 4
+  local opts=("${task[@]}")
+  [ $# -gt 0 ] && opts=("$@")
   local start end
   start=$(date +%s.%N)
   # shellcheck disable=SC2086
   /usr/bin/time -f "%M" -o "$work/rss" mpirun $DISA_MPIRUN_FLAGS -np "$np" "$disa" anchor \
-    --anchor.reference "$model" --anchor.out "$work/$out" "${task[@]}" --task.count "$prompts" \
+    --anchor.reference "$model" --anchor.out "$work/$out" "${opts[@]}" --task.count "$prompts" \
     --task.max-solutions 64 --anchor.samples "$samples" --anchor.batch-size 64 --anchor.max-new-tokens 16 \
     --anchor.bootstrap 0 --anchor.threads 1 --log.level warn > "$work/$out.log" 2>&1
   end=$(date +%s.%N)
@@ -34,9 +37,9 @@ for np in 1 2; do
   printf "ranks %d: %.2f s wall, %.0f samples/s (incl. start-up), mpirun peak RSS %d kB\n" \
     "$np" "$wall" "$(echo "2048 / $wall" | bc -l)" "$rss"
 done
-echo "== memory vs prompts (1 rank, 4 samples each; /usr/bin/time max RSS of mpirun's largest child) =="
-for prompts in 250 2000; do
-  read -r wall rss < <(run 1 "$prompts" 4 "mem$prompts.h5")
+echo "== memory vs prompts (1 rank, 4 samples each, 8-node graphs; /usr/bin/time max RSS) =="
+for prompts in 500 8000; do
+  read -r wall rss < <(run 1 "$prompts" 4 "mem$prompts.h5" --task.name graph_paths --task.graph-nodes 8)
   printf "prompts %5d: %.2f s, peak RSS %d kB, file %s\n" "$prompts" "$wall" "$rss" \
     "$(du -h "$work/mem$prompts.h5" | cut -f1)"
 done

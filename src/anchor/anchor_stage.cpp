@@ -22,6 +22,7 @@
 #include "disa/build_info.hpp"
 #include "disa/core/config.hpp"
 #include "disa/core/log.hpp"
+#include "disa/core/timing.hpp"
 #include "disa/core/logsumexp.hpp"
 #include "disa/core/random.hpp"
 #include "disa/core/table.hpp"
@@ -29,6 +30,7 @@
 #include "disa/dist/device.hpp"
 #include "disa/dist/mpi_context.hpp"
 #include "disa/io/hdf5.hpp"
+#include "disa/io/provenance.hpp"
 #include "disa/io/partition_file.hpp"
 #include "disa/model/generate.hpp"
 #include "disa/model/response_text.hpp"
@@ -51,10 +53,6 @@ const std::set<std::string> kResumeFreeOptions{"anchor.resume", "anchor.stop-aft
                                                "anchor.checkpoint-seconds", "anchor.threads",
                                                "log.level", "log.all-ranks"};
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 struct Settings {
   std::string reference_dir, out, device;
@@ -239,20 +237,8 @@ void AnchorStage::write_provenance() {
   f.set_attr("/", "dataset_fingerprint", dataset_.fingerprint());
   f.set_attr("/", "seed", int64_t(s_.seed));
   f.set_attr("/", "batch_size", s_.batch_size);
-  f.set_attr("/", "world_size", int64_t(mpi_.size()));
-  f.set_attr("/", "code_version", fmt::format("disa {} ({})", DISA_VERSION_STRING, DISA_GIT_DESCRIBE));
-  f.set_attr("/", "config", config_.to_ini());
   f.set_attr("/", "resume_key", comparable_config(config_));
-  // The creation time is chosen by rank 0 (attributes must agree on every rank).
-  std::string created;
-  if (mpi_.is_root()) {
-    std::time_t now = std::time(nullptr);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    created = buf;
-  }
-  comm_->broadcast(created, 0);
-  f.set_attr("/", "created", created);
+  write_run_provenance(f, config_, *comm_);
 }
 
 void AnchorStage::create_or_resume_file() {

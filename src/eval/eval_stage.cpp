@@ -18,6 +18,7 @@
 #include "disa/build_info.hpp"
 #include "disa/core/config.hpp"
 #include "disa/core/log.hpp"
+#include "disa/core/timing.hpp"
 #include "disa/core/logsumexp.hpp"
 #include "disa/core/table.hpp"
 #include "disa/dist/communicator.hpp"
@@ -30,6 +31,7 @@
 #include "disa/eval/statistics.hpp"
 #include "disa/eval/summary.hpp"
 #include "disa/io/hdf5.hpp"
+#include "disa/io/provenance.hpp"
 #include "disa/model/generate.hpp"
 #include "disa/model/score.hpp"
 #include "disa/model/tokenizer.hpp"
@@ -42,8 +44,6 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int kJudgeStatuses = 6;
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 struct Settings {
   std::string model_dir, reference_dir, out, device;
@@ -443,18 +443,7 @@ void EvalStage::write_provenance() {
   for (const auto& b : benchmarks_)
     fingerprints += (fingerprints.empty() ? "" : ",") + b.spec.name + ":" + b.dataset.fingerprint();
   f.set_attr("/", "dataset_fingerprints", fingerprints);
-  f.set_attr("/", "world_size", int64_t(mpi_.size()));
-  f.set_attr("/", "code_version", fmt::format("disa {} ({})", DISA_VERSION_STRING, DISA_GIT_DESCRIBE));
-  f.set_attr("/", "config", config_.to_ini());
-  std::string created;
-  if (mpi_.is_root()) {
-    std::time_t now = std::time(nullptr);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    created = buf;
-  }
-  comm_->broadcast(created, 0);
-  f.set_attr("/", "created", created);
+  write_run_provenance(f, config_, *comm_);
 }
 
 void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t>& judge_counts) {

@@ -1,7 +1,6 @@
 // Implementation of the supervised warm start (include/disa/train/warm_start.hpp).
 #include "disa/train/warm_start.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 
@@ -10,6 +9,7 @@
 #include "disa/core/config.hpp"
 #include "disa/core/log.hpp"
 #include "disa/core/random.hpp"
+#include "disa/core/timing.hpp"
 #include "disa/core/table.hpp"
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/device.hpp"
@@ -93,7 +93,7 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
   torch::optim::AdamW optimizer(model->parameters(),
                                 torch::optim::AdamWOptions(lr).weight_decay(c.get_double("sft.weight-decay")));
   auto [b0, b1] = balanced_block(batch, comm->rank(), comm->size());
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
   double loss_sum = 0;
   int64_t loss_steps = 0, tokens_seen = 0;
   for (int64_t step = 0; step < steps; ++step) {
@@ -133,7 +133,7 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
     ++loss_steps;
     tokens_seen += global_tokens;
     if ((step + 1) % log_every == 0 || step + 1 == steps) {
-      double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double el = seconds_since(start);
       log::info("sft step {}/{}: nll/token {:.4f}, lr {:.2e}, {:.0f} tokens/s", step + 1, steps,
                 loss_sum / double(loss_steps), step_lr, tokens_seen / std::max(el, 1e-9));
       loss_sum = 0;

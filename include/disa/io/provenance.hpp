@@ -1,0 +1,17 @@
+// The provenance attributes every output file of a run carries, whatever its format:
+// world_size, code_version ("disa VERSION (git describe)"), config (the resolved
+// configuration as INI) and created (rank 0's UTC time, broadcast so that the
+// collectively written attribute agrees on every rank).
+#pragma once
+
+namespace disa {
+class Config;
+class Communicator;
+namespace h5 {
+class File;
+}
+
+// Collective over `comm` (the file's communicator).
+void write_run_provenance(h5::File& file, const Config& config, Communicator& comm);
+
+}  // namespace disa
