@@ -61,7 +61,9 @@ function(disa_add_test name)
   target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_compile_options(${name} PRIVATE ${DISA_WARNINGS})
+  string(REPLACE ";" " " _mpirun "${DISA_MPIEXEC};${DISA_MPIEXEC_FLAGS}")
   target_compile_definitions(${name} PRIVATE
+    DISA_MPIRUN="${_mpirun}"
     DISA_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
     DISA_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     DISA_BINARY_DIR="${PROJECT_BINARY_DIR}")

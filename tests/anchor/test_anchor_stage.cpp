@@ -9,7 +9,6 @@
 //  * the length-normalised anchor solves its equation; bad input leaves no file.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,39 +20,23 @@
 #include <sstream>
 
 #include "disa/io/partition_file.hpp"
+#include "support/run_disa.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using disa::partition::Reader;
 
-const std::string kDisa = std::string(DISA_BINARY_DIR) + "/disa";
 const std::string kFixture = DISA_ANCHOR_FIXTURE;
 const std::string kWork = DISA_ANCHOR_WORK;
 const std::string kTask =
     " --task.name graph_paths --task.graph-nodes 4 --task.graph-edge-probability 0.6"
     " --anchor.max-new-tokens 16 --anchor.threads 1 --anchor.checkpoint-seconds 0";
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
+using disa::testing_support::RunResult;
 
-// Runs disa with `args` on `np` ranks; output is stdout + stderr.
 RunResult disa(const std::string& args, int np = 1) {
-  fs::create_directories(kWork);
-  const std::string log = kWork + "/last_run.log";
-  const std::string quiet = args.find("--log.level") == std::string::npos ? " --log.level warn" : "";
-  std::string cmd = (np > 1 ? std::string(DISA_MPIRUN) + " -np " + std::to_string(np) + " " : "") + kDisa +
-                    " " + args + quiet + " > " + log + " 2>&1";
-  int status = std::system(cmd.c_str());
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  std::ifstream in(log);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.output = ss.str();
-  return r;
+  return disa::testing_support::run_disa(kWork, args, np);
 }
 
 std::string out_path(const std::string& name) { return kWork + "/" + name; }

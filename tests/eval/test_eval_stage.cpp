@@ -9,7 +9,6 @@
 //  * eval.md / eval.json are written and `disa eval compare` prints the runs side by side.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -22,13 +21,13 @@
 
 #include "disa/eval/summary.hpp"
 #include "disa/io/hdf5.hpp"
+#include "support/run_disa.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using disa::h5::File;
 
-const std::string kDisa = std::string(DISA_BINARY_DIR) + "/disa";
 const std::string kFixture = DISA_EVAL_FIXTURE;
 const std::string kWork = DISA_EVAL_WORK;
 const std::string kMath = std::string(DISA_TEST_DATA_DIR) + "/eval/math_small.jsonl";
@@ -37,25 +36,10 @@ const std::string kJudgePrompt = std::string(DISA_SOURCE_DIR) + "/configs/eval-j
 const std::string kCommon = " --task.graph-nodes 4 --task.graph-edge-probability 0.6 --task.split test"
                             " --eval.max-new-tokens 12 --eval.threads 1 --eval.batch-prompts 2";
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
+using disa::testing_support::RunResult;
 
 RunResult disa(const std::string& args, int np = 1) {
-  fs::create_directories(kWork);
-  const std::string log = kWork + "/last_run.log";
-  const std::string quiet = args.find("--log.level") == std::string::npos ? " --log.level warn" : "";
-  const std::string cmd = (np > 1 ? std::string(DISA_MPIRUN) + " -np " + std::to_string(np) + " " : "") + kDisa +
-                          " " + args + quiet + " > " + log + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  std::ifstream in(log);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.output = ss.str();
-  return r;
+  return disa::testing_support::run_disa(kWork, args, np);
 }
 
 std::string out_path(const std::string& name) { return kWork + "/" + name + "/eval.h5"; }
