@@ -1,0 +1,55 @@
+// The frozen anchors c(x) that `disa train` reads from a partition file (SPEC.md
+// section 3), through the partition file's reader only (train never includes anchor
+// code). Opening checks that the file belongs to this run and refuses it otherwise,
+// naming every mismatch: beta, the anchor for the chosen residual form (estimator), the
+// reference-model and tokenizer fingerprints and the task. Each training prompt's
+// anchor is looked up by prompt id, and the prompt's tokens in the file must equal the
+// run's encoding of it (the same prompt, not just the same id).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "disa/io/partition_file.hpp"
+
+namespace disa::train {
+
+struct AnchorExpectations {
+  double beta = 1.0;
+  std::string residual = partition::kSequenceAnchor;  // which anchor dataset
+  std::string reference_fingerprint;
+  std::string tokenizer_fingerprint;
+  std::string task;
+  // Where these values came from, for the messages ("option --disa.beta").
+  std::string beta_option = "disa.beta";
+  std::string reference_option = "train.reference";
+};
+
+class FrozenAnchors {
+ public:
+  // Throws ConfigError listing every mismatch (and IoError/DataError for unreadable files).
+  static FrozenAnchors open(const std::string& path, const AnchorExpectations& expect);
+
+  const std::string& path() const { return reader_.path(); }
+  const partition::Reader& reader() const { return reader_; }
+  const partition::Provenance& provenance() const { return reader_.provenance(); }
+
+  // Index of a prompt id in the file, or nullopt.
+  std::optional<int64_t> index_of(const std::string& prompt_id) const;
+  // The anchor of prompt index p (the residual's anchor), NaN when the file has none.
+  double anchor(int64_t p) const { return anchor_[size_t(p)]; }
+  double exact(int64_t p) const { return exact_[size_t(p)]; }
+  // DataError naming the prompt when the file's tokens for `prompt_id` differ.
+  void check_prompt(int64_t p, const std::string& prompt_id, const std::vector<int32_t>& tokens) const;
+
+ private:
+  explicit FrozenAnchors(partition::Reader reader) : reader_(std::move(reader)) {}
+  partition::Reader reader_;
+  std::vector<double> anchor_, exact_;
+  std::vector<std::vector<int32_t>> prompt_tokens_;
+};
+
+}  // namespace disa::train

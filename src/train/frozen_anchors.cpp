@@ -1,0 +1,54 @@
+// Frozen anchors from a partition file, with the provenance checks
+// (include/disa/train/frozen_anchors.hpp).
+#include "disa/train/frozen_anchors.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "disa/core/error.hpp"
+
+namespace disa::train {
+
+FrozenAnchors FrozenAnchors::open(const std::string& path, const AnchorExpectations& e) {
+  FrozenAnchors a(partition::Reader::open(path));
+  const auto& p = a.reader_.provenance();
+  std::vector<std::string> problems;
+  if (!(std::abs(p.beta - e.beta) <= 1e-12 * std::max(1.0, std::abs(e.beta))))
+    problems.push_back(fmt::format("beta: the file has {} but option --{} is {}", p.beta, e.beta_option, e.beta));
+  if (p.anchors.find(e.residual) == std::string::npos)
+    problems.push_back(fmt::format("estimator: the file's anchors are '{}', the run needs '{}'", p.anchors,
+                                   e.residual));
+  if (!e.reference_fingerprint.empty() && p.reference_fingerprint != e.reference_fingerprint)
+    problems.push_back(fmt::format("reference model: the file was anchored on '{}' (fingerprint {}), option --{} "
+                                   "has fingerprint {}",
+                                   p.reference_model, p.reference_fingerprint, e.reference_option,
+                                   e.reference_fingerprint));
+  if (!e.tokenizer_fingerprint.empty() && p.tokenizer_fingerprint != e.tokenizer_fingerprint)
+    problems.push_back(fmt::format("tokenizer: the file's fingerprint is {}, the run's is {}",
+                                   p.tokenizer_fingerprint, e.tokenizer_fingerprint));
+  if (!e.task.empty() && p.task != e.task)
+    problems.push_back(fmt::format("task: the file is for '{}', the run for '{}'", p.task, e.task));
+  if (!problems.empty()) {
+    std::string msg;
+    for (const auto& s : problems) msg += "\n  - " + s;
+    DISA_THROW(ConfigError, "partition file '{}' does not match this run:{}", path, msg);
+  }
+  a.anchor_ = a.reader_.anchors(e.residual);
+  a.exact_ = a.reader_.exact_log_z();
+  a.prompt_tokens_ = a.reader_.prompt_tokens();
+  return a;
+}
+
+std::optional<int64_t> FrozenAnchors::index_of(const std::string& prompt_id) const {
+  return reader_.prompt_index(prompt_id);
+}
+
+void FrozenAnchors::check_prompt(int64_t p, const std::string& prompt_id, const std::vector<int32_t>& tokens) const {
+  DISA_CHECK(prompt_tokens_[size_t(p)] == tokens, DataError,
+             "partition file '{}': prompt '{}' has other tokens in the file than this run's prompt (another "
+             "data set or prompt template?)",
+             path(), prompt_id);
+}
+
+}  // namespace disa::train

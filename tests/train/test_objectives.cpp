@@ -1,0 +1,179 @@
+// The objectives of SPEC.md section 3 against values computed by hand on small tensors:
+// the DISA/FlowRL residual (value and gradient), the clamped ratio at its edge, the
+// self-normalised weights, group normalisation, GRPO's clipped token loss in every
+// aggregation mode (with the clip edges and their zero gradients), GSPO's sequence
+// ratio clip and the k1/k2/k3 KL estimators.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "disa/core/error.hpp"
+#include "disa/train/objectives.hpp"
+
+namespace {
+
+using namespace disa::train;
+
+torch::Tensor t(std::vector<float> v) { return torch::tensor(v); }
+torch::Tensor t2(std::vector<float> v, int64_t rows) { return torch::tensor(v).reshape({rows, -1}); }
+double at(const torch::Tensor& x, int64_t i) { return x.reshape({-1})[i].item<double>(); }
+
+TEST(Objectives, ResidualLossValueAndGradient) {
+  // delta_0 = 0.5 + 1 (-2 + 2.5) - 1 = 0;  delta_1 = 1 + 0.5 (-3 + 2) - 0 = 0.5
+  // loss = 1 * 0 + 2 * 0.25 = 0.5;  d/dlogp_1 = 2 w_1 delta_1 s_1 = 1
+  torch::Tensor logp = t({-2.f, -3.f}).requires_grad_(true);
+  ResidualTerms terms{logp, t({-2.5f, -2.f}), t({0.5f, 1.f}), t({1.f, 0.5f}), t({1.f, 0.f}), t({1.f, 2.f})};
+  auto out = residual_loss(terms);
+  EXPECT_NEAR(out.sum.item<double>(), 0.5, 1e-6);
+  EXPECT_NEAR(at(out.residual, 0), 0.0, 1e-6);
+  EXPECT_NEAR(at(out.residual, 1), 0.5, 1e-6);
+  out.sum.backward();
+  EXPECT_NEAR(at(logp.grad(), 0), 0.0, 1e-6);
+  EXPECT_NEAR(at(logp.grad(), 1), 1.0, 1e-6);
+  EXPECT_FALSE(out.residual.requires_grad());
+}
+
+TEST(Objectives, AnchorShiftMovesTheResidualNotTheSequenceLevelGradientDirection) {
+  // With s = 1, the residual shifts by exactly the anchor error.
+  torch::Tensor logp = t({-1.f, -2.f, -3.f});
+  ResidualTerms a{logp, t({-1.5f, -1.5f, -1.5f}), t({0.2f, 0.2f, 0.2f}), torch::ones({3}), t({1.f, 0.f, 1.f}),
+                  torch::ones({3})};
+  ResidualTerms b = a;
+  b.log_anchor = a.log_anchor + 2.0;
+  auto ra = residual_loss(a), rb = residual_loss(b);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(at(rb.residual, i) - at(ra.residual, i), 2.0, 1e-6);
+}
+
+TEST(Objectives, ClampedRatioAtTheEdge) {
+  auto r = clamped_ratio(t({0.f, std::log(20.f), std::log(0.5f), std::log(10.f)}), torch::zeros({4}), 10.0);
+  EXPECT_NEAR(at(r.weight, 0), 1.0, 1e-6);
+  EXPECT_NEAR(at(r.weight, 1), 10.0, 1e-5);
+  EXPECT_NEAR(at(r.weight, 2), 0.5, 1e-6);
+  EXPECT_NEAR(at(r.weight, 3), 10.0, 1e-4);
+  EXPECT_FALSE(r.clamped[0].item<bool>());
+  EXPECT_TRUE(r.clamped[1].item<bool>());
+  EXPECT_FALSE(r.clamped[2].item<bool>());
+  EXPECT_FALSE(r.weight.requires_grad());
+  auto none = clamped_ratio(t({std::log(20.f)}), torch::zeros({1}), 0.0);
+  EXPECT_NEAR(at(none.weight, 0), 20.0, 1e-4);
+}
+
+TEST(Objectives, SelfNormalizedWeights) {
+  auto w = self_normalized_weights(t({0.f, std::log(3.f)}), std::log(4.0));
+  EXPECT_NEAR(at(w, 0), 0.25, 1e-6);
+  EXPECT_NEAR(at(w, 1), 0.75, 1e-6);
+}
+
+TEST(Objectives, GroupNormalizedRewards) {
+  // Group (1, 0): mean 0.5, unbiased sd sqrt(0.5).
+  auto a = group_normalized(torch::tensor({1.0, 0.0, 0.0, 1.0, 1.0, 1.0}, torch::kFloat64), 2);
+  const double v = 0.5 / (std::sqrt(0.5) + 1e-6);
+  EXPECT_NEAR(at(a, 0), v, 1e-9);
+  EXPECT_NEAR(at(a, 1), -v, 1e-9);
+  EXPECT_NEAR(at(a, 2), -v, 1e-9);
+  EXPECT_NEAR(at(a, 3), v, 1e-9);
+  EXPECT_EQ(at(a, 4), 0.0);  // equal rewards: no signal
+  EXPECT_EQ(at(a, 5), 0.0);
+  auto single = group_normalized(torch::tensor({1.0, 0.0}, torch::kFloat64), 1);
+  EXPECT_EQ(at(single, 0), 0.0);
+  EXPECT_THROW(group_normalized(torch::zeros({3}), 2), disa::ConfigError);
+}
+
+struct GrpoCase {
+  torch::Tensor logp, old, mask, adv;
+};
+GrpoCase grpo_case() {
+  // seq 0: A = +1, ratios 1.5 (upper clip active: 1.2) and 0.5 (no clip for A > 0);
+  // seq 1: A = -1, ratio 0.5 (lower clip active: -0.8), second token masked.
+  GrpoCase c;
+  c.logp = t2({std::log(1.5f), std::log(0.5f), std::log(0.5f), std::log(1.5f)}, 2).requires_grad_(true);
+  c.old = torch::zeros({2, 2});
+  c.mask = t2({1.f, 1.f, 1.f, 0.f}, 2);
+  c.adv = t({1.f, -1.f});
+  return c;
+}
+
+TEST(Objectives, GrpoClippedTokenLoss) {
+  auto c = grpo_case();
+  auto pg = grpo_token_loss(c.logp, c.old, c.mask, c.adv, 0.2, 0.2);
+  EXPECT_NEAR(at(pg.per_token, 0), -1.2, 1e-6);
+  EXPECT_NEAR(at(pg.per_token, 1), -0.5, 1e-6);
+  EXPECT_NEAR(at(pg.per_token, 2), 0.8, 1e-6);
+  EXPECT_NEAR(at(pg.per_token, 3), 0.0, 1e-6);
+  EXPECT_EQ(at(pg.clipped_high, 0), 1.0);
+  EXPECT_EQ(at(pg.clipped_low, 1), 0.0);
+  EXPECT_EQ(at(pg.clipped_low, 2), 1.0);
+  EXPECT_EQ(at(pg.clipped_low, 3) + at(pg.clipped_high, 3), 0.0);  // masked
+  pg.per_token.sum().backward();
+  // Clipped tokens carry no gradient; the unclipped one has d(-rho A)/dlogp = -rho A = -0.5.
+  EXPECT_NEAR(at(c.logp.grad(), 0), 0.0, 1e-6);
+  EXPECT_NEAR(at(c.logp.grad(), 1), -0.5, 1e-6);
+  EXPECT_NEAR(at(c.logp.grad(), 2), 0.0, 1e-6);
+  EXPECT_NEAR(at(c.logp.grad(), 3), 0.0, 1e-6);
+}
+
+TEST(Objectives, AsymmetricClipEdges) {
+  // eps_high 0.28 (clip-higher): ratio 1.25 is inside for A > 0, 1.3 is not.
+  auto logp = t2({std::log(1.25f), std::log(1.3f)}, 2);
+  auto pg = grpo_token_loss(logp, torch::zeros({2, 1}), torch::ones({2, 1}), t({1.f, 1.f}), 0.2, 0.28);
+  EXPECT_NEAR(at(pg.per_token, 0), -1.25, 1e-5);
+  EXPECT_NEAR(at(pg.per_token, 1), -1.28, 1e-5);
+  EXPECT_EQ(at(pg.clipped_high, 0), 0.0);
+  EXPECT_EQ(at(pg.clipped_high, 1), 1.0);
+}
+
+TEST(Objectives, AggregationModes) {
+  auto c = grpo_case();
+  auto pg = grpo_token_loss(c.logp, c.old, c.mask, c.adv, 0.2, 0.2);
+  auto tm = aggregate(pg.per_token, c.mask, Aggregation::TokenMean);
+  EXPECT_EQ(tm.unit, LossUnit::Tokens);
+  EXPECT_NEAR(tm.sum.item<double>(), -1.2 - 0.5 + 0.8, 1e-6);  // divided by 3 tokens later
+  auto smtm = aggregate(pg.per_token, c.mask, Aggregation::SequenceMeanTokenMean);
+  EXPECT_EQ(smtm.unit, LossUnit::Sequences);
+  EXPECT_NEAR(smtm.sum.item<double>(), (-1.2 - 0.5) / 2 + 0.8 / 1, 1e-6);  // divided by 2 sequences later
+  auto smts = aggregate(pg.per_token, c.mask, Aggregation::SequenceMeanTokenSum);
+  EXPECT_NEAR(smts.sum.item<double>(), -0.9, 1e-6);
+  EXPECT_EQ(parse_aggregation("seq-mean-token-mean"), Aggregation::SequenceMeanTokenMean);
+  EXPECT_THROW(parse_aggregation("mean"), disa::ConfigError);
+}
+
+TEST(Objectives, GspoSequenceRatioClip) {
+  // Ratios per token (masked mean over unequal lengths):
+  // seq 0: tokens 1.0001, 1.0003 -> s ~ 1.0002 (inside [1 - 3e-4, 1 + 4e-4]), A = +1 -> -s
+  // seq 1: 1.001 (one real token) -> above 1 + 4e-4, A = +1 -> -(1 + 4e-4), clipped high
+  // seq 2: 0.999, A = -1 -> below 1 - 3e-4: -min(-0.999, -0.9997) = 0.9997, clipped low
+  auto logp = t2({std::log(1.0001f), std::log(1.0003f), std::log(1.001f), 5.f, std::log(0.999f), std::log(0.999f)}, 3)
+                  .to(torch::kFloat64)
+                  .requires_grad_(true);
+  auto mask = t2({1.f, 1.f, 1.f, 0.f, 1.f, 1.f}, 3).to(torch::kFloat64);
+  auto adv = torch::tensor({1.0, 1.0, -1.0}, torch::kFloat64);
+  auto pg = gspo_sequence_loss(logp, torch::zeros({3, 2}, torch::kFloat64), mask, adv, 3e-4, 4e-4);
+  const double s0 = std::exp((std::log(double(1.0001f)) + std::log(double(1.0003f))) / 2);
+  EXPECT_NEAR(at(pg.per_token, 0), -s0, 1e-7);
+  EXPECT_NEAR(at(pg.per_token, 1), -(1 + 4e-4), 1e-9);
+  EXPECT_NEAR(at(pg.per_token, 2), 1 - 3e-4, 1e-9);
+  EXPECT_EQ(at(pg.clipped_high, 0) + at(pg.clipped_low, 0), 0.0);
+  EXPECT_EQ(at(pg.clipped_high, 1), 1.0);
+  EXPECT_EQ(at(pg.clipped_low, 2), 1.0);
+  pg.per_token.sum().backward();
+  // Unclipped seq 0: d(-s)/dlogp_t = -s / |y| per real token; clipped sequences: 0.
+  EXPECT_NEAR(at(logp.grad(), 0), -s0 / 2, 1e-7);
+  EXPECT_NEAR(at(logp.grad(), 1), -s0 / 2, 1e-7);
+  EXPECT_NEAR(at(logp.grad(), 2), 0.0, 1e-12);
+  EXPECT_NEAR(at(logp.grad(), 4), 0.0, 1e-12);
+}
+
+TEST(Objectives, KlEstimators) {
+  // d = ref - logp = -1: k1 = 1, k2 = 0.5, k3 = e^-1 + 1 - 1.
+  auto logp = t2({-1.f, -1.f}, 1), ref = t2({-2.f, -2.f}, 1), mask = t2({1.f, 0.f}, 1);
+  EXPECT_NEAR(at(kl_penalty(logp, ref, mask, "k1"), 0), 1.0, 1e-6);
+  EXPECT_NEAR(at(kl_penalty(logp, ref, mask, "k2"), 0), 0.5, 1e-6);
+  EXPECT_NEAR(at(kl_penalty(logp, ref, mask, "k3"), 0), std::exp(-1.0), 1e-6);
+  EXPECT_EQ(at(kl_penalty(logp, ref, mask, "k3"), 1), 0.0);
+  // k3 is zero and flat where the policy equals the reference.
+  auto same = kl_penalty(ref, ref, mask, "k3");
+  EXPECT_NEAR(at(same, 0), 0.0, 1e-7);
+  EXPECT_THROW(kl_penalty(logp, ref, mask, "k4"), disa::ConfigError);
+}
+
+}  // namespace

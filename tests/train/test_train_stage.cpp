@@ -1,0 +1,213 @@
+// `disa train` end to end on the anchor tests' fixture (a warm-started tiny reference
+// and a longer-trained "strong" copy; tests/anchor/make_fixture_models.sh):
+//  * a partition file from another beta or another reference model, and training
+//    prompts without an anchor, are refused with messages naming the mismatch, and no
+//    output is written;
+//  * one step on 2 ranks equals one step on 1 rank with the same global batch;
+//  * an interrupted-then-resumed run equals the uninterrupted run bitwise (FlowRL with
+//    its log Z head; LoRA-SFT), and resuming on another rank count works;
+//  * DISA from a separately warm-started policy with the exact anchor lowers
+//    KL(p*|C || pi_theta|C); with the anchor c + 2 and s = 1 the mean residual settles
+//    near 2 and the KL stays at the noise level (the fixed point does not move); with
+//    s = 1/|y| the shifted anchor ends with a worse KL than the unshifted one (averaged
+//    over two seeds) and than the s = 1 run with the same error.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <algorithm>
+#include <sstream>
+
+#include "disa/io/hdf5.hpp"
+#include "disa/model/weights.hpp"
+#include "support/run_disa.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using disa::testing_support::RunResult;
+
+const std::string kFixture = DISA_ANCHOR_FIXTURE;
+const std::string kWork = DISA_TRAIN_WORK;
+const std::string kGraph = " --task.name graph_paths --task.graph-nodes 4 --task.graph-edge-probability 0.6";
+const std::string kTask = kGraph + " --task.count 24";
+// Everything but beta and the prompt count, which some tests vary.
+const std::string kTrainBase =
+    kGraph + " --train.max-new-tokens 16 --train.threads 1 --train.prompts-per-step 8 --train.group-size 8";
+const std::string kTrain = kTrainBase + " --task.count 24 --disa.beta 1.5";
+
+RunResult disa(const std::string& args, int np = 1) { return disa::testing_support::run_disa(kWork, args, np); }
+std::string work(const std::string& name) { return kWork + "/" + name; }
+std::string anchors() { return work("anchors.h5"); }
+
+class TrainStage : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (fs::exists(anchors()) && fs::exists(work("other/model.safetensors"))) return;
+    // A policy warm-started separately from the same initialisation: its preferences among
+    // the correct solutions differ from the reference's, so it starts away from p*.
+    RunResult r = disa("sft --sft.model " + kFixture + "/init --sft.out " + work("other") + kGraph +
+                       " --task.count 200 --sft.steps 300 --sft.lr 3e-3 --sft.seed 7 --sft.eval-samples 0"
+                       " --sft.threads 1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + anchors() + kTask +
+                       " --anchor.beta 1.5 --anchor.samples 64 --anchor.max-new-tokens 16 --anchor.threads 1"
+                       " --anchor.checkpoint-seconds 0 --anchor.bootstrap 0");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+};
+
+// Runs `disa train` (must succeed) into work(out), emptied first unless resuming.
+void train(const std::string& out, const std::string& args, int np = 1) {
+  if (args.find("--train.resume") == std::string::npos) fs::remove_all(work(out));
+  RunResult r = disa("train --train.out " + work(out) + " --train.anchors " + anchors() + kTrain + " " + args, np);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
+std::vector<double> metric(const std::string& out, const std::string& name) {
+  auto f = disa::h5::File::open(work(out) + "/train.h5", "disa-train", 1);
+  return f.read<double>("/metrics/" + name);
+}
+double attr(const std::string& out, const std::string& name) {
+  auto f = disa::h5::File::open(work(out) + "/train.h5", "disa-train", 1);
+  return f.attr_double("/", name);
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+double max_parameter_difference(const std::string& a, const std::string& b) {
+  auto ma = disa::load_model(a), mb = disa::load_model(b);
+  auto pa = ma->named_parameters(), pb = mb->named_parameters();
+  double worst = 0;
+  for (const auto& item : pa) {
+    const auto* other = pb.find(item.key());
+    EXPECT_NE(other, nullptr) << item.key();
+    if (other) worst = std::max(worst, (item.value() - *other).abs().max().item<double>());
+  }
+  return worst;
+}
+
+// Median of the last n entries (robust to the rare high-variance steps of s = 1 with a
+// shifted anchor, which SPEC.md predicts).
+double median_of_last(const std::vector<double>& v, size_t n) {
+  std::vector<double> tail(v.end() - long(n), v.end());
+  std::nth_element(tail.begin(), tail.begin() + long(n / 2), tail.end());
+  return tail[n / 2];
+}
+
+TEST_F(TrainStage, RefusesMismatchedPartitionFiles) {
+  const std::string ref = " --train.model " + kFixture + "/reference";
+  RunResult r = disa("train --train.out " + work("refused") + " --train.anchors " + anchors() + kTrainBase +
+                     " --task.count 24" + ref + " --disa.beta 1.0 --train.steps 1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("does not match this run"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("beta: the file has 1.5 but option --disa.beta is 1"), std::string::npos) << r.output;
+  r = disa("train --train.out " + work("refused") + " --train.anchors " + anchors() + kTrain + ref +
+           " --train.reference " + kFixture + "/strong --train.steps 1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("reference model: the file was anchored on"), std::string::npos) << r.output;
+  // The length-normalised residual needs the root-found anchor; an "exact" anchor with it is refused.
+  r = disa("train --train.out " + work("refused") + " --train.anchors " + anchors() + kTrain + ref +
+           " --disa.residual length-normalized --disa.anchor exact --train.steps 1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("option --disa.anchor"), std::string::npos) << r.output;
+  // Prompts beyond the 24 anchored ones have no anchor.
+  const std::string more = " --task.count 40 --disa.beta 1.5";
+  r = disa("train --train.out " + work("refused") + " --train.anchors " + anchors() + kTrainBase + ref + more +
+           " --train.steps 1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("16 of 40 training prompts have no anchor"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(work("refused")));  // nothing was written
+  RunResult ok = disa("train --train.out " + work("allowed") + " --train.anchors " + anchors() + kTrainBase + ref +
+                       more + " --train.allow-missing-anchors --train.steps 1");
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  auto f = disa::h5::File::open(work("allowed") + "/train.h5", "disa-train", 1);
+  EXPECT_EQ(f.attr_int("/", "missing_anchors"), 16);
+  EXPECT_EQ(f.attr_int("/", "prompts"), 24);
+}
+
+TEST_F(TrainStage, OneStepOnTwoRanksEqualsOneRank) {
+  // Two mini-batches and micro-batches of 8 sequences: accumulation and the global
+  // token/sequence normalisation are both exercised.
+  for (const std::string alg : {"disa", "sft"}) {  // sequence- and token-normalised losses
+    const std::string args = " --train.algorithm " + alg + " --train.model " + kFixture +
+                             "/reference --train.steps 1 --train.mini-batches 2 --train.micro-batch 8 --sft.batch-size 24";
+    train("np1_" + alg, args, 1);
+    train("np2_" + alg, args, 2);
+    const double diff = max_parameter_difference(work("np1_" + alg) + "/policy", work("np2_" + alg) + "/policy");
+    EXPECT_LT(diff, 2e-5) << alg;
+    const double moved = max_parameter_difference(work("np1_" + alg) + "/policy", kFixture + "/reference");
+    EXPECT_GT(moved, 1e-4) << alg << ": the step changed nothing";
+    EXPECT_NEAR(metric("np1_" + alg, "loss")[0], metric("np2_" + alg, "loss")[0], 1e-5) << alg;
+  }
+}
+
+TEST_F(TrainStage, ResumeEqualsUninterruptedRun) {
+  for (const std::string alg : {"flowrl", "sft"}) {
+    const std::string args = " --train.algorithm " + alg + " --train.model " + kFixture +
+                             "/reference --train.steps 4 --train.checkpoint-every 1 --train.keep-checkpoints 2"
+                             " --sft.batch-size 16";
+    train("full_" + alg, args);
+    train("resumed_" + alg, args + " --train.stop-after-steps 2");
+    EXPECT_FALSE(fs::exists(work("resumed_" + alg) + "/policy"));
+    EXPECT_TRUE(fs::exists(work("resumed_" + alg) + "/train.h5.incomplete"));
+    EXPECT_TRUE(fs::exists(work("resumed_" + alg) + "/checkpoints/step-000002/COMPLETE"));
+    train("resumed_" + alg, args + " --train.resume");
+    EXPECT_EQ(file_bytes(work("full_" + alg) + "/policy/model.safetensors"),
+              file_bytes(work("resumed_" + alg) + "/policy/model.safetensors"))
+        << alg << ": the resumed run differs";
+    EXPECT_EQ(metric("full_" + alg, "loss"), metric("resumed_" + alg, "loss")) << alg;
+    EXPECT_EQ(metric("full_" + alg, "step"), metric("resumed_" + alg, "step")) << alg;
+    // Only the newest two checkpoints are kept.
+    EXPECT_FALSE(fs::exists(work("resumed_" + alg) + "/checkpoints/step-000002"));
+    EXPECT_TRUE(fs::exists(work("resumed_" + alg) + "/checkpoints/step-000004/COMPLETE"));
+  }
+  EXPECT_TRUE(fs::exists(work("full_sft") + "/adapter/adapter_model.safetensors"));  // LoRA by default
+  EXPECT_TRUE(fs::exists(work("full_flowrl") + "/checkpoints/step-000004/log_z_head.pt"));
+  // Interrupted on 1 rank, resumed on 2: the same run up to float summation order.
+  const std::string args = " --train.algorithm disa --train.model " + kFixture +
+                           "/reference --train.steps 3 --train.checkpoint-every 1";
+  train("ranks_full", args);
+  train("ranks_resumed", args + " --train.stop-after-steps 2");
+  train("ranks_resumed", args + " --train.resume", 2);
+  EXPECT_LT(max_parameter_difference(work("ranks_full") + "/policy", work("ranks_resumed") + "/policy"), 2e-5);
+}
+
+TEST_F(TrainStage, ExactAndWrongAnchors) {
+  const std::string base = " --train.algorithm disa --train.model " + work("other") + " --train.reference " +
+                           kFixture + "/reference --train.steps 40 --train.exact-every 40 --train.exact-prompts 24"
+                           " --train.lr 2e-3";
+  train("exact", base + " --disa.anchor exact");
+  train("exact_shift", base + " --disa.anchor exact --train.anchor-shift 2");
+  const double kl0 = metric("exact", "exact_kl")[0];
+  const double kl_exact = attr("exact", "final_exact_kl"), kl_shift = attr("exact_shift", "final_exact_kl");
+  EXPECT_GT(kl0, 0.005) << "the policy should start away from p*";
+  EXPECT_LT(kl_exact, 0.6 * kl0) << "exact anchor: KL " << kl0 << " -> " << kl_exact;
+  // s = 1: the anchor error shows up as the mean residual and leaves the fixed point alone.
+  const double resid_exact = median_of_last(metric("exact", "residual_mean"), 20);
+  const double resid_shift = median_of_last(metric("exact_shift", "residual_mean"), 20);
+  EXPECT_LT(std::abs(resid_exact), 0.35) << resid_exact;
+  EXPECT_NEAR(resid_shift, 2.0, 0.35);
+  // The error adds gradient variance only: the policy stays near p* (at the noise level).
+  EXPECT_LT(kl_shift, 0.05) << "c + 2 with s = 1: KL " << kl0 << " -> " << kl_shift;
+  // s = 1/|y|: the anchor sets the fixed point, so the error tilts it.
+  double ln = 0, ln_shift = 0;
+  for (int seed : {1, 2}) {
+    const std::string args = base + " --disa.residual length-normalized --train.seed " + std::to_string(seed);
+    train("ln_" + std::to_string(seed), args);
+    train("ln_shift_" + std::to_string(seed), args + " --train.anchor-shift 2");
+    ln += attr("ln_" + std::to_string(seed), "final_exact_kl") / 2;
+    ln_shift += attr("ln_shift_" + std::to_string(seed), "final_exact_kl") / 2;
+  }
+  EXPECT_GT(ln_shift, ln) << "s = 1/|y|: KL with c + 2 " << ln_shift << " vs " << ln;
+  EXPECT_GT(ln_shift, kl_exact);
+  EXPECT_GT(ln_shift, 2 * kl_shift) << "the same anchor error hurts s = 1/|y| more than s = 1";
+}
+
+}  // namespace
