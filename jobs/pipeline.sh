@@ -1,39 +1,93 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (configs/tiny/*.ini), on one node with mpirun:
-#   1. disa model init   a tiny random qwen2 model
-#   2. disa sft          warm start on graph-path demonstrations -> the reference pi_ref
-#   3. disa anchor       importance-sampled log Z anchors -> the partition file
-#   4. disa eval         Mean@k, Pass@k, diversity, exact metrics of the policy -> eval.h5
-#                        (until `disa train` lands, the policy evaluated is the reference)
-# Every stage is a separate command whose output is a file the next reads, so a stage
-# can be rerun alone. Training and evaluation stages join as they land.
-# Usage: jobs/pipeline.sh [OUT_DIR]   (DISA_NP ranks, default 2; DISA_BUILD build dir)
+#   init      disa model init   a tiny random qwen2 model
+#   sft       disa sft          warm start on graph-path demonstrations -> reference/ (pi_ref)
+#   strong    disa sft          a longer warm start -> strong/ (the "stronger" proposal)
+#   anchor    disa anchor       importance-sampled log Z anchors of pi_ref -> anchors.h5
+#   study     disa anchor       sensitivity study files: q = pi_ref with N = 256, q = strong,
+#                               q = defensive mixture -> study/{ref,strong,mixture}.h5
+#   train     disa train        disa, flowrl, grpo, gspo and sft from the same reference and
+#                               the same anchors -> train/<alg>/{train.h5,policy/}
+#   eval      disa eval         every policy and the reference -> eval/<name>.h5
+#   report    tools/make_report.py   results table, plots, report/results.md (and
+#                               docs/results.md with DISA_DOCS=path)
+# Every stage is a separate command whose output is a file the next reads: name stages to
+# rerun only those, e.g. `jobs/pipeline.sh runs/x train eval report`.
+# Usage: jobs/pipeline.sh [OUT_DIR] [STAGE...]   (DISA_NP ranks, default 2; DISA_BUILD build dir;
+#        DISA_ALGORITHMS, default "disa flowrl grpo gspo sft")
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out="${1:-runs/pipeline}"
+shift || true
+stages="${*:-init sft strong anchor study train eval report}"
 np="${DISA_NP:-2}"
 disa="${DISA_BUILD:-build}/disa"
+algorithms="${DISA_ALGORITHMS:-disa flowrl grpo gspo sft}"
 cfg=configs/tiny
 source jobs/mpirun-flags.sh
 mkdir -p "$out"
 start=$(date +%s)
-run() {  # run NAME COMMAND...: one stage, timed, logged to OUT/NAME.log
+run() {  # run NAME COMMAND...: one step, timed, logged to OUT/logs/NAME.log
   local name=$1
   shift
   local t0
   t0=$(date +%s)
+  mkdir -p "$out/logs"
   echo "== $name: $*"
-  "$@" 2>&1 | tee "$out/$name.log"
+  "$@" > "$out/logs/$name.log" 2>&1 || { tail -n 30 "$out/logs/$name.log"; echo "== $name failed (log: $out/logs/$name.log)"; exit 1; }
+  grep -E 'pass rate|wrote|step +[0-9]+/|summary|done|error|warn' "$out/logs/$name.log" | grep -v '^|' | tail -n 4 || true
   echo "== $name: $(( $(date +%s) - t0 )) s"
 }
 # shellcheck disable=SC2086
 mpirun_np() { mpirun $DISA_MPIRUN_FLAGS -np "$np" "$@"; }
+has_stage() { [[ " $stages " == *" $1 "* ]]; }
 
-run env mpirun_np "$disa" env
-[ -d "$out/init" ] || run init "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$out/init"
-run sft mpirun_np "$disa" sft --config "$cfg/sft.ini" --sft.model "$out/init" --sft.out "$out/reference"
-run anchor mpirun_np "$disa" anchor --config "$cfg/anchor.ini" --anchor.reference "$out/reference" \
-  --anchor.out "$out/anchors.h5"
-run eval mpirun_np "$disa" eval --config "$cfg/eval.ini" --eval.model "$out/reference" \
-  --eval.reference "$out/reference" --eval.out "$out/eval-reference.h5"
-echo "pipeline: done in $(( $(date +%s) - start )) s; outputs in $out/"
+if has_stage init; then
+  run env mpirun_np "$disa" env
+  run init "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$out/init"
+fi
+if has_stage sft; then
+  run sft mpirun_np "$disa" sft --config "$cfg/sft.ini" --sft.model "$out/init" --sft.out "$out/reference"
+fi
+if has_stage strong; then
+  run strong mpirun_np "$disa" sft --config "$cfg/sft-strong.ini" --sft.model "$out/reference" --sft.out "$out/strong"
+fi
+if has_stage anchor; then
+  run anchor mpirun_np "$disa" anchor --config "$cfg/anchor.ini" --anchor.reference "$out/reference" \
+    --anchor.out "$out/anchors.h5"
+fi
+if has_stage study; then
+  # The first 32 prompts with many samples per prompt: tools/sensitivity.py splits them
+  # into disjoint groups of N to measure the bias and variance of log Zhat against N,
+  # beta (recomputed from the stored rewards and log-densities) and the proposal.
+  mkdir -p "$out/study"
+  study=(--config "$cfg/anchor.ini" --anchor.reference "$out/reference" --task.count 32 --anchor.bootstrap 0)
+  run study-ref mpirun_np "$disa" anchor "${study[@]}" --anchor.samples 256 --anchor.out "$out/study/ref.h5"
+  run study-strong mpirun_np "$disa" anchor "${study[@]}" --anchor.samples 128 --proposal.kind model \
+    --proposal.model "$out/strong" --anchor.out "$out/study/strong.h5"
+  run study-mixture mpirun_np "$disa" anchor "${study[@]}" --anchor.samples 128 --proposal.kind mixture \
+    --proposal.model "$out/strong" --proposal.alpha 0.5 --anchor.out "$out/study/mixture.h5"
+fi
+if has_stage train; then
+  for alg in $algorithms; do
+    run "train-$alg" mpirun_np "$disa" train --config "$cfg/train-$alg.ini" --train.model "$out/reference" \
+      --train.anchors "$out/anchors.h5" --train.out "$out/train/$alg"
+  done
+fi
+if has_stage eval; then
+  mkdir -p "$out/eval"
+  run eval-reference mpirun_np "$disa" eval --config "$cfg/eval.ini" --eval.model "$out/reference" \
+    --eval.reference "$out/reference" --eval.out "$out/eval/reference.h5"
+  for alg in $algorithms; do
+    run "eval-$alg" mpirun_np "$disa" eval --config "$cfg/eval.ini" --eval.model "$out/train/$alg/policy" \
+      --eval.reference "$out/reference" --eval.out "$out/eval/$alg.h5"
+  done
+fi
+elapsed=$(( $(date +%s) - start ))
+if has_stage report; then
+  docs=()
+  [ -n "${DISA_DOCS:-}" ] && docs=(--docs "$DISA_DOCS")
+  run report /usr/bin/python3 tools/make_report.py "$out" --wall-time "$elapsed" "${docs[@]}"
+  cat "$out/report/results_table.md" 2>/dev/null || true
+fi
+echo "pipeline: done in $(( $(date +%s) - start )) s; outputs in $out/ (report: $out/report/results.md)"

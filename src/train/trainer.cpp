@@ -35,6 +35,7 @@
 #include "disa/train/checkpoint.hpp"
 #include "disa/train/frozen_anchors.hpp"
 #include "disa/train/log_z_head.hpp"
+#include "disa/train/lr_schedule.hpp"
 #include "disa/train/metrics_file.hpp"
 #include "disa/train/objectives.hpp"
 
@@ -324,12 +325,14 @@ std::vector<std::string> metric_columns(const Settings& s, bool has_anchor_compa
   return m;
 }
 
-double learning_rate(const Settings& s, int64_t step) {
-  if (step < s.warmup) return s.lr * double(step + 1) / double(s.warmup);
-  if (!s.cosine) return s.lr;
-  const double progress = double(step - s.warmup) / double(std::max<int64_t>(1, s.steps - s.warmup));
-  const double lo = s.lr * s.min_lr_ratio;
-  return lo + (s.lr - lo) * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
+LrSchedule lr_schedule(const Settings& s) {
+  LrSchedule l;
+  l.lr = s.lr;
+  l.warmup = s.warmup;
+  l.cosine = s.cosine;
+  l.min_ratio = s.min_lr_ratio;
+  l.steps = s.steps;
+  return l;
 }
 
 // Pads per-sample float vectors into [B, T] on `device` (T = `width`).
@@ -914,7 +917,7 @@ void Trainer::optimizer_step(int64_t step, StepStats& stats) {
   const double max_norm = s_.clip > 0 ? s_.clip : std::numeric_limits<double>::infinity();
   const double norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
   stats.add("grad_norm", norm);
-  const double lr = learning_rate(s_, step);
+  const double lr = lr_schedule(s_).at(step);
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   optimizer_->step();
   optimizer_->zero_grad();
@@ -1017,9 +1020,14 @@ void Trainer::open_metrics(int64_t resume_rows) {
   write_run_provenance(f, config_, *self);
   f.set_attr("/", "world_size", int64_t(comm_->size()));
   f.set_attr("/", "algorithm", s_.algorithm_name);
-  f.set_attr("/", "beta", s_.algorithm == Algorithm::FlowRL ? s_.flowrl_beta : s_.beta);
-  f.set_attr("/", "residual", std::string(s_.algorithm == Algorithm::FlowRL ? partition::kLengthNormalizedAnchor
-                                                                            : s_.residual()));
+  // beta and the residual form of the objective (NaN / "none" where it has none).
+  const bool residual_objective = s_.algorithm == Algorithm::Disa || s_.algorithm == Algorithm::FlowRL;
+  f.set_attr("/", "beta", s_.algorithm == Algorithm::FlowRL ? s_.flowrl_beta
+                          : s_.algorithm == Algorithm::Disa ? s_.beta
+                                                            : kNaN);
+  f.set_attr("/", "residual", std::string(!residual_objective ? "none"
+                                          : s_.algorithm == Algorithm::FlowRL ? partition::kLengthNormalizedAnchor
+                                                                              : s_.residual()));
   f.set_attr("/", "anchors", s_.anchors_path);
   f.set_attr("/", "anchor_shift", s_.anchor_shift);
   f.set_attr("/", "anchor_kind", std::string(s_.exact_anchor ? "exact" : "estimate"));
@@ -1134,7 +1142,7 @@ std::string Trainer::run() {
     row["clip_fraction"] = row["clip_fraction_low"] + row["clip_fraction_high"];
     row["kl_penalty"] = stats.sum("kl_penalty") / double(std::max<int64_t>(1, opt_steps));
     row["grad_norm"] = stats.mean("grad_norm");
-    row["lr"] = learning_rate(s_, step);
+    row["lr"] = lr_schedule(s_).at(step);
     row["time_generate"] = times[0];
     row["time_score"] = times[1];
     row["time_backward"] = times[2];

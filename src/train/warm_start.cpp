@@ -22,6 +22,7 @@
 #include "disa/model/weights.hpp"
 #include "disa/tasks/registry.hpp"
 #include "disa/tasks/task_options.hpp"
+#include "disa/train/lr_schedule.hpp"
 
 namespace disa::train {
 
@@ -32,6 +33,8 @@ void add_warm_start_options(Options& o) {
   o.add_int("sft.batch-size", 32, "(prompt, solution) pairs per step, over all ranks");
   o.add_double("sft.lr", 3e-3, "AdamW learning rate (constant after warm-up)");
   o.add_int("sft.warmup", 20, "linear learning-rate warm-up steps");
+  o.add_string("sft.schedule", "constant", "after warm-up: constant or cosine");
+  o.add_double("sft.min-lr-ratio", 0.1, "cosine: final learning rate / peak");
   o.add_double("sft.weight-decay", 0.0, "AdamW weight decay");
   o.add_double("sft.clip", 1.0, "global gradient-norm clip (0: off)");
   o.add_int("sft.seed", 1, "seed of the data order and solution choice");
@@ -54,7 +57,15 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
   c.require(batch >= 1, "sft.batch-size", "must be >= 1");
   const double lr = c.get_double("sft.lr");
   c.require(lr > 0, "sft.lr", "must be > 0");
-  const int64_t warmup = c.get_int("sft.warmup"), log_every = std::max<int64_t>(1, c.get_int("sft.log-every"));
+  const std::string schedule_name = c.get_string("sft.schedule");
+  c.require(schedule_name == "constant" || schedule_name == "cosine", "sft.schedule", "must be constant or cosine");
+  LrSchedule schedule;
+  schedule.lr = lr;
+  schedule.warmup = std::max<int64_t>(c.get_int("sft.warmup"), 1);
+  schedule.cosine = schedule_name == "cosine";
+  schedule.min_ratio = c.get_double("sft.min-lr-ratio");
+  schedule.steps = steps;
+  const int64_t log_every = std::max<int64_t>(1, c.get_int("sft.log-every"));
   const double clip = c.get_double("sft.clip");
   const uint64_t seed = uint64_t(c.get_int("sft.seed"));
 
@@ -124,7 +135,7 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
     }
     comm->all_reduce(grads, ReduceOp::Sum);
     if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
-    const double step_lr = lr * std::min(1.0, double(step + 1) / double(std::max<int64_t>(warmup, 1)));
+    const double step_lr = schedule.at(step);
     for (auto& group : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(step_lr);
     optimizer.step();

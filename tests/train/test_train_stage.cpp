@@ -211,3 +211,33 @@ TEST_F(TrainStage, ExactAndWrongAnchors) {
 }
 
 }  // namespace
+
+namespace {
+
+// `disa inspect` on each output of the stages: the partition file, train.h5 and eval.h5.
+TEST_F(TrainStage, InspectSummarisesEveryOutput) {
+  train("inspected", " --train.algorithm disa --train.model " + kFixture + "/reference --train.steps 2");
+  RunResult r = disa("inspect " + anchors());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("disa-partition version 1"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ESS/N quantiles"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("flagged prompts"), std::string::npos) << r.output;
+  r = disa("inspect " + work("inspected") + "/train.h5 --inspect.config");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("disa-train version 1"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("residual_mean"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[train]"), std::string::npos) << r.output;  // the stored configuration
+  r = disa("eval --eval.model " + work("inspected") + "/policy --eval.reference " + kFixture +
+           "/reference --eval.out " + work("inspected/eval.h5") + kGraph +
+           " --task.split test --task.count 6 --eval.samples 2 --eval.max-new-tokens 16 --eval.threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = disa("inspect " + work("inspected/eval.h5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("mean_at_k"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("macro"), std::string::npos) << r.output;
+  r = disa("inspect " + work("missing.h5"));
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.output.find("missing.h5' does not exist"), std::string::npos) << r.output;
+}
+
+}  // namespace

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Test of the Python analysis tools (tools/*.py, docs/tools.md) on small synthetic files
+# made by tests/tools/make_small_files.py: every tool's --help, a real run of each with
+# its PNG/CSV/MD outputs, known numbers in the outputs, and exit code 2 with the file name
+# for missing or wrong-format inputs. Needs /usr/bin/python3 with h5py, numpy, pandas and
+# matplotlib (tools/install-deps.sh). Usage: bash tests/tools/test_tools.sh [SOURCE_DIR]
+set -euo pipefail
+src="$(cd "${1:-$(dirname "${BASH_SOURCE[0]}")/../..}" && pwd)"
+py=/usr/bin/python3
+tools="$src/tools"
+work="$(mktemp -d "${TMPDIR:-/tmp}/disa-tools-test.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+export MPLCONFIGDIR="$work/mpl"
+failures=0
+
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+
+check_png() {  # a non-empty PNG file
+  if [ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; then
+    pass "PNG $(basename "$1")"
+  else
+    fail "not a non-empty PNG: $1"
+  fi
+}
+check_text() {  # a non-empty text file containing a string
+  if [ -s "$1" ] && grep -qF -- "$2" "$1"; then pass "$(basename "$1") has '$2'"
+  else fail "$1: missing or without '$2'"; fi
+}
+run() {  # run LOG COMMAND...: must succeed
+  local log=$1
+  shift
+  if "$@" >"$work/$log.out" 2>"$work/$log.err"; then pass "$log"
+  else fail "$log (exit $?): $(tail -5 "$work/$log.err")"; fi
+}
+expect_bad_input() {  # expect_bad_input NAME FILE COMMAND...: exit 2, FILE in the message
+  local name=$1 file=$2 rc=0
+  shift 2
+  "$@" >"$work/bad.out" 2>"$work/bad.err" || rc=$?
+  if [ "$rc" -eq 2 ] && grep -qF -- "$file" "$work/bad.err"; then pass "$name: exit 2 naming $file"
+  else fail "$name: exit $rc, stderr: $(head -3 "$work/bad.err")"; fi
+}
+
+"$py" -c "import h5py, numpy, pandas, matplotlib" || { echo "FAIL: $py lacks h5py/numpy/pandas/matplotlib (tools/install-deps.sh)"; exit 1; }
+
+# Synthetic files in the pipeline layout.
+out="$work/out"
+run make_small_files "$py" "$src/tests/tools/make_small_files.py" "$out"
+
+# --help of every tool.
+for tool in plot_training plot_anchors sensitivity results_table make_report; do
+  if "$py" "$tools/$tool.py" --help >"$work/help.out" 2>&1 && grep -q "usage:" "$work/help.out"; then
+    pass "$tool --help"
+  else
+    fail "$tool --help: $(head -3 "$work/help.out")"
+  fi
+done
+
+# plot_training.py
+run plot_training "$py" "$tools/plot_training.py" "$out/train/disa/train.h5" "$out/train/grpo/train.h5" \
+  -o "$work/r" --smooth 3
+check_png "$work/r/training_curves.png"
+
+# plot_anchors.py (the synthetic anchors: 5 of 6 prompts have an exact log Z)
+run plot_anchors "$py" "$tools/plot_anchors.py" "$out/anchors.h5" -o "$work/r"
+check_png "$work/r/anchor_ess_hist.png"
+check_png "$work/r/anchor_logz_vs_exact.png"
+check_text "$work/plot_anchors.out" "Against the exact log Z (5 prompts)"
+check_text "$work/plot_anchors.out" "1 no exact log Z"
+
+# sensitivity.py
+run sensitivity "$py" "$tools/sensitivity.py" --ref "$out/study/ref.h5" --strong "$out/study/strong.h5" \
+  --mixture "$out/study/mixture.h5" --betas 0.5,1,2,4 --ns 1,2,4,8,16,32,64 -o "$work/r"
+for f in sensitivity_n sensitivity_beta sensitivity_proposal; do check_png "$work/r/$f.png"; done
+check_text "$work/r/sensitivity.csv" "role,proposal,proposal_kind"
+check_text "$work/sensitivity.out" "empirical/predicted"
+# Known numbers. q = pi_ref, so each sample's log weight is beta * r: at N = 1 the bias is
+# the mean over prompts of beta * pass_rate - log Z; at N = 64 (every sample in one group)
+# it is the mean of the file's own log_z_hat - log_z_exact.
+if "$py" - "$out/study/ref.h5" "$work/r/sensitivity.csv" <<'EOF'
+import sys
+import h5py, numpy as np, pandas as pd
+f = h5py.File(sys.argv[1], "r")
+beta = f.attrs["beta"]
+exact = f["anchors/log_z_exact"][:]
+ok = np.isfinite(exact)
+want_1 = np.mean(beta * f["diagnostics/pass_rate"][:][ok] - exact[ok])
+want_64 = np.mean(f["anchors/log_z_hat"][:][ok] - exact[ok])
+df = pd.read_csv(sys.argv[2])
+ref = df[(df.role == "reference") & (df.beta == beta)].set_index("n")
+assert ref.at[1, "groups"] == 64 and ref.at[64, "groups"] == 1, ref[["groups"]]
+assert abs(ref.at[1, "bias"] - want_1) < 1e-9, (ref.at[1, "bias"], want_1)
+assert abs(ref.at[64, "bias"] - want_64) < 1e-9, (ref.at[64, "bias"], want_64)
+assert ref.at[1, "prompts"] == ok.sum() and (ref["v_source"] == "exact").all()
+# V exact for q = pi_ref: (e^beta - 1)^2 p (1 - p) / Z^2 with p from the exact log Z.
+p = np.expm1(exact[ok]) / np.expm1(beta)
+v = np.expm1(beta) ** 2 * p * (1 - p) / np.exp(2 * exact[ok])
+assert abs(ref.at[4, "pred_variance"] - v.mean() / 4) < 1e-9
+assert sorted(set(df.role)) == ["mixture", "reference", "strong"]
+assert sorted(set(df.beta)) == [0.5, 1, 2, 4]
+EOF
+then pass "sensitivity: bias at N=1 and N=64, exact V"; else fail "sensitivity numbers"; fi
+
+# results_table.py
+run results_table "$py" "$tools/results_table.py" --eval "reference=$out/eval/reference.h5" \
+  --eval "disa=$out/eval/disa.h5" --eval "grpo=$out/eval/grpo.h5" \
+  --train "disa=$out/train/disa/train.h5" -o "$work/r"
+check_text "$work/r/results.csv" "mean_at_k_mean"
+check_text "$work/r/results_table.md" "| algorithm | Mean@8 | Pass@1 | Pass@8 |"
+if "$py" - "$out/eval/disa.h5" "$work/r" "$tools" <<'EOF'
+import sys
+import h5py, pandas as pd
+sys.path.insert(0, sys.argv[3])
+import disa_h5
+f = h5py.File(sys.argv[1], "r")
+assert f["summary/row"][-1] == b"macro"
+mean, se = f["summary/mean_at_k/mean"][-1], f["summary/mean_at_k/se"][-1]
+df = pd.read_csv(f"{sys.argv[2]}/results.csv", index_col="algorithm")
+assert abs(df.at["disa", "mean_at_k_mean"] - mean) < 1e-12 and abs(df.at["disa", "mean_at_k_se"] - se) < 1e-12
+assert df.at["reference", "strategy_source"] == "distinct_correct"  # no judge in the reference
+assert df.at["disa", "strategy_source"] == "judge_strategies"
+assert df.at["disa", "train_steps"] == 10
+cell = disa_h5.fmt_pm(mean, se)
+md = open(f"{sys.argv[2]}/results_table.md").read()
+row = [l for l in md.splitlines() if l.startswith("| disa |")][0]
+assert row.split(" | ")[1] == cell, (row, cell)
+EOF
+then pass "results table: disa Mean@k from the file"; else fail "results table numbers"; fi
+
+# make_report.py on the whole layout, with the docs copy.
+mkdir -p "$work/docs"
+run make_report "$py" "$tools/make_report.py" "$out" --docs "$work/docs/results.md" --wall-time 3725
+check_text "$out/report/results.md" "Total wall time of the pipeline: 3725 s"
+check_text "$out/report/results.md" "![training curves](training_curves.png)"
+check_text "$out/report/results.md" "(b) DISA beats GRPO and GSPO (Mean@k, Pass@k): does not hold."
+check_text "$out/report/results.md" "(d) DISA keeps more diverse solutions than GRPO (distinct correct, coverage, lower exact KL to p*): holds."
+check_text "$out/report/results.md" "(a) DISA matches or beats FlowRL (Mean@k, Pass@k, exact KL to p*): not tested."
+check_text "$out/report/results.md" "Mean@k: DISA 0.5 ± 0.0466 vs GRPO 0.833 ± 0.0349"
+check_text "$work/docs/results.md" "![training curves](results/training_curves.png)"
+for f in training_curves anchor_ess_hist anchor_logz_vs_exact sensitivity_n sensitivity_beta sensitivity_proposal; do
+  check_png "$out/report/$f.png"
+  check_png "$work/docs/results/$f.png"
+done
+check_text "$out/report/sensitivity.csv" "reference"
+check_text "$out/report/results.csv" "disa"
+
+# Bad inputs: exit 2 and the file named.
+echo "not hdf5" >"$work/text.h5"
+expect_bad_input "plot_anchors on a train.h5" "$out/train/disa/train.h5" \
+  "$py" "$tools/plot_anchors.py" "$out/train/disa/train.h5" -o "$work/bad"
+expect_bad_input "plot_training on a partition file" "$out/anchors.h5" \
+  "$py" "$tools/plot_training.py" "$out/anchors.h5" -o "$work/bad"
+expect_bad_input "sensitivity on an eval.h5" "$out/eval/disa.h5" \
+  "$py" "$tools/sensitivity.py" --ref "$out/eval/disa.h5" -o "$work/bad"
+expect_bad_input "results_table on a non-HDF5 file" "$work/text.h5" \
+  "$py" "$tools/results_table.py" --eval "disa=$work/text.h5" -o "$work/bad"
+expect_bad_input "results_table on a missing file" "$work/missing.h5" \
+  "$py" "$tools/results_table.py" --eval "disa=$work/missing.h5" -o "$work/bad"
+expect_bad_input "make_report on a missing directory" "$work/nowhere" \
+  "$py" "$tools/make_report.py" "$work/nowhere"
+# An incomplete file is refused too.
+cp "$out/eval/grpo.h5" "$work/incomplete.h5"
+"$py" -c "import h5py, sys; f = h5py.File(sys.argv[1], 'a'); f.attrs['status'] = b'incomplete'" "$work/incomplete.h5"
+expect_bad_input "results_table on an incomplete file" "$work/incomplete.h5" \
+  "$py" "$tools/results_table.py" --eval "grpo=$work/incomplete.h5" -o "$work/bad"
+# make_report with a wrong-format file in a layout of evaluations only: the report is
+# still written from the rest, lists the file, and the exit code is 2.
+mkdir -p "$work/out2/eval"
+cp "$out/eval/disa.h5" "$work/out2/eval/disa.h5"
+cp "$out/train/grpo/train.h5" "$work/out2/eval/grpo.h5"
+expect_bad_input "make_report with a train.h5 as eval/grpo.h5" "$work/out2/eval/grpo.h5" \
+  "$py" "$tools/make_report.py" "$work/out2"
+check_text "$work/out2/report/results.md" "format 'disa-train', expected format 'disa-eval'"
+
+if [ "$failures" -gt 0 ]; then
+  echo "test_tools: $failures failure(s)"
+  exit 1
+fi
+echo "test_tools: all checks passed"
