@@ -53,13 +53,13 @@ if(DISA_WITH_CUDA)
       "or configure with -DDISA_WITH_CUDA=OFF.")
   endif()
   find_package(CUDAToolkit REQUIRED)
-  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ENV NCCL_ROOT ENV NCCL_HOME ${CUDAToolkit_INCLUDE_DIRS}
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${NCCL_ROOT} ENV NCCL_ROOT ENV NCCL_HOME ${CUDAToolkit_INCLUDE_DIRS}
             PATH_SUFFIXES include)
-  find_library(NCCL_LIBRARY nccl HINTS ENV NCCL_ROOT ENV NCCL_HOME ${CUDAToolkit_LIBRARY_DIR}
+  find_library(NCCL_LIBRARY nccl HINTS ${NCCL_ROOT} ENV NCCL_ROOT ENV NCCL_HOME ${CUDAToolkit_LIBRARY_DIR}
                PATH_SUFFIXES lib lib64)
   find_package_handle_standard_args(NCCL DEFAULT_MSG NCCL_INCLUDE_DIR NCCL_LIBRARY)
   if(NOT NCCL_FOUND)
-    message(FATAL_ERROR "DISA_WITH_CUDA=ON needs NCCL: set NCCL_ROOT to the NCCL install.")
+    message(FATAL_ERROR "DISA_WITH_CUDA=ON needs NCCL: set NCCL_ROOT (environment or -DNCCL_ROOT) to the NCCL install.")
   endif()
   add_library(disa_nccl INTERFACE)
   add_library(disa::nccl ALIAS disa_nccl)

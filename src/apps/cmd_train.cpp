@@ -2,6 +2,7 @@
 // (src/train/trainer.cpp).
 #include "command.hpp"
 #include "disa/dist/mpi_context.hpp"
+#include "disa/train/train_settings.hpp"
 #include "disa/train/trainer.hpp"
 
 namespace disa::apps {

@@ -15,7 +15,8 @@
 // file's correct trajectories. Metrics go to OUT/train.h5 (metrics_file.hpp), one line
 // per step to the log; checkpoints to OUT/checkpoints (checkpoint.hpp); the final
 // policy to OUT/policy (HF layout; LoRA runs also write OUT/adapter in the PEFT layout
-// and the merged model to OUT/policy). docs/train.md documents options and metrics.
+// and the merged model to OUT/policy). Options: train_settings.hpp; docs/train.md
+// documents options and metrics.
 #pragma once
 
 #include <string>
@@ -27,10 +28,6 @@ class MpiContext;
 }  // namespace disa
 
 namespace disa::train {
-
-// Adds every option of `disa train` (train.*, disa.*, flowrl.*, grpo.*, gspo.*, sft.*,
-// task.*).
-void add_train_options(Options& options);
 
 // Runs training; returns the final policy directory.
 std::string run_train(const Config& config, MpiContext& mpi);

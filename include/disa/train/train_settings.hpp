@@ -1,0 +1,71 @@
+// The resolved settings of `disa train` (options train.*, disa.*, flowrl.*, grpo.*,
+// gspo.*, sft.*, task.*): declared with their help texts and defaults, read from a
+// Config and validated (ConfigError naming the option for bad values), so the loop in
+// trainer.cpp works on plain fields. docs/train.md describes every option.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "disa/io/partition_file.hpp"
+#include "disa/model/lora.hpp"
+#include "disa/train/objectives.hpp"
+
+namespace disa {
+class Options;
+class Config;
+}  // namespace disa
+
+namespace disa::train {
+
+enum class Algorithm { Disa, FlowRL, Grpo, Gspo, Sft };
+
+struct Settings {
+  Algorithm algorithm = Algorithm::Disa;
+  std::string algorithm_name;
+  std::string model_dir, reference_dir, anchors_path, out_dir;
+  int64_t steps = 0, prompts_per_step = 0, group_size = 0, mini_batches = 1, ppo_epochs = 1, micro_batch = 0;
+  double lr = 0, min_lr_ratio = 0, weight_decay = 0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+  int64_t warmup = 0;
+  bool cosine = false;
+  double clip = 0;
+  uint64_t seed = 0;
+  double temperature = 1.0;
+  int64_t max_new_tokens = 0, max_batch_size = 0, log_every = 1, checkpoint_every = 0, keep_checkpoints = 0;
+  bool resume = false;
+  int64_t stop_after_steps = -1;
+  int64_t exact_every = 0, exact_prompts = 0;
+  bool offline = false, allow_missing_anchors = false;
+  double anchor_shift = 0;
+  bool lora = false;
+  LoraConfig lora_config;
+  // disa
+  double beta = 1.0, w_max = 10.0;
+  bool length_normalized = false;
+  bool exact_anchor = false;  // use the file's exact log Z instead of the estimate (studies)
+  // flowrl
+  double flowrl_beta = 15.0, flowrl_w_max = 10.0;
+  int64_t flowrl_head_blocks = 2;
+  // grpo / gspo
+  double eps_low = 0.2, eps_high = 0.2;
+  Aggregation aggregation = Aggregation::TokenMean;
+  std::string kl_kind;
+  double kl_coef = 0;
+  // sft
+  int64_t sft_batch = 0;
+  double sft_min_reward = 1.0;
+
+  bool needs_anchors() const {
+    return algorithm == Algorithm::Disa || algorithm == Algorithm::Sft;
+  }
+  const char* residual() const {
+    return length_normalized ? partition::kLengthNormalizedAnchor : partition::kSequenceAnchor;
+  }
+};
+
+// Adds every option of `disa train`.
+void add_train_options(Options& options);
+// Reads and validates the options of `disa train`.
+Settings read_settings(const Config& config);
+
+}  // namespace disa::train
