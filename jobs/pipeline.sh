@@ -70,6 +70,7 @@ if has_stage study; then
 fi
 if has_stage train; then
   for alg in $algorithms; do
+    rm -rf "${out:?}/train/$alg"  # rerunning the stage replaces its output (disa train refuses to overwrite)
     run "train-$alg" mpirun_np "$disa" train --config "$cfg/train-$alg.ini" --train.model "$out/reference" \
       --train.anchors "$out/anchors.h5" --train.out "$out/train/$alg"
   done

@@ -843,6 +843,9 @@ void Trainer::save_final() {
 void Trainer::open_metrics(int64_t resume_rows) {
   if (comm_->rank() != 0) return;
   const std::string path = s_.out_dir + "/train.h5";
+  // Resuming a finished run (more steps): its committed file becomes incomplete again.
+  if (resume_rows >= 0 && !fs::exists(path + h5::kIncompleteSuffix) && fs::exists(path))
+    fs::rename(path, path + h5::kIncompleteSuffix);
   if (resume_rows >= 0 && fs::exists(path + h5::kIncompleteSuffix)) {
     metrics_ = MetricsFile::resume(path, resume_rows);
     return;
@@ -889,6 +892,15 @@ std::string Trainer::run() {
   setup_models();
   setup_data();
   setup_optimizer();
+  // A fresh run never overwrites an earlier one's results or mixes with its checkpoints.
+  if (!s_.resume) {
+    const bool has_metrics = fs::exists(s_.out_dir + "/train.h5") ||
+                             fs::exists(s_.out_dir + "/train.h5" + h5::kIncompleteSuffix);
+    DISA_CHECK(!has_metrics && !latest_complete_checkpoint(s_.out_dir), ConfigError,
+               "option --train.out: '{}' already holds a training run (train.h5 or checkpoints); continue it with "
+               "--train.resume, or choose another --train.out (or delete it)",
+               s_.out_dir);
+  }
   fs::create_directories(s_.out_dir);
   columns_ = metric_columns(s_, anchors_.has_value());
   int64_t start = restore();

@@ -124,12 +124,19 @@ TEST_F(TrainStage, RefusesMismatchedPartitionFiles) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("16 of 40 training prompts have no anchor"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(work("refused")));  // nothing was written
+  fs::remove_all(work("allowed"));
   RunResult ok = disa("train --train.out " + work("allowed") + " --train.anchors " + anchors() + kTrainBase + ref +
                        more + " --train.allow-missing-anchors --train.steps 1");
   ASSERT_EQ(ok.exit_code, 0) << ok.output;
   auto f = disa::h5::File::open(work("allowed") + "/train.h5", "disa-train", 1);
   EXPECT_EQ(f.attr_int("/", "missing_anchors"), 16);
   EXPECT_EQ(f.attr_int("/", "prompts"), 24);
+  // A fresh run into a directory that holds one is refused, and the old run is intact.
+  r = disa("train --train.out " + work("allowed") + " --train.anchors " + anchors() + kTrainBase + ref + more +
+           " --train.allow-missing-anchors --train.steps 1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("already holds a training run"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(work("allowed") + "/train.h5"));
 }
 
 TEST_F(TrainStage, OneStepOnTwoRanksEqualsOneRank) {
