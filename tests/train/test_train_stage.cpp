@@ -3,7 +3,10 @@
 //  * a partition file from another beta or another reference model, and training
 //    prompts without an anchor, are refused with messages naming the mismatch, and no
 //    output is written;
-//  * one step on 2 ranks equals one step on 1 rank with the same global batch;
+//  * one step on 2 ranks equals one step on 1 rank with the same global batch (DISA,
+//    token-normalised SFT, GRPO with a k3 KL penalty and seq-mean-token-mean);
+//  * the offline DISA variant's self-normalised weights sum to 1 per prompt;
+//  * a fresh run refuses a directory that holds a run; `disa inspect` reads every output;
 //  * an interrupted-then-resumed run equals the uninterrupted run bitwise (FlowRL with
 //    its log Z head; LoRA-SFT), and resuming on another rank count works;
 //  * DISA from a separately warm-started policy with the exact anchor lowers
@@ -141,18 +144,35 @@ TEST_F(TrainStage, RefusesMismatchedPartitionFiles) {
 
 TEST_F(TrainStage, OneStepOnTwoRanksEqualsOneRank) {
   // Two mini-batches and micro-batches of 8 sequences: accumulation and the global
-  // token/sequence normalisation are both exercised.
-  for (const std::string alg : {"disa", "sft"}) {  // sequence- and token-normalised losses
-    const std::string args = " --train.algorithm " + alg + " --train.model " + kFixture +
-                             "/reference --train.steps 1 --train.mini-batches 2 --train.micro-batch 8 --sft.batch-size 24";
+  // token/sequence normalisation are both exercised. GRPO starts from the separately
+  // warm-started policy so that its k3 KL penalty to the reference has a gradient.
+  const std::vector<std::pair<std::string, std::string>> runs{
+      {"disa", " --train.model " + kFixture + "/reference"},
+      {"sft", " --train.model " + kFixture + "/reference --sft.batch-size 24"},
+      {"grpo", " --train.model " + work("other") + " --train.reference " + kFixture +
+                   "/reference --grpo.kl k3 --grpo.kl-coef 0.1 --grpo.aggregation seq-mean-token-mean"}};
+  for (const auto& [alg, extra] : runs) {
+    const std::string args =
+        " --train.algorithm " + alg + extra + " --train.steps 1 --train.mini-batches 2 --train.micro-batch 8";
     train("np1_" + alg, args, 1);
     train("np2_" + alg, args, 2);
     const double diff = max_parameter_difference(work("np1_" + alg) + "/policy", work("np2_" + alg) + "/policy");
     EXPECT_LT(diff, 2e-5) << alg;
-    const double moved = max_parameter_difference(work("np1_" + alg) + "/policy", kFixture + "/reference");
+    const std::string init = alg == "grpo" ? work("other") : kFixture + "/reference";
+    const double moved = max_parameter_difference(work("np1_" + alg) + "/policy", init);
     EXPECT_GT(moved, 1e-4) << alg << ": the step changed nothing";
     EXPECT_NEAR(metric("np1_" + alg, "loss")[0], metric("np2_" + alg, "loss")[0], 1e-5) << alg;
   }
+  EXPECT_GT(metric("np1_grpo", "kl_penalty")[0], 0.0);
+}
+
+TEST_F(TrainStage, OfflineVariantSelfNormalisesPerPrompt) {
+  // Each prompt's 64 stored samples carry weights summing to 1: their mean is 1/64.
+  train("offline", " --train.algorithm disa --train.source offline --train.model " + kFixture +
+                       "/reference --train.steps 2");
+  for (double w : metric("offline", "weight_mean")) EXPECT_NEAR(w, 1.0 / 64, 1e-9);
+  for (double r : metric("offline", "residual_mean")) EXPECT_TRUE(std::isfinite(r));
+  EXPECT_GT(max_parameter_difference(work("offline") + "/policy", kFixture + "/reference"), 1e-4);
 }
 
 TEST_F(TrainStage, ResumeEqualsUninterruptedRun) {
