@@ -136,12 +136,16 @@ std::string summarize_eval(const h5::File& f, Table& t) {
     if (std::find(all.begin(), all.end(), m) != all.end() && m != "pass_at_1") wanted.push_back(m);
   std::vector<std::string> header{"benchmark", "prompts"};
   for (const auto& m : wanted) header.push_back(m);
+  std::vector<std::vector<double>> means, ses;  // [metric][row]
+  for (const auto& m : wanted) {
+    means.push_back(f.read<double>("/summary/" + m + "/mean"));
+    ses.push_back(f.read<double>("/summary/" + m + "/se"));
+  }
   std::vector<std::vector<std::string>> grid;
   for (size_t r = 0; r < rows.size(); ++r) {
     std::vector<std::string> row{rows[r], std::to_string(prompts[r])};
-    for (const auto& m : wanted) {
-      const double mean = f.read<double>("/summary/" + m + "/mean")[r];
-      const double se = f.read<double>("/summary/" + m + "/se")[r];
+    for (size_t k = 0; k < wanted.size(); ++k) {
+      const double mean = means[k][r], se = ses[k][r];
       row.push_back(!std::isfinite(mean) ? "-"
                     : std::isfinite(se)  ? fmt::format("{:.3f} ± {:.3f}", mean, se)
                                          : fmt::format("{:.3f}", mean));

@@ -234,16 +234,10 @@ void EvalStage::load_inputs() {
   benchmark_first_.push_back(int64_t(prompt_text_.size()));
 
   base_params_.sampling = s_.sampling;
-  if (policy_->config().vocab_size > tokenizer_->vocab_size())
-    base_params_.sampling.vocab_limit = tokenizer_->vocab_size();
-  base_params_.sampling.validate();
   base_params_.max_new_tokens = s_.max_new_tokens;
   base_params_.max_batch_size = s_.max_batch_size;
-  if (auto eos = tokenizer_->eos_token_id()) base_params_.stop_token_ids.push_back(*eos);
-  for (int64_t id : policy_->config().eos_token_ids)
-    if (std::find(base_params_.stop_token_ids.begin(), base_params_.stop_token_ids.end(), int32_t(id)) ==
-        base_params_.stop_token_ids.end())
-      base_params_.stop_token_ids.push_back(int32_t(id));
+  set_model_stops(base_params_, *policy_, *tokenizer_);
+  base_params_.sampling.validate();
   levels_ = pass_at_levels(s_.samples);
   metric_names_ = prompt_metric_names(s_.samples);
 }

@@ -204,14 +204,9 @@ std::vector<JudgeVerdict> Judge::judge(const std::vector<JudgeCase>& cases) {
   if (requests.empty()) return verdicts;
   GenerationParams params;
   params.sampling.temperature = settings_.temperature;
-  if (model_->config().vocab_size > tokenizer_->vocab_size()) params.sampling.vocab_limit = tokenizer_->vocab_size();
   params.max_new_tokens = settings_.max_new_tokens;
   params.max_batch_size = settings_.max_batch_size;
-  if (auto eos = tokenizer_->eos_token_id()) params.stop_token_ids.push_back(*eos);
-  for (int64_t id : model_->config().eos_token_ids)
-    if (std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(), int32_t(id)) ==
-        params.stop_token_ids.end())
-      params.stop_token_ids.push_back(int32_t(id));
+  set_model_stops(params, *model_, *tokenizer_);
   auto results = generate(*model_, requests, params, settings_.seed, tokenizer_.get());
   for (size_t k = 0; k < asked.size(); ++k) {
     auto& v = verdicts[asked[k]];

@@ -10,6 +10,16 @@
 
 namespace disa {
 
+void set_model_stops(GenerationParams& params, const CausalLMImpl& model, const Tokenizer& tokenizer) {
+  if (model.config().vocab_size > tokenizer.vocab_size()) params.sampling.vocab_limit = tokenizer.vocab_size();
+  auto add = [&](int32_t id) {
+    if (std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(), id) == params.stop_token_ids.end())
+      params.stop_token_ids.push_back(id);
+  };
+  if (auto eos = tokenizer.eos_token_id()) add(*eos);
+  for (int64_t id : model.config().eos_token_ids) add(int32_t(id));
+}
+
 void GenerationParams::validate() const {
   sampling.validate();
   if (max_new_tokens < 1)

@@ -14,8 +14,8 @@ FrozenAnchors FrozenAnchors::open(const std::string& path, const AnchorExpectati
   FrozenAnchors a(partition::Reader::open(path));
   const auto& p = a.reader_.provenance();
   std::vector<std::string> problems;
-  if (!(std::abs(p.beta - e.beta) <= 1e-12 * std::max(1.0, std::abs(e.beta))))
-    problems.push_back(fmt::format("beta: the file has {} but option --{} is {}", p.beta, e.beta_option, e.beta));
+  if (e.beta && !(std::abs(p.beta - *e.beta) <= 1e-12 * std::max(1.0, std::abs(*e.beta))))
+    problems.push_back(fmt::format("beta: the file has {} but option --{} is {}", p.beta, e.beta_option, *e.beta));
   if (p.anchors.find(e.residual) == std::string::npos)
     problems.push_back(fmt::format("estimator: the file's anchors are '{}', the run needs '{}'", p.anchors,
                                    e.residual));

@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 
 #include <torch/torch.h>
 
@@ -34,6 +35,7 @@
 #include "disa/tasks/task_options.hpp"
 #include "disa/train/checkpoint.hpp"
 #include "disa/train/frozen_anchors.hpp"
+#include "disa/train/gradients.hpp"
 #include "disa/train/log_z_head.hpp"
 #include "disa/train/lr_schedule.hpp"
 #include "disa/train/metrics_file.hpp"
@@ -192,10 +194,11 @@ class Trainer {
   std::string run();
 
  private:
+  void find_checkpoint();
   void setup_models();
   void setup_data();
   void setup_optimizer();
-  int64_t restore();
+  void restore_optimizer();
   std::vector<int64_t> step_prompts(int64_t step);
   std::vector<Sample> make_samples(int64_t step, StepStats& stats);
   void score_fixed(std::vector<Sample>& samples, StepStats& stats);
@@ -217,6 +220,9 @@ class Trainer {
   torch::Device device_{torch::kCPU};
   CausalLM policy_{nullptr}, reference_{nullptr};
   LogZHead head_{nullptr};
+  // The checkpoint a --train.resume run continues from, if any.
+  std::optional<std::string> resume_dir_;
+  std::optional<CheckpointState> resume_state_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<tasks::Task> task_;
   tasks::Dataset dataset_;
@@ -238,9 +244,31 @@ class Trainer {
   int64_t optimizer_steps_in_step_ = 0;
 };
 
+// With --train.resume: the newest complete checkpoint, checked against the run.
+void Trainer::find_checkpoint() {
+  if (!s_.resume) return;
+  resume_dir_ = latest_complete_checkpoint(s_.out_dir);
+  if (!resume_dir_) {
+    log::warn("train: --train.resume given but '{}/checkpoints' has no complete checkpoint; starting at step 0",
+              s_.out_dir);
+    return;
+  }
+  const std::string& dir = *resume_dir_;
+  resume_state_ = read_state(dir);
+  DISA_CHECK(resume_state_->algorithm == s_.algorithm_name, ConfigError,
+             "option --train.resume: checkpoint '{}' is of algorithm '{}', the run is '{}'", dir,
+             resume_state_->algorithm, s_.algorithm_name);
+  DISA_CHECK(uint64_t(resume_state_->seed) == s_.seed, ConfigError,
+             "option --train.resume: checkpoint '{}' was trained with seed {}, the run has --train.seed {}", dir,
+             resume_state_->seed, s_.seed);
+}
+
 void Trainer::setup_models() {
   comm_ = make_communicator(mpi_.world(), device_);
-  policy_ = load_model(s_.model_dir, device_, torch::kFloat32);
+  // A resumed full fine-tuning run starts from the checkpoint's weights, a LoRA run from
+  // the base model with the checkpoint's adapter.
+  const bool full_resume = resume_dir_ && !s_.lora;
+  policy_ = load_model(full_resume ? *resume_dir_ + "/policy" : s_.model_dir, device_, torch::kFloat32);
   reference_ = load_model(s_.reference_dir, device_, torch::kFloat32);
   for (auto& p : reference_->parameters()) p.set_requires_grad(false);
   reference_->eval();
@@ -254,15 +282,19 @@ void Trainer::setup_models() {
     head_ = LogZHead(policy_->config().hidden_size, s_.flowrl_head_blocks);
     head_->to(device_);
   }
-  if (s_.lora) apply_lora(*policy_, s_.lora_config, s_.seed);
+  if (s_.lora && resume_dir_) {
+    const LoraConfig saved = load_lora_adapter(*policy_, *resume_dir_ + "/adapter");
+    DISA_CHECK(saved.rank == s_.lora_config.rank && saved.alpha == s_.lora_config.alpha, ConfigError,
+               "option --train.resume: the adapter in '{}' has rank {} and alpha {}, the run asks for {} and {} "
+               "(--train.lora.rank, --train.lora.alpha)",
+               *resume_dir_, saved.rank, saved.alpha, s_.lora_config.rank, s_.lora_config.alpha);
+  } else if (s_.lora) {
+    apply_lora(*policy_, s_.lora_config, s_.seed);
+  }
   gen_.sampling.temperature = s_.temperature;
-  if (policy_->config().vocab_size > tokenizer_->vocab_size()) gen_.sampling.vocab_limit = tokenizer_->vocab_size();
   gen_.max_new_tokens = s_.max_new_tokens;
   gen_.max_batch_size = s_.max_batch_size;
-  if (auto eos = tokenizer_->eos_token_id()) gen_.stop_token_ids.push_back(*eos);
-  for (int64_t id : policy_->config().eos_token_ids)
-    if (std::find(gen_.stop_token_ids.begin(), gen_.stop_token_ids.end(), int32_t(id)) == gen_.stop_token_ids.end())
-      gen_.stop_token_ids.push_back(int32_t(id));
+  set_model_stops(gen_, *policy_, *tokenizer_);
 }
 
 void Trainer::setup_data() {
@@ -273,18 +305,14 @@ void Trainer::setup_data() {
   gen_.validate();
 
   if (!s_.anchors_path.empty()) {
+    // Only DISA's objective depends on beta and the estimator.
+    const bool disa = s_.algorithm == Algorithm::Disa;
     AnchorExpectations e;
-    e.beta = s_.algorithm == Algorithm::Disa ? s_.beta : kNaN;
-    e.residual = s_.residual();
+    e.beta = disa ? std::optional<double>(s_.beta) : std::nullopt;
+    e.residual = disa ? s_.residual() : partition::kSequenceAnchor;
     e.reference_fingerprint = reference_->fingerprint;
     e.tokenizer_fingerprint = tokenizer_->fingerprint();
     e.task = task_->name();
-    if (s_.algorithm != Algorithm::Disa) {
-      // Only DISA's objective depends on beta and the estimator.
-      partition::Reader peek = partition::Reader::open(s_.anchors_path);
-      e.beta = peek.provenance().beta;
-      e.residual = partition::kSequenceAnchor;
-    }
     anchors_ = FrozenAnchors::open(s_.anchors_path, e);
   }
 
@@ -386,39 +414,13 @@ void Trainer::setup_optimizer() {
 }
 
 // Resumes from the newest complete checkpoint; returns the first step to run.
-int64_t Trainer::restore() {
-  if (!s_.resume) return 0;
-  auto dir = latest_complete_checkpoint(s_.out_dir);
-  if (!dir) {
-    log::warn("train: --train.resume given but '{}/checkpoints' has no complete checkpoint; starting at step 0",
-              s_.out_dir);
-    return -1;
-  }
-  CheckpointState st = read_state(*dir);
-  DISA_CHECK(st.algorithm == s_.algorithm_name, ConfigError,
-             "option --train.resume: checkpoint '{}' is of algorithm '{}', the run is '{}'", *dir, st.algorithm,
-             s_.algorithm_name);
-  DISA_CHECK(uint64_t(st.seed) == s_.seed, ConfigError,
-             "option --train.resume: checkpoint '{}' was trained with seed {}, the run has --train.seed {}", *dir,
-             st.seed, s_.seed);
-  torch::NoGradGuard no_grad;
-  if (s_.lora) {
-    CausalLM loaded = load_model(s_.model_dir, device_, torch::kFloat32);
-    load_lora_adapter(*loaded, *dir + "/adapter");
-    auto src = lora_parameters(*loaded), dst = lora_parameters(*policy_);
-    DISA_CHECK(src.size() == dst.size(), DataError, "checkpoint '{}': {} adapter tensors, the run has {}", *dir,
-               src.size(), dst.size());
-    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-  } else {
-    CausalLM loaded = load_model(*dir + "/policy", device_, torch::kFloat32);
-    auto src = loaded->parameters(), dst = policy_->parameters();
-    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-  }
-  if (head_) torch::load(head_, *dir + "/log_z_head.pt");
-  torch::load(*optimizer_, *dir + "/optimizer.pt");
-  log::info("train: resumed from '{}' (step {}, written by {} ranks, now {})", *dir, st.step, st.world_size,
-            comm_->size());
-  return st.step;
+// The rest of a resumed run's state: the FlowRL head and the optimiser.
+void Trainer::restore_optimizer() {
+  if (!resume_dir_) return;
+  if (head_) torch::load(head_, *resume_dir_ + "/log_z_head.pt");
+  torch::load(*optimizer_, *resume_dir_ + "/optimizer.pt");
+  log::info("train: resumed from '{}' (step {}, written by {} ranks, now {})", *resume_dir_, resume_state_->step,
+            resume_state_->world_size, comm_->size());
 }
 
 // The training-prompt indices of a step: positions [step P, (step + 1) P) of the
@@ -742,19 +744,11 @@ torch::Tensor Trainer::micro_batch_loss(const std::vector<Sample*>& batch, doubl
 
 void Trainer::optimizer_step(int64_t step, StepStats& stats) {
   auto params = trainable_parameters();
-  std::vector<torch::Tensor> grads;
-  for (auto& p : params) {
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    grads.push_back(p.grad());
-  }
   const auto t0 = Clock::now();
-  comm_->all_reduce(grads, ReduceOp::Sum);
+  all_reduce_gradients(*comm_, params);
   stats.add("time_communicate", seconds_since(t0), 0);
-  const double max_norm = s_.clip > 0 ? s_.clip : std::numeric_limits<double>::infinity();
-  const double norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
-  stats.add("grad_norm", norm);
-  const double lr = lr_schedule(s_).at(step);
-  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  stats.add("grad_norm", clip_gradient_norm(params, s_.clip));
+  set_learning_rate(*optimizer_, lr_schedule(s_).at(step));
   optimizer_->step();
   optimizer_->zero_grad();
 }
@@ -889,6 +883,7 @@ void Trainer::open_metrics(int64_t resume_rows) {
 std::string Trainer::run() {
   device_ = select_device(mpi_, config_.get_string("train.device"));
   configure_threads(mpi_, config_.get_int("train.threads"));
+  find_checkpoint();
   setup_models();
   setup_data();
   setup_optimizer();
@@ -903,9 +898,8 @@ std::string Trainer::run() {
   }
   fs::create_directories(s_.out_dir);
   columns_ = metric_columns(s_, anchors_.has_value());
-  int64_t start = restore();
-  const bool resumed = start >= 0 && s_.resume;
-  if (start < 0) start = 0;
+  restore_optimizer();
+  const int64_t start = resume_state_ ? resume_state_->step : 0;
   {
     // Identical weights on every rank (the adapters' and the head's random init too).
     torch::NoGradGuard no_grad;
@@ -914,8 +908,7 @@ std::string Trainer::run() {
       for (auto& p : head_->parameters()) params.push_back(p);
     comm_->broadcast(params, 0);
   }
-  int64_t resume_rows = -1;
-  if (resumed && start > 0) resume_rows = read_state(checkpoint_dir(s_.out_dir, start)).metric_rows;
+  const int64_t resume_rows = resume_state_ ? resume_state_->metric_rows : -1;
   comm_->barrier();
   open_metrics(resume_rows);
   log::info("train: {} on {} prompts, {} steps from step {}, {} ranks, {}{}", s_.algorithm_name, prompts_.size(),

@@ -22,6 +22,7 @@
 #include "disa/model/weights.hpp"
 #include "disa/tasks/registry.hpp"
 #include "disa/tasks/task_options.hpp"
+#include "disa/train/gradients.hpp"
 #include "disa/train/lr_schedule.hpp"
 
 namespace disa::train {
@@ -128,16 +129,10 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
       (nll / double(std::max<int64_t>(global_tokens, 1))).backward();
       local_nll = nll.item<double>();
     }
-    std::vector<torch::Tensor> grads;
-    for (auto& p : model->parameters()) {
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      grads.push_back(p.grad());
-    }
-    comm->all_reduce(grads, ReduceOp::Sum);
-    if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
+    all_reduce_gradients(*comm, model->parameters());
+    clip_gradient_norm(model->parameters(), clip);
     const double step_lr = schedule.at(step);
-    for (auto& group : optimizer.param_groups())
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(step_lr);
+    set_learning_rate(optimizer, step_lr);
     optimizer.step();
     const double nll = comm->all_reduce(local_nll, ReduceOp::Sum) / double(std::max<int64_t>(global_tokens, 1));
     loss_sum += nll;

@@ -41,6 +41,11 @@ struct GenerationParams {
   void validate() const;
 };
 
+// Fits `params` to a model and its tokenizer: stop after the tokenizer's EOS and the
+// config's eos_token_ids (each once), and never sample ids beyond the tokenizer's
+// vocabulary when the model's is padded (sampling.vocab_limit).
+void set_model_stops(GenerationParams& params, const CausalLMImpl& model, const Tokenizer& tokenizer);
+
 enum class FinishReason { Stop, Length };
 const char* finish_reason_name(FinishReason r);
 

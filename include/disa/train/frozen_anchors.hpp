@@ -18,7 +18,8 @@
 namespace disa::train {
 
 struct AnchorExpectations {
-  double beta = 1.0;
+  // The run's beta; nullopt for objectives that do not depend on it (not checked).
+  std::optional<double> beta = 1.0;
   std::string residual = partition::kSequenceAnchor;  // which anchor dataset
   std::string reference_fingerprint;
   std::string tokenizer_fingerprint;
