@@ -30,7 +30,7 @@ for alg in disa flowrl grpo gspo sft; do
     mpirun $DISA_MPIRUN_FLAGS -np "$np" "$disa" train --config "$cfg/train-$alg.ini" --train.model "$run_dir/reference" \
       --train.anchors "$run_dir/anchors.h5" --train.out "$out" --train.steps 12 --train.exact-every 0 \
       --train.checkpoint-every 0 --train.threads 1 --log.level warn > "$out.log" 2>&1
-    /usr/bin/python3 - "$out/train.h5" "$alg" "$np" <<'PY'
+    "${DISA_PYTHON:-.venv/bin/python}" - "$out/train.h5" "$alg" "$np" <<'PY'
 import sys, h5py, numpy as np
 m = h5py.File(sys.argv[1], "r")["metrics"]
 med = lambda k: float(np.median(m[k][1:]))

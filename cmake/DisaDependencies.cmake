@@ -10,6 +10,18 @@ set(DISA_TORCH_HAS_CUDA OFF)
 if(TORCH_CUDA_LIBRARIES OR TARGET torch_cuda OR TARGET c10_cuda)
   set(DISA_TORCH_HAS_CUDA ON)
 endif()
+# A torch wheel keeps its CUDA libraries in site-packages/nvidia/*/lib (cudart, cuBLAS,
+# cuDNN, NCCL, ...), found by LibTorch's own RUNPATH. Those folders go first on every
+# link's rpath (and rpath-link), before the system CUDA toolkit's lib folder that CMake adds
+# for CUDA::cudart: one process then loads one libcudart and one libnccl, LibTorch's.
+set(DISA_TORCH_WHEEL_LIB_DIRS "")
+get_filename_component(_disa_torch_pkg "${Torch_DIR}/../../.." ABSOLUTE)
+file(GLOB _disa_wheel_libs LIST_DIRECTORIES true "${_disa_torch_pkg}/../nvidia/*/lib")
+foreach(dir ${_disa_wheel_libs})
+  get_filename_component(dir "${dir}" ABSOLUTE)
+  list(APPEND DISA_TORCH_WHEEL_LIB_DIRS ${dir})
+  add_link_options("LINKER:-rpath,${dir}" "LINKER:-rpath-link,${dir}")
+endforeach()
 
 # --- MPI -------------------------------------------------------------------------------
 find_package(MPI REQUIRED COMPONENTS C CXX)
@@ -35,6 +47,22 @@ find_package(Boost 1.71 REQUIRED COMPONENTS program_options)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
+# LibTorch 2.x ships a copy of fmt's headers (fmt 12) in its include folder, which comes
+# before the system one: disa would then compile against fmt 12 and link Debian's libfmt
+# (fmt 9) and libspdlog (built on fmt 9). A folder holding only a link to the system fmt
+# headers goes first on every target's include path, so that the headers disa compiles
+# against are those of the libfmt it links (fmt's inline namespaces keep LibTorch's own,
+# internal fmt apart).
+get_target_property(_disa_fmt_includes fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+find_path(DISA_FMT_INCLUDE_DIR fmt/format.h HINTS ${_disa_fmt_includes} NO_CMAKE_PATH
+          NO_CMAKE_ENVIRONMENT_PATH)
+if(NOT DISA_FMT_INCLUDE_DIR)
+  message(FATAL_ERROR "fmt's headers (fmt/format.h) not found next to the fmt package")
+endif()
+set(DISA_PINNED_INCLUDE_DIR ${PROJECT_BINARY_DIR}/pinned-include)
+file(MAKE_DIRECTORY ${DISA_PINNED_INCLUDE_DIR})
+file(CREATE_LINK ${DISA_FMT_INCLUDE_DIR}/fmt ${DISA_PINNED_INCLUDE_DIR}/fmt SYMBOLIC)
+include_directories(BEFORE SYSTEM ${DISA_PINNED_INCLUDE_DIR})
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 find_package(ICU REQUIRED COMPONENTS uc i18n)
@@ -55,7 +83,7 @@ if(DISA_WITH_CUDA)
   find_package(CUDAToolkit REQUIRED)
   find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${NCCL_ROOT} ENV NCCL_ROOT ENV NCCL_HOME ${CUDAToolkit_INCLUDE_DIRS}
             PATH_SUFFIXES include)
-  find_library(NCCL_LIBRARY nccl HINTS ${NCCL_ROOT} ENV NCCL_ROOT ENV NCCL_HOME ${CUDAToolkit_LIBRARY_DIR}
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${NCCL_ROOT} ENV NCCL_ROOT ENV NCCL_HOME ${CUDAToolkit_LIBRARY_DIR}
                PATH_SUFFIXES lib lib64)
   find_package_handle_standard_args(NCCL DEFAULT_MSG NCCL_INCLUDE_DIR NCCL_LIBRARY)
   if(NOT NCCL_FOUND)

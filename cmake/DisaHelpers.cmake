@@ -49,6 +49,19 @@ set(DISA_MPI_TEST_ENV
   OMPI_MCA_rmaps_base_oversubscribe=1
   OMP_NUM_THREADS=1)
 
+# The project's Python (tools/install-deps.sh creates .venv with the pinned packages of
+# tools/requirements.txt: torch, transformers, peft, tokenizers, h5py, ...): the reference
+# implementations of the tests and the analysis tools. A test that needs it fails, never
+# skips, when it is missing.
+set(DISA_PYTHON ${PROJECT_SOURCE_DIR}/.venv/bin/python CACHE FILEPATH
+    "Python with the packages of tools/requirements.txt (tests and tools)")
+if(DISA_BUILD_TESTS AND NOT EXISTS ${DISA_PYTHON})
+  message(WARNING "DISA_PYTHON=${DISA_PYTHON} does not exist: the reference tests will fail. "
+                  "Run tools/install-deps.sh (it creates .venv) or set -DDISA_PYTHON=...")
+endif()
+# Real tokenizer.json files of the tests, unpacked at configure time (tests/CMakeLists.txt).
+set(DISA_TEST_TOKENIZERS_DIR ${PROJECT_BINARY_DIR}/test_data/tokenizer)
+
 # disa_add_test(NAME SOURCES ... DEPS ... [TORCH] [RANKS 1 2] [TIMEOUT s] [LABELS ...])
 # Without RANKS the test runs as a plain process; with RANKS it runs once per rank count
 # under mpiexec and is named NAME_npK.
@@ -65,6 +78,8 @@ function(disa_add_test name)
   target_compile_definitions(${name} PRIVATE
     DISA_MPIRUN="${_mpirun}"
     DISA_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
+    DISA_TEST_TOKENIZERS_DIR="${DISA_TEST_TOKENIZERS_DIR}"
+    DISA_PYTHON="${DISA_PYTHON}"
     DISA_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     DISA_BINARY_DIR="${PROJECT_BINARY_DIR}")
   if(A_TORCH AND DISA_USE_PCH)

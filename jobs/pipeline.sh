@@ -88,7 +88,7 @@ elapsed=$(( $(date +%s) - start ))
 if has_stage report; then
   docs=()
   [ -n "${DISA_DOCS:-}" ] && docs=(--docs "$DISA_DOCS")
-  run report /usr/bin/python3 tools/make_report.py "$out" --wall-time "$elapsed" "${docs[@]}"
+  run report "${DISA_PYTHON:-.venv/bin/python}" tools/make_report.py "$out" --wall-time "$elapsed" "${docs[@]}"
   cat "$out/report/results_table.md" 2>/dev/null || true
 fi
 echo "pipeline: done in $(( $(date +%s) - start )) s; outputs in $out/ (report: $out/report/results.md)"

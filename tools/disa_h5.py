@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Shared readers for disa's HDF5 outputs, used by the post-hoc analysis tools.
 
 The tools in tools/ (plot_training.py, plot_anchors.py, sensitivity.py,
@@ -11,8 +11,8 @@ results_table.py, make_report.py) draw their plots and tables from the files alo
 Every reader checks the ``format``, ``format_version`` and ``status`` root attributes
 and raises ``InputError`` with a message naming the file; ``run_main`` turns that into
 "error: ..." on stderr and exit code 2. Strings (fixed-length bytes in the files) are
-decoded to ``str``. Run only with /usr/bin/python3 (Debian's h5py/numpy/pandas/
-matplotlib); matplotlib is imported lazily, with the Agg backend, by ``pyplot()``.
+decoded to ``str``. Run with the project's Python (.venv/bin/python, made by
+tools/install-deps.sh with pinned h5py/numpy/pandas/matplotlib); matplotlib is imported lazily, with the Agg backend, by ``pyplot()``.
 """
 
 import math

@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# Installs every system package disa needs on Debian 12 (apt only). Idempotent and
-# non-interactive: packages already present are skipped by apt, so it is cheap to rerun.
+# Installs everything disa needs on Debian 12: the system packages (apt) and the project's
+# Python environment .venv (PyPI, pinned by tools/requirements.txt). Idempotent and
+# non-interactive: a second run finds both complete and changes nothing.
 # Usage: tools/install-deps.sh            (as root, or with sudo available)
+# Environment: DISA_PIP_CACHE   pip's download cache (default ~/.cache/disa/pip): the torch
+#                               wheel and its CUDA libraries are about 3.5 GB, downloaded once
+#              DISA_VENV        where the environment goes (default .venv in the checkout)
+#              CUDA_HOME        the CUDA toolkit (default /usr/local/cuda)
 set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git ccache time bc
-  # LibTorch (Debian's 1.13, CPU only) and a threaded OpenBLAS: without
-  # libopenblas0-pthread Debian's LibTorch runs reference BLAS, about 20x slower.
-  libtorch-dev libopenblas0-pthread
+  build-essential cmake ninja-build pkg-config git ccache time bc xz-utils
   # MPI and parallel HDF5 (the serial libhdf5-dev is not enough)
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # libraries
   libboost-program-options-dev libgtest-dev googletest nlohmann-json3-dev
   libpcre2-dev libicu-dev libfmt-dev libspdlog-dev
-  # post-hoc analysis of the HDF5 outputs (run with /usr/bin/python3)
-  python3-h5py python3-numpy python3-pandas python3-matplotlib
-  # reference implementations for the model tests (PyTorch 1.13, Debian)
-  python3-torch
+  # the interpreter of the project's virtual environment (Debian's python3.11) and the
+  # code task's sandbox (/usr/bin/python3)
+  python3 python3-venv
 )
 
 SUDO=""
@@ -30,37 +32,48 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages already installed"
+  echo "install-deps: all ${#packages[@]} system packages already installed"
 else
-  echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+  echo "install-deps: apt-get install ${#missing[@]} packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Debian's libblas.so.3 alternative must point at OpenBLAS (pthread variant), otherwise
-# LibTorch falls back to the reference BLAS.
-if command -v update-alternatives >/dev/null; then
-  alt=$(ls /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 2>/dev/null || true)
-  if [ -n "$alt" ]; then
-    $SUDO update-alternatives --set libblas.so.3-x86_64-linux-gnu "$alt" >/dev/null 2>&1 || true
-    lalt=/usr/lib/x86_64-linux-gnu/openblas-pthread/liblapack.so.3
-    [ -e "$lalt" ] && $SUDO update-alternatives --set liblapack.so.3-x86_64-linux-gnu "$lalt" >/dev/null 2>&1 || true
-  fi
+# LibTorch comes from the torch wheel (a CUDA build); its CMake configuration needs the
+# CUDA toolkit's compiler and headers even for disa's CPU configuration.
+cuda_home="${CUDA_HOME:-/usr/local/cuda}"
+if [ ! -x "$cuda_home/bin/nvcc" ]; then
+  echo "install-deps: no CUDA toolkit at $cuda_home (bin/nvcc): the torch wheel's LibTorch is a CUDA" \
+       "build and its CMake configuration needs nvcc and the CUDA headers. Install the CUDA 13" \
+       "toolkit there or set CUDA_HOME (docs/building.md)." >&2
+  exit 1
 fi
 
-# npm packages used by the tokenizer golden tests (HF's own tokenizer implementation
-# and real tokenizer.json files), installed into a gitignored folder of the checkout.
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# Node.js and npm: Debian's packages unless a node with npm is already installed
-# (Debian's npm conflicts with NodeSource's nodejs, which bundles npm).
-if ! command -v npm >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
-fi
-if [ -x "$here/install-npm-deps.sh" ] || [ -f "$here/install-npm-deps.sh" ]; then
-  bash "$here/install-npm-deps.sh"
+# The project's Python environment: a venv with every package pinned. A stamp holds the
+# hash of the requirements it was made from, so an unchanged environment is left alone.
+venv="${DISA_VENV:-$root/.venv}"
+requirements="$root/tools/requirements.txt"
+want=$(sha256sum "$requirements" | cut -d' ' -f1)
+stamp="$venv/.disa-requirements.sha256"
+if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "install-deps: $venv is complete ($(grep -c '==' "$requirements") pinned packages of tools/requirements.txt)"
+else
+  cache="${DISA_PIP_CACHE:-$HOME/.cache/disa/pip}"
+  mkdir -p "$cache"
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "install-deps: creating the virtual environment $venv (/usr/bin/python3 -m venv)"
+    /usr/bin/python3 -m venv "$venv"
+  fi
+  echo "install-deps: pip install -r tools/requirements.txt into $venv: torch 2.15.0 (CUDA 13.2" \
+       "wheel with its nvidia-* libraries, about 3.5 GB to download, 6 GB installed), transformers," \
+       "peft, tokenizers, safetensors, h5py, numpy, pandas, matplotlib; download cache $cache"
+  start=$(date +%s)
+  "$venv/bin/python" -m pip install --quiet --cache-dir "$cache" --upgrade pip
+  "$venv/bin/python" -m pip install --quiet --cache-dir "$cache" --progress-bar off -r "$requirements"
+  "$venv/bin/python" -c 'import torch, transformers, peft, tokenizers, safetensors, h5py, pandas, matplotlib'
+  echo "$want" > "$stamp"
+  echo "install-deps: $venv ready in $(( $(date +%s) - start )) s"
 fi
 echo "install-deps: done"

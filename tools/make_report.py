@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The run report: runs every analysis tool on a pipeline output directory and writes
 OUT/report/results.md with the setup, the results table, the plots and a verdict on each
 of the paper's claims computed from the numbers.

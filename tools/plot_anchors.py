@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Diagnostics plots and summary of the anchors in one partition file (`disa anchor`).
 
     tools/plot_anchors.py OUT/anchors.h5 -o OUT/report

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Training curves of one or more `disa train` runs, drawn from their train.h5 files.
 
     tools/plot_training.py OUT/train/*/train.h5 -o OUT/report [--smooth 5]

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The results table (algorithm x headline metric, mean ± se) from eval.h5 files.
 
     tools/results_table.py --eval reference=OUT/eval/reference.h5 --eval disa=OUT/eval/disa.h5 \

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Bias-variance study of the importance-sampled anchors log Zhat, from stored trajectories.
 
     tools/sensitivity.py --ref OUT/study/ref.h5 [--strong OUT/study/strong.h5] \

@@ -1,13 +1,31 @@
 #!/usr/bin/env bash
-# The README's test command: installs the system packages (idempotent), builds, and runs
-# the whole test suite with ctest (MPI tests at 1 and 2 ranks).
+# The README's test command: installs what disa needs (tools/install-deps.sh: apt packages
+# and the project's .venv, idempotent), builds both configurations -- build/ (CPU) and
+# build-cuda/ (-DDISA_WITH_CUDA=ON: NCCL communicator and GPU binding, against the same
+# CUDA LibTorch) -- and runs the whole test suite with ctest on each (MPI tests at 1 and 2
+# ranks; no GPU is needed: the CUDA build must work on CPU too).
+# Extra arguments go to both ctest runs (e.g. -R tokenizer). DISA_TEST_CONFIGS selects the
+# configurations ("cpu cuda" by default).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash tools/install-deps.sh
-start=$(date +%s)
-bash tools/build.sh
-built=$(date +%s)
-echo "build: $((built - start)) s"
-cd build
-ctest --output-on-failure -j"$(nproc)" "$@"
-echo "tests: $(( $(date +%s) - built )) s"
+configs="${DISA_TEST_CONFIGS:-cpu cuda}"
+status=0
+for config in $configs; do
+  case "$config" in
+    cpu) dir=build; cuda=0 ;;
+    cuda) dir=build-cuda; cuda=1 ;;
+    *) echo "test: unknown configuration '$config' in DISA_TEST_CONFIGS (cpu, cuda)" >&2; exit 2 ;;
+  esac
+  start=$(date +%s)
+  DISA_CUDA=$cuda bash tools/build.sh
+  built=$(date +%s)
+  echo "build ($config, $dir/): $((built - start)) s"
+  if [ "$cuda" = 1 ]; then
+    ldd "$dir/disa" | grep -E "libtorch_cuda|libnccl" || true
+    "$dir/disa" env | grep -E "LibTorch|CUDA" || true
+  fi
+  (cd "$dir" && ctest --output-on-failure -j"$(nproc)" "$@") || status=1
+  echo "tests ($config, $dir/): $(( $(date +%s) - built )) s"
+done
+exit $status

@@ -9,6 +9,9 @@
 #include <thread>
 
 #include <torch/torch.h>
+#ifdef DISA_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 #include "disa/build_info.hpp"
 #include "disa/dist/communicator.hpp"
@@ -22,6 +25,9 @@ int collect_blas(struct dl_phdr_info* info, size_t, void* data) {
   auto* found = static_cast<std::vector<std::string>*>(data);
   std::string name = info->dlpi_name ? info->dlpi_name : "";
   auto base = std::filesystem::path(name).filename().string();
+  // cuBLAS / NVBLAS are the GPU's BLAS (loaded with a CUDA LibTorch even without a GPU).
+  if (base.find("cublas") != std::string::npos || base.find("nvblas") != std::string::npos)
+    return 0;
   if (base.find("blas") != std::string::npos || base.find("mkl_rt") != std::string::npos ||
       base.find("mkl_core") != std::string::npos)
     found->push_back(name);
@@ -51,7 +57,14 @@ std::string blas_in_use() {
     out += kind + " (" + shown + ")";
   }
   if (!config.empty()) out += " [" + config + "]";
-  if (out.empty()) out = "none loaded (LibTorch's own kernels / MKL statically linked)";
+  if (out.empty()) {
+    // No BLAS library loaded on its own: LibTorch's statically linked one (the wheels' MKL).
+    const std::string cfg = at::show_config();
+    const auto at = cfg.find("BLAS_INFO=");
+    const std::string info =
+        at == std::string::npos ? "unknown" : cfg.substr(at + 10, cfg.find_first_of(", \n", at + 10) - at - 10);
+    out = "linked into LibTorch (BLAS_INFO=" + info + ")";
+  }
   return out;
 }
 
@@ -61,10 +74,20 @@ std::vector<std::pair<std::string, std::string>> environment_rows(const MpiConte
   rows.emplace_back("LibTorch", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR,
                                             TORCH_VERSION_PATCH));
   bool cuda = torch::cuda::is_available();
-  rows.emplace_back("LibTorch CUDA", cuda ? fmt::format("available, {} device(s)", torch::cuda::device_count())
-                                          : "not available");
+  rows.emplace_back("LibTorch CUDA",
+                    cuda ? fmt::format("available, {} device(s)", torch::cuda::device_count())
+                         : std::string("no GPU visible at run time") +
+                               (at::show_config().find("USE_CUDA=ON") != std::string::npos
+                                    ? " (LibTorch built with CUDA)" : " (CPU-only LibTorch)"));
 #ifdef DISA_WITH_CUDA
-  rows.emplace_back("CUDA + NCCL compiled", "yes (" + nccl_version() + ")");
+  int runtime = 0;
+  const std::string cuda_runtime =
+      cudaRuntimeGetVersion(&runtime) == cudaSuccess
+          ? fmt::format("{}.{}", runtime / 1000, (runtime % 1000) / 10) : "unknown";
+  rows.emplace_back("CUDA + NCCL compiled",
+                    fmt::format("yes (CUDA {}.{} headers, runtime {} loaded, {})",
+                                CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10,
+                                cuda_runtime, nccl_version()));
 #else
   rows.emplace_back("CUDA + NCCL compiled", "no (configure with -DDISA_WITH_CUDA=ON)");
 #endif

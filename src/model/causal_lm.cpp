@@ -239,7 +239,18 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config, torch::Device device, torc
 }
 
 torch::Tensor CausalLMImpl::lm_head_weight() const {
-  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+  const torch::Tensor& w = lm_head ? lm_head->weight : model->embed_tokens->weight;
+  return output_vocab_ > 0 ? w.narrow(0, 0, output_vocab_) : w;
+}
+
+void CausalLMImpl::limit_output_vocab(int64_t n) {
+  DISA_CHECK(n >= 0 && n <= config_.vocab_size, ModelError,
+             "output vocabulary {} outside [0, vocab_size {}]", n, config_.vocab_size);
+  output_vocab_ = n == config_.vocab_size ? 0 : n;
+}
+
+int64_t CausalLMImpl::output_vocab() const {
+  return output_vocab_ > 0 ? output_vocab_ : config_.vocab_size;
 }
 
 KvCache CausalLMImpl::make_cache(int64_t batch, int64_t capacity) const {

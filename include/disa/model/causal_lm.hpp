@@ -149,8 +149,20 @@ class CausalLMImpl : public torch::nn::Module {
 
   // An empty cache for `batch` sequences of up to `capacity` positions.
   KvCache make_cache(int64_t batch, int64_t capacity) const;
-  // The output embedding [vocab, hidden]: lm_head.weight, or the input embedding if tied.
+  // The output embedding [output_vocab(), hidden]: the first rows of lm_head.weight, or of
+  // the input embedding if tied. Every distribution the model defines goes through it.
   torch::Tensor lm_head_weight() const;
+
+  // The policy's support. A checkpoint's embedding is often padded beyond its tokenizer
+  // (real Qwen checkpoints, disa's tiny preset: 320 rows for 259 ids); the ids past the
+  // tokenizer have no text and are never sampled. The model's distribution is then the
+  // softmax over ids [0, n) only -- for sampling (log q), teacher-forced and
+  // differentiable scoring (log pi_ref, log pi_theta in every loss) and the exact metrics
+  // alike, since all of them take their logits from lm_head_weight(). One definition, so
+  // that the sampled policy is the scored and trained one (docs/model.md). 0: all ids.
+  void limit_output_vocab(int64_t n);
+  // n of limit_output_vocab, or config().vocab_size when not limited.
+  int64_t output_vocab() const;
 
   const ModelConfig& config() const { return config_; }
   torch::Device device() const { return model->embed_tokens->weight.device(); }
@@ -167,6 +179,7 @@ class CausalLMImpl : public torch::nn::Module {
 
  private:
   ModelConfig config_;
+  int64_t output_vocab_ = 0;  // 0: config_.vocab_size
 };
 TORCH_MODULE(CausalLM);
 

@@ -30,8 +30,8 @@ struct GenerationParams {
   std::vector<int32_t> stop_token_ids;
   // A sequence stops after the token that completes one of these strings in the decoded
   // response (that token is part of the output); needs a tokenizer. The decoded tail is
-  // checked after every token, so ids the tokenizer does not know are a DataError: set
-  // sampling.vocab_limit = tokenizer.vocab_size() when the model's vocabulary is padded.
+  // checked after every token, so ids the tokenizer does not know are a DataError: restrict
+  // the model to the tokenizer's ids (restrict_to_tokenizer) when its vocabulary is padded.
   std::vector<std::string> stop_strings;
   // Sequences per forward pass; requests are processed in consecutive micro-batches.
   int64_t max_batch_size = 64;
@@ -41,9 +41,14 @@ struct GenerationParams {
   void validate() const;
 };
 
+// Limits the model's distribution to the tokenizer's ids when its embedding is padded
+// (CausalLMImpl::limit_output_vocab): called by every stage right after loading a model
+// with its tokenizer, so that sampling, scoring and the exact metrics share one support.
+void restrict_to_tokenizer(CausalLMImpl& model, const Tokenizer& tokenizer);
+
 // Fits `params` to a model and its tokenizer: stop after the tokenizer's EOS and the
-// config's eos_token_ids (each once), and never sample ids beyond the tokenizer's
-// vocabulary when the model's is padded (sampling.vocab_limit).
+// config's eos_token_ids (each once). The model must already be restricted to the
+// tokenizer's ids (restrict_to_tokenizer; a ModelError otherwise).
 void set_model_stops(GenerationParams& params, const CausalLMImpl& model, const Tokenizer& tokenizer);
 
 enum class FinishReason { Stop, Length };

@@ -1,8 +1,8 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Writes tests/data/model/dtypes.safetensors, a safetensors file produced independently of
 disa (plain struct/numpy, bf16 bits by truncating exactly representable float32 values)
 with known values, read back by test_model_weights. Run from anywhere:
-/usr/bin/python3 tests/data/model/make_fixtures.py
+.venv/bin/python tests/data/model/make_fixtures.py
 """
 import json
 import os
