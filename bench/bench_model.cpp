@@ -1,11 +1,16 @@
 // bench_model: prefill and decode tokens/s of the model stack for the tiny and the ~25M
-// parameter ("small") presets, batch 1 and 64, decoding with the KV cache (generate(),
-// sampling at temperature 1; time of N new tokens minus time of 1) and without it (a full forward over the whole prefix per new
-// token), the model's cached decode step alone (greedy, no sampler), plus the peak
-// resident memory of the process.
-// Usage: bench_model [--arch qwen2] [--sizes tiny,small] [--batches 1,64] [--prompt 64]
+// parameter ("small") presets, or a random model of Qwen2-0.5B's shape ("0.5b": hidden 896,
+// 24 layers, 14 heads, 2 kv heads, intermediate 4864, vocab 151936), batch 1 and 64,
+// decoding with the KV cache (generate(), sampling at temperature 1; time of N new tokens
+// minus time of 1) and without it (a full forward over the whole prefix per new token), the
+// model's cached decode step alone (greedy, no sampler), plus the peak resident memory of
+// the process. With --hbm-gbs (the memory bandwidth in GB/s) a line per batch gives the
+// decode's fraction of the memory roofline: a decode step reads every parameter and the KV
+// cache once, bytes per step = parameter bytes + KV bytes at the mean context
+// (prompt + new/2).
+// Usage: bench_model [--arch qwen2] [--sizes tiny,small,0.5b] [--batches 1,64] [--prompt 64]
 //                    [--new 32] [--nocache-steps 8] [--device cpu] [--dtype float32]
-//                    [--threads N]
+//                    [--threads N] [--hbm-gbs GB/s]       (--size is --sizes)
 #include <sys/resource.h>
 
 #include <chrono>
@@ -33,6 +38,21 @@ double peak_rss_mib() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
+// The presets of disa::preset_config, and "0.5b": Qwen2-0.5B's shape (random weights).
+disa::ModelConfig bench_config(const std::string& arch, const std::string& size) {
+  if (size != "0.5b") return disa::preset_config(arch, size);
+  disa::ModelConfig c = disa::preset_config(arch, "small");
+  c.hidden_size = 896;
+  c.intermediate_size = 4864;
+  c.num_hidden_layers = 24;
+  c.num_attention_heads = 14;
+  c.num_key_value_heads = 2;
+  c.head_dim = 64;
+  c.vocab_size = 151936;
+  c.max_position_embeddings = 32768;
+  return c;
+}
+
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -55,10 +75,11 @@ int main(int argc, char** argv) {
   std::string arch = "qwen2", sizes = "tiny,small", batches = "1,64", device_name = "cpu",
               dtype_name = "float32";
   int64_t prompt_len = 64, new_tokens = 32, nocache_steps = 8, threads = 0;
+  double hbm_gbs = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--arch") arch = v;
-    else if (k == "--sizes") sizes = v;
+    else if (k == "--sizes" || k == "--size") sizes = v;
     else if (k == "--batches") batches = v;
     else if (k == "--prompt") prompt_len = std::stoll(v);
     else if (k == "--new") new_tokens = std::stoll(v);
@@ -66,6 +87,7 @@ int main(int argc, char** argv) {
     else if (k == "--device") device_name = v;
     else if (k == "--dtype") dtype_name = v;
     else if (k == "--threads") threads = std::stoll(v);
+    else if (k == "--hbm-gbs") hbm_gbs = std::stod(v);
     else {
       std::fprintf(stderr, "bench_model: unknown option %s\n", k.c_str());
       return 2;
@@ -84,7 +106,7 @@ int main(int argc, char** argv) {
                 "prefill tok/s", "decode tok/s", "cached-step tok/s", "no-cache tok/s",
                 "peak RSS MiB");
     for (const auto& size : split(sizes)) {
-      disa::ModelConfig c = disa::preset_config(arch, size);
+      disa::ModelConfig c = bench_config(arch, size);
       disa::CausalLM model = disa::init_random_model(c, 1, device, dtype);
       torch::NoGradGuard no_grad;
       for (const auto& bs : split(batches)) {
@@ -123,7 +145,7 @@ int main(int argc, char** argv) {
         int64_t produced = 0;
         for (const auto& r : out) produced += static_cast<int64_t>(r.tokens.size()) - 1;
         const double decode = static_cast<double>(produced) / std::max(all_s - first_s, 1e-9);
-        double step_rate = 0;
+        double step_rate = 0, step_seconds = 0;
         // The model alone: one cached forward step per token (no sampling).
         {
           disa::KvCache cache = model->make_cache(B, prompt_len + new_tokens);
@@ -137,6 +159,7 @@ int main(int argc, char** argv) {
             next = model->logits(hh.select(1, -1)).argmax(-1, true);
           }
           sync(device);
+          step_seconds = seconds_since(t0) / static_cast<double>(std::max<int64_t>(new_tokens - 1, 1));
           step_rate = static_cast<double>(B * (new_tokens - 1)) / seconds_since(t0);
         }
         // Decode without the cache: full forward over the growing sequence per token.
@@ -154,6 +177,23 @@ int main(int argc, char** argv) {
         std::printf("%-6s %9.2fM %6lld %14.0f %14.0f %16.0f %16.0f %14.0f\n", size.c_str(),
                     static_cast<double>(c.num_parameters()) / 1e6, static_cast<long long>(B),
                     prefill, decode, step_rate, nocache, peak_rss_mib());
+        if (hbm_gbs > 0) {
+          // One decode step reads the weights and the KV cache (K and V of every layer at the
+          // mean context) once; activations are negligible at these batch sizes.
+          const double elem = static_cast<double>(torch::elementSize(dtype));
+          const double param_bytes = static_cast<double>(c.num_parameters()) * elem;
+          const double context = static_cast<double>(prompt_len) + static_cast<double>(new_tokens) / 2.0;
+          const double kv_bytes = static_cast<double>(B) * context * static_cast<double>(c.num_hidden_layers) * 2.0 *
+                                  static_cast<double>(c.num_key_value_heads * c.head_dim) * elem;
+          const double per_step = param_bytes + kv_bytes;
+          const double step_gbs = per_step / std::max(step_seconds, 1e-12) / 1e9;
+          const double gen_gbs = per_step * (decode / static_cast<double>(B)) / 1e9;
+          std::printf("roofline %s batch %lld: %.3f GB params + %.3f GB KV per step; cached step %.3f ms "
+                      "-> %.0f GB/s = %.1f%% of %.0f GB/s; generate() decode %.0f GB/s = %.1f%%\n",
+                      size.c_str(), static_cast<long long>(B), param_bytes / 1e9, kv_bytes / 1e9,
+                      step_seconds * 1e3, step_gbs, 100.0 * step_gbs / hbm_gbs, hbm_gbs, gen_gbs,
+                      100.0 * gen_gbs / hbm_gbs);
+        }
         std::fflush(stdout);
       }
     }

@@ -1,17 +1,25 @@
 // `disa model init` (a randomly initialised Qwen2/Qwen3/Llama model directory in the HF
-// layout with disa's tiny byte-level tokenizer, for tests and the embedded default) and
-// `disa model info` (configuration, parameter count and fingerprint of a model directory).
+// layout with disa's tiny byte-level tokenizer, for tests and the embedded default),
+// `disa model info` (configuration, parameter count and fingerprint of a model directory)
+// and `disa model score` (teacher-forced per-token log-probs of stdin JSONL pairs, the
+// interface through which disa's model stack is checked against HF transformers).
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "command.hpp"
 #include "disa/core/error.hpp"
 #include "disa/core/log.hpp"
 #include "disa/core/table.hpp"
+#include "disa/dist/device.hpp"
 #include "disa/dist/mpi_context.hpp"
 #include "disa/io/safetensors.hpp"
+#include "disa/model/score.hpp"
 #include "disa/model/tokenizer.hpp"
 #include "disa/model/weights.hpp"
 
@@ -112,11 +120,147 @@ int run_model_info(const std::vector<std::string>& args, MpiContext& mpi) {
   return 0;
 }
 
+// One stdin line of `disa model score`: {"prompt": [ids...], "response": [ids...]}.
+// Errors name the line number; ids are checked against the model's vocabulary (and the
+// response ids against the scored vocabulary, so no log-prob is -inf).
+ScoreItem parse_score_line(const std::string& line, size_t number, int64_t model_vocab,
+                           int64_t response_vocab, const std::string& response_vocab_name) {
+  using Json = nlohmann::json;
+  Json value;
+  try {
+    value = Json::parse(line);
+  } catch (const Json::parse_error& e) {
+    DISA_THROW(DataError, "stdin line {}: not JSON: {}", number, e.what());
+  }
+  DISA_CHECK(value.is_object(), DataError,
+             "stdin line {}: expected a JSON object {{\"prompt\": [ids], \"response\": [ids]}}, "
+             "got {}", number, value.type_name());
+  for (auto it = value.begin(); it != value.end(); ++it)
+    DISA_CHECK(it.key() == "prompt" || it.key() == "response", DataError,
+               "stdin line {}: unexpected field \"{}\" (only prompt and response)", number,
+               it.key());
+  ScoreItem item;
+  for (const char* field : {"prompt", "response"}) {
+    DISA_CHECK(value.contains(field), DataError, "stdin line {}: field {} is missing", number,
+               field);
+    const Json& ids = value[field];
+    DISA_CHECK(ids.is_array(), DataError, "stdin line {}: field {} must be an array of token "
+               "ids, got {}", number, field, ids.type_name());
+    const bool response = std::string(field) == "response";
+    const int64_t limit = response ? response_vocab : model_vocab;
+    std::vector<int32_t>& out = response ? item.response : item.prompt;
+    for (size_t k = 0; k < ids.size(); ++k) {
+      const Json& id = ids[k];
+      DISA_CHECK(id.is_number_integer(), DataError,
+                 "stdin line {}: {}[{}] = {} is not an integer token id", number, field, k,
+                 id.dump());
+      const int64_t v = id.get<int64_t>();
+      DISA_CHECK(v >= 0 && v < limit, DataError,
+                 "stdin line {}: {}[{}] = {} is outside the {} [0, {})", number, field, k, v,
+                 response ? response_vocab_name : std::string("model vocabulary"), limit);
+      out.push_back(static_cast<int32_t>(v));
+    }
+  }
+  DISA_CHECK(!item.prompt.empty(), DataError,
+             "stdin line {}: the prompt is empty (the first response token needs a context; "
+             "prepend e.g. a BOS id)", number);
+  return item;
+}
+
+int run_model_score(const std::vector<std::string>& args, MpiContext& mpi) {
+  Options options("model score",
+                  "Teacher-forced log-probabilities: reads stdin JSONL lines {\"prompt\": [ids], "
+                  "\"response\": [ids]} and writes one line {\"logprobs\": [log p of each "
+                  "response token], \"sum\": total} per input (float64, temperature 1).");
+  options.add_string("model", "", "model directory (HF layout: config.json + safetensors)");
+  options.add_string("vocab", "full",
+                     "full: softmax over every model id (HF's definition); tokenizer: softmax "
+                     "over the ids < the tokenizer's vocabulary size (the sampler's "
+                     "vocab_limit when the model's vocab_size is rounded up)");
+  options.add_string("dtype", "float32", "dtype the weights are loaded in: float32 or bfloat16");
+  options.add_string("device", "cpu", "cpu, cuda or cuda:N");
+  options.add_int("batch-size", 16, "input lines scored per forward pass");
+  options.add_int("threads", 0, "CPU threads (0: hardware threads / ranks per node)");
+  auto config = parse_command(options, args, mpi, /*quiet=*/true);
+  if (!config) return 0;
+  config->require(!config->get_string("model").empty(), "model", "a model directory is required");
+  const std::string vocab_mode = config->get_string("vocab");
+  config->require(vocab_mode == "full" || vocab_mode == "tokenizer", "vocab",
+                  "must be full or tokenizer");
+  const std::string dtype_name = config->get_string("dtype");
+  const torch::Dtype dtype = parse_dtype_name(dtype_name);
+  config->require(dtype == torch::kFloat32 || dtype == torch::kBFloat16, "dtype",
+                  "must be float32 or bfloat16");
+  config->require(config->get_int("batch-size") >= 1, "batch-size", "must be >= 1");
+  config->require(config->get_int("threads") >= 0, "threads", "must be >= 0");
+  const torch::Device device = parse_device_name(config->get_string("device"));
+  if (!mpi.is_root()) return 0;  // stdin belongs to rank 0
+
+  configure_threads(mpi, config->get_int("threads"));
+  const std::string dir = config->get_string("model");
+  CausalLM model = load_model(dir, device, dtype);
+  model->eval();
+  const int64_t model_vocab = model->config().vocab_size;
+  ScoreOptions so;
+  int64_t response_vocab = model_vocab;
+  std::string response_vocab_name = "model vocabulary";
+  if (vocab_mode == "tokenizer") {
+    const Tokenizer tok = Tokenizer::load(dir);
+    if (tok.vocab_size() < model_vocab) {
+      so.sampling.vocab_limit = tok.vocab_size();
+      response_vocab = tok.vocab_size();
+      response_vocab_name = "tokenizer vocabulary (--vocab tokenizer)";
+    }
+  }
+  log::debug("model score: {} ({} vocab {}, scored vocabulary {})", dir, model->config().model_type,
+             model_vocab, response_vocab);
+  const size_t batch = static_cast<size_t>(config->get_int("batch-size"));
+
+  std::vector<ScoreItem> items;
+  auto flush = [&]() {
+    if (items.empty()) return;
+    const ScoreResult r = score(*model, items, so);
+    const auto tokens = r.per_token();
+    const auto sums = r.sums();
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) {
+      nlohmann::json j;
+      j["logprobs"] = tokens[i];
+      j["sum"] = sums[i];
+      out += j.dump();
+      out += '\n';
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+    items.clear();
+  };
+  std::ios::sync_with_stdio(false);
+  std::string line;
+  size_t number = 0;
+  while (std::getline(std::cin, line)) {
+    ++number;
+    ScoreItem item;
+    try {
+      item = parse_score_line(line, number, model_vocab, response_vocab, response_vocab_name);
+    } catch (const Error&) {
+      flush();  // every line before the bad one gets its output
+      throw;
+    }
+    items.push_back(std::move(item));
+    if (items.size() >= batch) flush();
+  }
+  flush();
+  return 0;
+}
+
 }  // namespace
 
 DISA_REGISTER_COMMAND("model init", "write a randomly initialised HF model directory",
                       run_model_init);
 DISA_REGISTER_COMMAND("model info", "print a model directory's configuration and fingerprint",
                       run_model_info);
+DISA_REGISTER_COMMAND("model score",
+                      "per-token log-probs of stdin JSONL (prompt, response) id pairs",
+                      run_model_score);
 
 }  // namespace disa::apps

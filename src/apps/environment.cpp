@@ -77,7 +77,8 @@ std::vector<std::pair<std::string, std::string>> environment_rows(const MpiConte
   rows.emplace_back("LibTorch CUDA",
                     cuda ? fmt::format("available, {} device(s)", torch::cuda::device_count())
                          : std::string("no GPU visible at run time") +
-                               (at::show_config().find("USE_CUDA=ON") != std::string::npos
+                               (at::show_config().find("USE_CUDA=1") != std::string::npos ||
+                                 at::show_config().find("USE_CUDA=ON") != std::string::npos
                                     ? " (LibTorch built with CUDA)" : " (CPU-only LibTorch)"));
 #ifdef DISA_WITH_CUDA
   int runtime = 0;

@@ -58,16 +58,34 @@ bool get_bool(const json& j, const std::string& key, const std::string& src) {
   return v.get<bool>();
 }
 
-RopeScaling parse_rope_scaling(const json& v, const std::string& src) {
+// rope_scaling (transformers < 5: {"rope_type" or "type", scaling fields}) or, with
+// `parameters`, rope_parameters (transformers >= 5: the same fields plus rope_theta and
+// partial_rotary_factor, rope_type defaulting to "default"). `field` names it in errors.
+RopeScaling parse_rope_scaling(const json& v, const std::string& src, const std::string& field,
+                               bool parameters) {
   RopeScaling r;
   if (v.is_null()) return r;
   if (!v.is_object())
-    DISA_THROW(ModelError, "{}: field rope_scaling must be null or an object", src);
+    DISA_THROW(ModelError, "{}: field {} must be null or an object", src, field);
   std::string type;
-  if (v.contains("rope_type")) type = v["rope_type"].get<std::string>();
-  else if (v.contains("type")) type = v["type"].get<std::string>();
-  else DISA_THROW(ModelError, "{}: field rope_scaling has no rope_type", src);
+  auto type_of = [&](const char* k) {
+    if (!v[k].is_string())
+      DISA_THROW(ModelError, "{}: field {}.{} must be a string", src, field, k);
+    return v[k].get<std::string>();
+  };
+  if (v.contains("rope_type")) type = type_of("rope_type");
+  else if (v.contains("type")) type = type_of("type");
+  else if (parameters) type = "default";
+  else DISA_THROW(ModelError, "{}: field {} has no rope_type", src, field);
   std::set<std::string> allowed = {"rope_type", "type"};
+  if (parameters) {
+    allowed.insert({"rope_theta", "partial_rotary_factor"});
+    // transformers >= 5 nests one dict per layer type for models mixing attention kinds.
+    for (auto it = v.begin(); it != v.end(); ++it)
+      if (it.value().is_object())
+        DISA_THROW(ModelError, "{}: field {}.{}: per-layer-type rope parameters are not "
+                   "supported", src, field, it.key());
+  }
   if (type == "default") {
     r.type = RopeScaling::Type::None;
   } else if (type == "linear") {
@@ -78,31 +96,44 @@ RopeScaling parse_rope_scaling(const json& v, const std::string& src) {
     allowed.insert({"factor", "low_freq_factor", "high_freq_factor",
                     "original_max_position_embeddings"});
   } else {
-    DISA_THROW(ModelError, "{}: field rope_scaling.rope_type '{}' is not supported (supported: "
-               "default, linear, llama3)", src, type);
+    DISA_THROW(ModelError, "{}: field {}.rope_type '{}' is not supported (supported: "
+               "default, linear, llama3)", src, field, type);
   }
   for (auto it = v.begin(); it != v.end(); ++it)
     if (!allowed.count(it.key()))
-      DISA_THROW(ModelError, "{}: field rope_scaling.{} is not supported for rope_type {}", src,
+      DISA_THROW(ModelError, "{}: field {}.{} is not supported for rope_type {}", src, field,
                  it.key(), type);
+  if (v.contains("partial_rotary_factor") && !v["partial_rotary_factor"].is_null() &&
+      get_num(v, "partial_rotary_factor", src) != 1.0)
+    DISA_THROW(ModelError, "{}: field {}.partial_rotary_factor must be 1 (partial rotary "
+               "embeddings are not implemented)", src, field);
   if (r.type == RopeScaling::Type::None) return r;
   if (!v.contains("factor"))
-    DISA_THROW(ModelError, "{}: field rope_scaling.factor is missing", src);
-  r.factor = get_num(v, "factor", src + " rope_scaling");
+    DISA_THROW(ModelError, "{}: field {}.factor is missing", src, field);
+  r.factor = get_num(v, "factor", src + " " + field);
   if (!(r.factor > 0))
-    DISA_THROW(ModelError, "{}: field rope_scaling.factor must be > 0", src);
+    DISA_THROW(ModelError, "{}: field {}.factor must be > 0", src, field);
   if (r.type == RopeScaling::Type::Llama3) {
     for (const char* k : {"low_freq_factor", "high_freq_factor",
                           "original_max_position_embeddings"})
-      if (!v.contains(k)) DISA_THROW(ModelError, "{}: field rope_scaling.{} is missing", src, k);
+      if (!v.contains(k)) DISA_THROW(ModelError, "{}: field {}.{} is missing", src, field, k);
     r.low_freq_factor = get_num(v, "low_freq_factor", src);
     r.high_freq_factor = get_num(v, "high_freq_factor", src);
     r.original_max_position_embeddings = get_int(v, "original_max_position_embeddings", src);
     if (!(r.high_freq_factor > r.low_freq_factor))
-      DISA_THROW(ModelError, "{}: field rope_scaling.high_freq_factor must exceed "
-                 "low_freq_factor", src);
+      DISA_THROW(ModelError, "{}: field {}.high_freq_factor must exceed low_freq_factor", src,
+                 field);
   }
   return r;
+}
+
+bool same_rope_scaling(const RopeScaling& a, const RopeScaling& b) {
+  if (a.type != b.type) return false;
+  if (a.type == RopeScaling::Type::None) return true;
+  if (a.factor != b.factor) return false;
+  return a.type != RopeScaling::Type::Llama3 ||
+         (a.low_freq_factor == b.low_freq_factor && a.high_freq_factor == b.high_freq_factor &&
+          a.original_max_position_embeddings == b.original_max_position_embeddings);
 }
 
 }  // namespace
@@ -139,7 +170,26 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
                                   ? get_int(j, "max_position_embeddings", src) : 32768;
   c.rms_norm_eps = has("rms_norm_eps") ? get_num(j, "rms_norm_eps", src) : 1e-6;
   c.rope_theta = has("rope_theta") ? get_num(j, "rope_theta", src) : 10000.0;
-  if (has("rope_scaling")) c.rope_scaling = parse_rope_scaling(j["rope_scaling"], src);
+  if (has("rope_scaling"))
+    c.rope_scaling = parse_rope_scaling(j["rope_scaling"], src, "rope_scaling", false);
+  // transformers >= 5 writes rope_theta and the scaling into one rope_parameters object.
+  // When the older fields are present as well they must say the same (transformers gives
+  // rope_scaling precedence over rope_parameters, but rope_parameters.rope_theta over
+  // rope_theta: a disagreement is ambiguous, so it is an error).
+  if (has("rope_parameters")) {
+    const json& rp = j["rope_parameters"];
+    const RopeScaling r = parse_rope_scaling(rp, src, "rope_parameters", true);
+    if (has("rope_scaling") && !same_rope_scaling(r, c.rope_scaling))
+      DISA_THROW(ModelError, "{}: fields rope_scaling and rope_parameters disagree", src);
+    if (rp.contains("rope_theta") && !rp["rope_theta"].is_null()) {
+      const double theta = get_num(rp, "rope_theta", src + " rope_parameters");
+      if (has("rope_theta") && theta != c.rope_theta)
+        DISA_THROW(ModelError, "{}: fields rope_theta ({}) and rope_parameters.rope_theta ({}) "
+                   "disagree", src, c.rope_theta, theta);
+      c.rope_theta = theta;
+    }
+    c.rope_scaling = r;
+  }
   c.tie_word_embeddings = has("tie_word_embeddings") ? get_bool(j, "tie_word_embeddings", src)
                                                      : false;
   if (has("hidden_act") && j["hidden_act"] != "silu")

@@ -75,7 +75,6 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
   configure_threads(mpi, c.get_int("sft.threads"));
   auto model = load_model(in, device, torch::kFloat32);
   auto tokenizer = Tokenizer::load(in);
-  restrict_to_tokenizer(*model, tokenizer);
   auto task_options = tasks::task_options_from_config(c);
   auto task = tasks::make_task(task_options);
   auto data = task->make_dataset();

@@ -47,8 +47,9 @@ struct GenerationParams {
 void restrict_to_tokenizer(CausalLMImpl& model, const Tokenizer& tokenizer);
 
 // Fits `params` to a model and its tokenizer: stop after the tokenizer's EOS and the
-// config's eos_token_ids (each once). The model must already be restricted to the
-// tokenizer's ids (restrict_to_tokenizer; a ModelError otherwise).
+// config's eos_token_ids (each once), and never sample ids beyond the tokenizer's
+// vocabulary when the model's is padded (sampling.vocab_limit). NOTE: the stages do not
+// call restrict_to_tokenizer yet, so their scoring still covers all ids (issue 17 item 0).
 void set_model_stops(GenerationParams& params, const CausalLMImpl& model, const Tokenizer& tokenizer);
 
 enum class FinishReason { Stop, Length };
