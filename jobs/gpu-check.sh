@@ -107,6 +107,14 @@ if [ -z "$PY" ]; then
   done
 fi
 
+# mpirun flags for a workstation/container (root allowed, oversubscription, no binding)
+# shellcheck disable=SC1091
+source "$root/jobs/mpirun-flags.sh"
+read -r -a MPIRUN <<< "mpirun $DISA_MPIRUN_FLAGS"
+# Open MPI refuses to start without ssh or rsh, even on one node; its "isolated" launcher
+# needs neither (env.sh of the prefix does the same)
+if ! command -v ssh >/dev/null && ! command -v rsh >/dev/null; then export OMPI_MCA_plm="${OMPI_MCA_plm:-isolated}"; fi
+
 # --- step: host and prefix ---------------------------------------------------------------------
 PREFIX_OK=0
 if wants host; then
@@ -150,8 +158,13 @@ if wants host; then
       source "$PREFIX_ROOT/env.sh"
       PREFIX_OK=1
       mpirun_v=$(timeout 20 mpirun --version 2>&1 | head -1)
+      # the relocated mpirun starts 2 local processes
+      # shellcheck disable=SC2016
+      ranks=$(timeout 30 "${MPIRUN[@]}" -np 2 sh -c 'echo "$OMPI_COMM_WORLD_RANK"' 2>&1 | sort | tr '\n' ' ')
+      echo "mpirun -np 2: ranks $ranks"
+      [ "$ranks" = "0 1 " ] || problems="$problems mpirun -np 2 printed '$ranks';"
       detail="prefix in $PREFIX_ROOT ($(du -sm "$PREFIX_ROOT" | cut -f1) MiB, $(( $(date +%s) - start )) s);"
-      detail="$detail $mpirun_v; glibc ${glibc:-?} (needs $need_glibc), libstdc++ ${have_cxx:-?} (needs $need_cxx);"
+      detail="$detail $mpirun_v (2 ranks started); glibc ${glibc:-?} (needs $need_glibc), libstdc++ ${have_cxx:-?} (needs $need_cxx);"
       detail="$detail fallback libraries used:${DISA_PREFIX_FALLBACK_USED:- none}"
       if [ -n "$problems" ]; then result FAIL host "$problems $detail"
       elif [[ "$mpirun_v" != *"Open MPI"* ]]; then result FAIL host "the prefix's mpirun does not start: $detail"
@@ -161,13 +174,6 @@ if wants host; then
     fi
   fi
 fi
-# mpirun flags for a workstation/container (root allowed, oversubscription, no binding)
-# shellcheck disable=SC1091
-source "$root/jobs/mpirun-flags.sh"
-read -r -a MPIRUN <<< "mpirun $DISA_MPIRUN_FLAGS"
-# Open MPI refuses to start without ssh or rsh, even on one node; its "isolated" launcher
-# needs neither (env.sh of the prefix does the same)
-if ! command -v ssh >/dev/null && ! command -v rsh >/dev/null; then export OMPI_MCA_plm="${OMPI_MCA_plm:-isolated}"; fi
 
 # --- step: versions ------------------------------------------------------------------------------
 GPUS=0

@@ -252,10 +252,16 @@ while IFS= read -r -d '' f; do
   is_elf "$f" || continue
   readelf -d "$f" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' >> "$used"
 done < <(find "$tree" -path "$tree/fallback" -prune -o -type f -print0)
+# and the libraries that development links point to (libpcre2-8.so: disa itself links it)
+find "$tree" -path "$tree/fallback" -prune -o -type l -lname '*fallback/*' -print0 | while IFS= read -r -d '' l; do
+  readelf -d "$l" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'
+done >> "$used"
 sort -u -o "$used" "$used"
 for _ in 1 2 3 4 5 6; do  # fallback libraries needed by needed fallback libraries
   for so in $(cat "$used"); do
-    [ -e "$tree/fallback/$so" ] && readelf -d "$tree/fallback/$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+    if [ -e "$tree/fallback/$so" ]; then
+      readelf -d "$tree/fallback/$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+    fi
   done | cat - "$used" | sort -u > "$used.new"
   mv "$used.new" "$used"
 done
