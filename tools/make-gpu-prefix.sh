@@ -487,5 +487,7 @@ fi
 rc=0
 unshare -m --propagation private bash "$vdir/check.sh" || rc=$?
 rm -rf "$vdir"
-[ $rc = 0 ] && echo "make-gpu-prefix: verify: PASS" || echo "make-gpu-prefix: verify: FAIL"
+if [ ${#hidden_cmd[@]} -gt 0 ]; then echo "make-gpu-prefix: verify + command: exit status $rc"
+elif [ $rc = 0 ]; then echo "make-gpu-prefix: verify: PASS"
+else echo "make-gpu-prefix: verify: FAIL"; fi
 exit $rc
