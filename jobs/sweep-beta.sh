@@ -3,7 +3,7 @@
 # anchors with it (disa anchor --anchor.beta B -> RUN_DIR/sweep-beta/beta-B/anchors.h5)
 # and trains DISA on that partition file (--disa.beta B -> RUN_DIR/sweep-beta/beta-B/train/).
 # Larger beta sharpens the target p* and grows the relative variance V of the weights, so
-# the anchors' bias -V/(2N) and variance V/N grow with it (SPEC.md section 2).
+# the anchors' bias -V/(2N) and variance V/N grow with it (docs/method.md §2).
 #   mkdir -p logs && sbatch jobs/sweep-beta.sh
 #   (from the repo root; with another number of betas: sbatch --array=0-<count-1> ...)
 #   env: BETAS (space-separated) ["1 2 5 10 15"], SWEEP_TRAIN (0: anchors only) [1],

@@ -6,7 +6,7 @@
 #   2..: mixture-<alpha>    the defensive mixture alpha q_strong + (1 - alpha) pi_ref, one task
 #                           per alpha of ALPHAS (every weight is at most e^beta / (1 - alpha))
 # -> RUN_DIR/sweep-proposal/<name>/anchors.h5. Stronger proposals (closer to p*) shrink the
-# weights' relative variance V and so the bias and variance of log Zhat (SPEC.md section 2);
+# weights' relative variance V and so the bias and variance of log Zhat (docs/method.md §2);
 # compare the files' diagnostics (ESS/N, k_hat, standard errors) with tools or h5py.
 # For the 1.5B reference, Qwen2.5-7B-Instruct is a stronger proposal with the same tokenizer;
 # at the tiny scale, the longer warm start of configs/tiny/sft-strong.ini (jobs/sft.sbatch).

@@ -320,7 +320,7 @@ def build_report(files, report_dir, wall_time, problems):
             res = disa.metrics["residual_mean"].dropna()
             if len(res):
                 lines += ["With the sequence-level residual the mean residual at convergence "
-                          "estimates the anchor error without ground truth (SPEC.md section "
+                          "estimates the anchor error without ground truth (docs/method.md §"
                           f"3); DISA's last logged mean residual is "
                           f"{disa_h5.fmt_num(res.iloc[-1], 3)} (step "
                           f"{int(disa.metrics.loc[res.index[-1], 'step'])}).", ""]

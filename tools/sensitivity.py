@@ -9,7 +9,7 @@ For each sample size N, each prompt's samples (canonical (prompt, sample) order)
 into floor(S / N) disjoint groups of N; per group log Zhat = logsumexp(l) - log N and its
 error against the exact log Z. Empirical bias = mean error over a prompt's groups,
 variance = variance over its groups (ddof 1), both averaged over the prompts with a
-finite exact log Z (SPEC.md section 2). Prediction: bias ~ -V / (2N), variance ~ V / N,
+finite exact log Z (docs/method.md §2). Prediction: bias ~ -V / (2N), variance ~ V / N,
 V the relative variance of w = exp(l) under q: exact for q = pi_ref with binary rewards,
 V = (e^beta - 1)^2 p (1 - p) / Z^2, else estimated from all S samples as
 S sum w^2 / (sum w)^2 - 1. Other inverse temperatures beta' reuse the stored columns,

@@ -182,6 +182,7 @@ void AnchorStage::load_inputs() {
   reference_ = load_model(s_.reference_dir, device_, dtype);
   reference_->eval();
   tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(s_.reference_dir));
+  restrict_to_tokenizer(*reference_, *tokenizer_);
   if (s_.proposal.kind != ProposalSpec::Kind::Reference) {
     if (!std::filesystem::is_directory(s_.proposal.model_dir))
       DISA_THROW(ConfigError, "option --proposal.model: model directory '{}' does not exist",
@@ -194,6 +195,7 @@ void AnchorStage::load_inputs() {
                  s_.proposal.model_dir, s_.reference_dir, strong_tok.fingerprint(), tokenizer_->fingerprint());
     strong_ = load_model(s_.proposal.model_dir, device_, dtype);
     strong_->eval();
+    restrict_to_tokenizer(*strong_, *tokenizer_);
   }
   task_ = tasks::make_task(s_.task);
   dataset_ = task_->make_dataset();
@@ -208,7 +210,7 @@ void AnchorStage::load_inputs() {
   plan_ = WorkPlan{int64_t(dataset_.size()), s_.samples, s_.batch_size};
   if (s_.proposal.truncates())
     log::warn("the proposal is truncated (top-k={}, top-p={}): it cannot draw the reference mass outside its "
-              "support, so log Zhat is biased low (SPEC.md: support). Recorded in the file.",
+              "support, so log Zhat is biased low (docs/method.md §2, support). Recorded in the file.",
               s_.proposal.sampling.top_k, s_.proposal.sampling.top_p);
 }
 
@@ -341,7 +343,7 @@ Rows AnchorStage::process_batch(int64_t batch) {
   GenerationParams gp;
   gp.max_new_tokens = s_.max_new_tokens;
   gp.max_batch_size = int64_t(n);
-  if (auto eos = tokenizer_->eos_token_id()) gp.stop_token_ids.push_back(*eos);
+  set_model_stops(gp, *reference_, *tokenizer_);
   if (!task_->response_terminator().empty()) gp.stop_strings.push_back(task_->response_terminator());
 
   // Which component draws each unit (mixture only).

@@ -19,6 +19,7 @@
 #include "disa/dist/device.hpp"
 #include "disa/dist/mpi_context.hpp"
 #include "disa/io/safetensors.hpp"
+#include "disa/model/generate.hpp"
 #include "disa/model/score.hpp"
 #include "disa/model/tokenizer.hpp"
 #include "disa/model/weights.hpp"
@@ -175,8 +176,8 @@ int run_model_score(const std::vector<std::string>& args, MpiContext& mpi) {
   options.add_string("model", "", "model directory (HF layout: config.json + safetensors)");
   options.add_string("vocab", "full",
                      "full: softmax over every model id (HF's definition); tokenizer: softmax "
-                     "over the ids < the tokenizer's vocabulary size (the sampler's "
-                     "vocab_limit when the model's vocab_size is rounded up)");
+                     "over the tokenizer's ids, the policy's distribution in every disa stage "
+                     "(differs when the model's vocab_size is rounded up)");
   options.add_string("dtype", "float32", "dtype the weights are loaded in: float32 or bfloat16");
   options.add_string("device", "cpu", "cpu, cuda or cuda:N");
   options.add_int("batch-size", 16, "input lines scored per forward pass");
@@ -207,7 +208,7 @@ int run_model_score(const std::vector<std::string>& args, MpiContext& mpi) {
   if (vocab_mode == "tokenizer") {
     const Tokenizer tok = Tokenizer::load(dir);
     if (tok.vocab_size() < model_vocab) {
-      so.sampling.vocab_limit = tok.vocab_size();
+      restrict_to_tokenizer(*model, tok);
       response_vocab = tok.vocab_size();
       response_vocab_name = "tokenizer vocabulary (--vocab tokenizer)";
     }

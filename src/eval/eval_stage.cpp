@@ -206,6 +206,7 @@ void EvalStage::load_inputs() {
   policy_ = load_model(s_.model_dir, device_, dtype);
   policy_->eval();
   tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(s_.model_dir));
+  restrict_to_tokenizer(*policy_, *tokenizer_);
   if (!s_.reference_dir.empty()) {
     Tokenizer ref_tok = Tokenizer::load(s_.reference_dir);
     if (ref_tok.fingerprint() != tokenizer_->fingerprint())
@@ -215,6 +216,7 @@ void EvalStage::load_inputs() {
                  s_.reference_dir, s_.model_dir, ref_tok.fingerprint(), tokenizer_->fingerprint());
     reference_ = load_model(s_.reference_dir, device_, dtype);
     reference_->eval();
+    restrict_to_tokenizer(*reference_, *tokenizer_);
   }
   if (s_.judge) judge_ = std::make_unique<Judge>(s_.judge_settings, device_, dtype);
 

@@ -159,6 +159,7 @@ Judge::Judge(const JudgeSettings& settings, torch::Device device, torch::Dtype d
   model_ = load_model(settings_.model_dir, device, dtype);
   model_->eval();
   tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(settings_.model_dir));
+  restrict_to_tokenizer(*model_, *tokenizer_);
 }
 
 std::vector<JudgeVerdict> Judge::judge(const std::vector<JudgeCase>& cases) {

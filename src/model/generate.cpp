@@ -15,9 +15,12 @@ void restrict_to_tokenizer(CausalLMImpl& model, const Tokenizer& tokenizer) {
 }
 
 void set_model_stops(GenerationParams& params, const CausalLMImpl& model, const Tokenizer& tokenizer) {
-  // Not yet switched to restrict_to_tokenizer in the stages (issue 17 item 0, open): the
-  // sampler alone is limited to the tokenizer's ids here.
-  if (model.output_vocab() > tokenizer.vocab_size()) params.sampling.vocab_limit = tokenizer.vocab_size();
+  // The policy is the softmax over the tokenizer's ids everywhere (sampling and scoring
+  // alike), so the model must have been restricted before its sampling is set up.
+  DISA_CHECK(model.output_vocab() <= tokenizer.vocab_size(), ModelError,
+             "the model's output vocabulary ({} ids) is larger than its tokenizer's ({}): call "
+             "restrict_to_tokenizer after loading, so that sampling and scoring share one support",
+             model.output_vocab(), tokenizer.vocab_size());
   auto add = [&](int32_t id) {
     if (std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(), id) == params.stop_token_ids.end())
       params.stop_token_ids.push_back(id);

@@ -1,4 +1,4 @@
-// The objectives of SPEC.md section 3 (include/disa/train/objectives.hpp).
+// The objectives of docs/method.md §3 (include/disa/train/objectives.hpp).
 #include "disa/train/objectives.hpp"
 
 #include "disa/core/error.hpp"

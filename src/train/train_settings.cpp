@@ -135,7 +135,7 @@ Settings read_settings(const Config& c) {
 }
 
 void add_train_options(Options& o) {
-  o.add_string("train.algorithm", "disa", "disa, flowrl, grpo, gspo or sft (SPEC.md section 3)");
+  o.add_string("train.algorithm", "disa", "disa, flowrl, grpo, gspo or sft (docs/method.md §3)");
   o.add_string("train.model", "", "initial policy (HF model directory; usually the reference)");
   o.add_string("train.reference", "", "frozen reference pi_ref (default: train.model)");
   o.add_string("train.anchors", "", "partition file of 'disa anchor' (required for disa and sft)");

@@ -277,6 +277,8 @@ void Trainer::setup_models() {
   DISA_CHECK(ref_tok.fingerprint() == tokenizer_->fingerprint(), ConfigError,
              "option --train.reference: '{}' has another tokenizer than the policy '{}' (fingerprints {} vs {})",
              s_.reference_dir, s_.model_dir, ref_tok.fingerprint(), tokenizer_->fingerprint());
+  restrict_to_tokenizer(*policy_, *tokenizer_);
+  restrict_to_tokenizer(*reference_, *tokenizer_);
   if (s_.algorithm == Algorithm::FlowRL) {
     torch::manual_seed(int64_t(s_.seed));
     head_ = LogZHead(policy_->config().hidden_size, s_.flowrl_head_blocks);

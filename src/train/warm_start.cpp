@@ -75,6 +75,7 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
   configure_threads(mpi, c.get_int("sft.threads"));
   auto model = load_model(in, device, torch::kFloat32);
   auto tokenizer = Tokenizer::load(in);
+  restrict_to_tokenizer(*model, tokenizer);
   auto task_options = tasks::task_options_from_config(c);
   auto task = tasks::make_task(task_options);
   auto data = task->make_dataset();
@@ -166,7 +167,7 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
       }
     GenerationParams gp;
     gp.max_new_tokens = c.get_int("sft.max-new-tokens");
-    if (auto eos = tokenizer.eos_token_id()) gp.stop_token_ids.push_back(*eos);
+    set_model_stops(gp, *model, tokenizer);
     if (!test_task->response_terminator().empty()) gp.stop_strings.push_back(test_task->response_terminator());
     int64_t correct = 0;
     if (!requests.empty()) {

@@ -1,5 +1,5 @@
 // `disa anchor` end to end on a warm-started tiny model and small graph-path prompts
-// (SPEC.md section 2; the fixture comes from make_fixture_models.sh):
+// (docs/method.md §2; the fixture comes from make_fixture_models.sh):
 //  * q = pi_ref: log Zhat within 3 standard errors of the exact log Z for >= 95% of prompts;
 //  * over disjoint sample streams, the mean error and variance of log Zhat agree with
 //    the second-order theory -V/(2N) and V/N;
@@ -108,6 +108,7 @@ TEST(AnchorStage, BiasAndVarianceFollowTheory) {
     for (int64_t row : f.rows_of_prompt(p)) l[size_t(p)].push_back(all.log_weight[size_t(row)]);
   std::map<int, double> exact_bias;
   bool sign_resolved = false;
+  int second_order_checks = 0;
   for (int n : {2, 8, 64}) {
     // Pooled over prompts and groups: the error minus its exact expectation, and the
     // ratio of the sample variance to the exact variance.
@@ -116,14 +117,16 @@ TEST(AnchorStage, BiasAndVarianceFollowTheory) {
     for (int p = 0; p < prompts; ++p) {
       const auto [mu, var] = exact_error_moments(exact[size_t(p)], beta, n);
       const double v = true_relative_variance(exact[size_t(p)], beta);
-      EXPECT_LT(v / n, 0.1);
       EXPECT_LT(mu, 0) << "the bias of log Zhat is negative (Jensen)";
       bias_n += mu / prompts;
-      // Second order: -V/(2n) and V/n, accurate once n p >= 1 (the binomial is not too skewed).
+      // Second order (delta method): -V/(2n) and V/n. Its neglected terms are O((V/n)^2)
+      // relative to O(V/n) once the binomial is not too skewed (n p >= 1.5), so with
+      // V/n < 0.1 the second-order values are within 30% of the exact moments.
       const double prob = (std::exp(exact[size_t(p)]) - 1) / std::expm1(beta);
-      if (n * prob >= 1.5) {
+      if (n * prob >= 1.5 && v / n < 0.1) {
         EXPECT_NEAR(mu, -v / (2.0 * n), 0.3 * v / (2.0 * n)) << "n=" << n << " p=" << prob;
         EXPECT_NEAR(var, v / n, 0.3 * v / n) << "n=" << n << " p=" << prob;
+        ++second_order_checks;
       }
       std::vector<double> errors;
       for (int g = 0; g < big / n; ++g) {
@@ -153,6 +156,8 @@ TEST(AnchorStage, BiasAndVarianceFollowTheory) {
     EXPECT_NEAR(ratio, 1.0, 0.35) << "n=" << n;
   }
   EXPECT_TRUE(sign_resolved) << "no n resolved the bias against its sampling error: the sign test has no power";
+  // The fixture's prompts must put n = 64 in the second-order regime for most prompts.
+  EXPECT_GE(second_order_checks, prompts / 2) << "too few prompts in the delta method's regime";
   // The bias shrinks like 1/n: n * bias is about constant (it approaches -V/2).
   EXPECT_LT(exact_bias[2], exact_bias[8]);
   EXPECT_LT(exact_bias[8], exact_bias[64]);

@@ -1,4 +1,4 @@
-// The objectives of SPEC.md section 3 against values computed by hand on small tensors:
+// The objectives of docs/method.md §3 against values computed by hand on small tensors:
 // the DISA/FlowRL residual (value and gradient), the clamped ratio at its edge, the
 // self-normalised weights, group normalisation, GRPO's clipped token loss in every
 // aggregation mode (with the clip edges and their zero gradients), GSPO's sequence

@@ -1,5 +1,5 @@
 // Importance-sampling estimators of the partition function log Z(x) and their
-// diagnostics (SPEC.md section 2), as pure functions of one prompt's log importance
+// diagnostics (docs/method.md §2), as pure functions of one prompt's log importance
 // weights l_i = beta * r_i + log pi_ref(y_i|x) - log q(y_i|x):
 //   log Zhat = logsumexp_i(l_i) - log N                      (the `logmeanexp` anchor)
 //   ESS = (sum w)^2 / sum w^2,  V = N / ESS - 1 (relative variance of w),

@@ -1,4 +1,4 @@
-// The proposal q of the importance sampler (SPEC.md section 2): the reference itself
+// The proposal q of the importance sampler (docs/method.md §2): the reference itself
 // (any temperature, top-k, top-p), another model directory (a "stronger" proposal), or
 // the defensive mixture alpha * q_strong + (1 - alpha) * pi_ref, whose log density is
 // evaluated exactly by scoring each response under both components.

@@ -1,4 +1,4 @@
-// `disa eval`: stage 3 (SPEC.md section 4). Benchmarks (one or several, see
+// `disa eval`: stage 3 (docs/method.md §4). Benchmarks (one or several, see
 // benchmarks.hpp) are cut into fixed batches of prompts (a function of the data and
 // eval.batch-prompts only); batches go to the MPI ranks in balanced contiguous blocks.
 // Each rank draws k samples per prompt of its batches (streams from (seed, prompt,

@@ -1,4 +1,4 @@
-// The statistics of `disa eval` (SPEC.md section 4) as small pure functions: the
+// The statistics of `disa eval` (docs/method.md §4) as small pure functions: the
 // unbiased Pass@k estimator in its stable product form, the Pass@k levels reported for
 // a given k, means and standard errors over prompts (skipping undefined values), the
 // macro average over benchmarks, and the exact distribution metrics of one prompt

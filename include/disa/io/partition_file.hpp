@@ -35,7 +35,7 @@ namespace disa::partition {
 inline constexpr const char* kFormat = "disa-partition";
 inline constexpr int64_t kFormatVersion = 1;
 
-// The two anchors and the residual form each belongs to (SPEC.md section 3).
+// The two anchors and the residual form each belongs to (docs/method.md §3).
 inline constexpr const char* kSequenceAnchor = "logmeanexp";                // s_i = 1
 inline constexpr const char* kLengthNormalizedAnchor = "length-normalized";  // s_i = 1/|y|
 // The dataset holding the anchor for a residual form; DataError for an unknown name.

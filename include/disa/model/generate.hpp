@@ -3,7 +3,7 @@
 // from (seed, prompt id, sample index), so its tokens do not depend on the batch it ran
 // in. For every emitted token it returns log q (the distribution actually sampled from,
 // after temperature/top-k/top-p; the sum is the exact proposal density log q(y|x) of
-// SPEC.md) and the untempered log pi (temperature 1, no truncation).
+// docs/method.md §2) and the untempered log pi (temperature 1, no truncation).
 #pragma once
 
 #include <cstdint>
@@ -47,9 +47,8 @@ struct GenerationParams {
 void restrict_to_tokenizer(CausalLMImpl& model, const Tokenizer& tokenizer);
 
 // Fits `params` to a model and its tokenizer: stop after the tokenizer's EOS and the
-// config's eos_token_ids (each once), and never sample ids beyond the tokenizer's
-// vocabulary when the model's is padded (sampling.vocab_limit). NOTE: the stages do not
-// call restrict_to_tokenizer yet, so their scoring still covers all ids (issue 17 item 0).
+// config's eos_token_ids (each once). The model must already be restricted to the
+// tokenizer's ids (restrict_to_tokenizer); a ModelError says so otherwise.
 void set_model_stops(GenerationParams& params, const CausalLMImpl& model, const Tokenizer& tokenizer);
 
 enum class FinishReason { Stop, Length };

@@ -1,5 +1,5 @@
-// The frozen anchors c(x) that `disa train` reads from a partition file (SPEC.md
-// section 3), through the partition file's reader only (train never includes anchor
+// The frozen anchors c(x) that `disa train` reads from a partition file (docs/method.md
+// §3), through the partition file's reader only (train never includes anchor
 // code). Opening checks that the file belongs to this run and refuses it otherwise,
 // naming every mismatch: beta, the anchor for the chosen residual form (estimator), the
 // reference-model and tokenizer fingerprints and the task. Each training prompt's

@@ -1,4 +1,4 @@
-// FlowRL's learned partition function log Z_phi(x) (SPEC.md section 3): an MLP on the
+// FlowRL's learned partition function log Z_phi(x) (docs/method.md §3): an MLP on the
 // policy's final hidden states averaged over the prompt tokens, `blocks` blocks of
 // Linear(H, H), GELU, LayerNorm(H), then Linear(H, 1). Trained jointly with the policy
 // by the same optimiser; saved with the checkpoints (log_z_head.safetensors-like .pt).

@@ -1,4 +1,4 @@
-// train.h5: the per-step metrics of `disa train` (SPEC.md section 5), written by rank 0
+// train.h5: the per-step metrics of `disa train` (docs/method.md §5), written by rank 0
 // alone (a serial file over MPI_COMM_SELF). /metrics/step and /metrics/<name> are
 // appendable float64 columns indexed by the row, NaN where a metric was not computed
 // that step; /checkpoints/step lists the checkpoints written. The file is

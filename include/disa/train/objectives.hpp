@@ -1,4 +1,4 @@
-// The training objectives of SPEC.md section 3 as small pure functions on tensors, shared
+// The training objectives of docs/method.md §3 as small pure functions on tensors, shared
 // by the one training loop (trainer.cpp) and tested against hand-computed values:
 //   * residual_loss        DISA and FlowRL: w * (c + s (log pi_theta - log pi_ref) - target)^2
 //   * clamped_ratio        w = min(exp(log pi_theta - log pi_old), w_max), no gradient

@@ -1,4 +1,4 @@
-// `disa train`: stage 2 (SPEC.md section 3). One data-parallel loop for every algorithm
+// `disa train`: stage 2 (docs/method.md §3). One data-parallel loop for every algorithm
 // (train.algorithm = disa | flowrl | grpo | gspo | sft):
 //   each step takes its prompts from a seeded epoch order (the step is the data cursor),
 //   every rank a disjoint balanced share of each mini-batch's prompts; samples G
