@@ -29,10 +29,10 @@ mpirun $DISA_MPIRUN_FLAGS -np 2 "$d" sft --config "$cfg/sft.ini" --sft.model "$w
 mpirun $DISA_MPIRUN_FLAGS -np 2 "$d" anchor --config "$cfg/anchor.ini" --anchor.reference "$work/ref" \
   --anchor.out "$work/anchors.h5" --log.level warn
 
-echo "== bench_model (qwen2 small, prompt 64, 32 new tokens, 2 threads) =="
+echo "== bench_model (qwen2 small, prompt 64, 32 new tokens, 2 threads; the no-cache column is 1 step) =="
 for i in 0 1; do
   echo "-- ${builds[$i]}"
-  "${builds[$i]}/bench/bench_model" --sizes small --batches 1,64 --threads 2
+  "${builds[$i]}/bench/bench_model" --sizes small --batches 1,64 --threads 2 --nocache-steps 1
 done
 
 anchor_run() {  # build np -> seconds
@@ -42,7 +42,8 @@ anchor_run() {  # build np -> seconds
   mpirun $DISA_MPIRUN_FLAGS -np "$2" "$1/disa" anchor --anchor.reference "$work/ref" --anchor.out "$work/a.h5" \
     --task.name graph_paths --task.graph-nodes 4 --task.graph-edge-probability 0.6 --task.count 64 \
     --task.max-solutions 64 --anchor.samples 32 --anchor.batch-size 64 --anchor.max-new-tokens 16 \
-    --anchor.bootstrap 0 --anchor.threads 1 --log.level warn > "$work/a.log" 2>&1
+    --anchor.bootstrap 0 --anchor.threads 1 --log.level warn > "$work/a.log" 2>&1 ||
+    { echo "anchor_run $1 -np $2 failed:" >&2; cat "$work/a.log" >&2; return 1; }
   end=$(date +%s.%N)
   rm -f "$work/a.h5"
   echo "$end - $start" | bc
@@ -52,7 +53,8 @@ train_run() {  # build np -> median step seconds
   # shellcheck disable=SC2086
   mpirun $DISA_MPIRUN_FLAGS -np "$2" "$1/disa" train --config "$cfg/train-disa.ini" --train.model "$work/ref" \
     --train.anchors "$work/anchors.h5" --train.out "$work/t" --train.steps 12 --train.exact-every 0 \
-    --train.checkpoint-every 0 --train.threads 1 --log.level warn > "$work/t.log" 2>&1
+    --train.checkpoint-every 0 --train.threads 1 --log.level warn > "$work/t.log" 2>&1 ||
+    { echo "train_run $1 -np $2 failed:" >&2; cat "$work/t.log" >&2; return 1; }
   "$py" -c 'import sys,h5py,numpy as np; print("%.3f" % np.median(h5py.File(sys.argv[1])["metrics/time_step"][1:]))' "$work/t/train.h5"
 }
 echo "== disa anchor: 64 prompts x 32 samples, 16 new tokens (samples/s incl. start-up) =="
@@ -64,5 +66,6 @@ done
 echo "== disa train (configs/tiny/train-disa.ini, median step of 12, s) =="
 printf "%-6s %10s %10s\n" ranks "A step" "B step"
 for np in 1 2; do
-  printf "%-6s %10s %10s\n" "$np" "$(train_run "${builds[0]}" "$np")" "$(train_run "${builds[1]}" "$np")"
+  sa=$(train_run "${builds[0]}" "$np"); sb=$(train_run "${builds[1]}" "$np")
+  printf "%-6s %10s %10s\n" "$np" "$sa" "$sb"
 done

@@ -44,7 +44,6 @@ namespace disa::anchor {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr const char* kTraj = "/trajectories/";
 // The counter-stream step that decides a unit's mixture component (token steps are
 // always far below it).
 constexpr uint64_t kComponentStep = ~uint64_t(0);
@@ -112,21 +111,6 @@ std::string comparable_config(const Config& c) {
 // The per-unit columns of one batch, in unit order.
 using Rows = partition::Trajectories;
 
-void append_row(Rows& r, const Rows& from, size_t i) {
-  r.prompt_index.push_back(from.prompt_index[i]);
-  r.sample_index.push_back(from.sample_index[i]);
-  r.tokens.push_back(from.tokens[i]);
-  r.length.push_back(from.length[i]);
-  r.finish_reason.push_back(from.finish_reason[i]);
-  r.component.push_back(from.component[i]);
-  r.reason.push_back(from.reason[i]);
-  r.reward.push_back(from.reward[i]);
-  r.log_q.push_back(from.log_q[i]);
-  r.log_pi_ref.push_back(from.log_pi_ref[i]);
-  r.log_q_strong.push_back(from.log_q_strong[i]);
-  r.log_weight.push_back(from.log_weight[i]);
-}
-
 struct PhaseTimes {
   double generate = 0, score = 0, reward = 0, write = 0, reduce = 0, diagnostics = 0;
   int64_t generated_tokens = 0, samples = 0;
@@ -151,6 +135,7 @@ class AnchorStage {
   void finalize_anchors();
   void print_summary(double total_seconds) const;
   std::vector<double> exact_log_z(int64_t p0, int64_t p1);
+  h5::File& file() { return writer_.file(); }
 
   const Config& config_;
   MpiContext& mpi_;
@@ -164,7 +149,7 @@ class AnchorStage {
   std::vector<std::string> prompt_text_;
   std::vector<std::vector<int32_t>> prompt_tokens_;
   WorkPlan plan_;
-  h5::File file_;
+  partition::Writer writer_;  // the partition file
   std::map<int64_t, int64_t> batch_first_row_;  // batch id -> first row (done batches)
   // Per-prompt accumulators (O(prompts)): log-sum-exp of the log weights, counts.
   std::vector<double> lse_max_, lse_sum_;
@@ -215,7 +200,7 @@ void AnchorStage::load_inputs() {
 }
 
 void AnchorStage::write_provenance() {
-  auto& f = file_;
+  auto& f = file();
   const auto& p = s_.proposal;
   f.set_attr("/", "beta", s_.beta);
   f.set_attr("/", "samples_per_prompt", s_.samples);
@@ -247,32 +232,28 @@ void AnchorStage::create_or_resume_file() {
   const std::string incomplete = s_.out + h5::kIncompleteSuffix;
   std::vector<int64_t> done;
   if (s_.resume && std::filesystem::exists(incomplete)) {
-    file_ = h5::File::reopen_incomplete(s_.out, comm_->comm(), partition::kFormat, partition::kFormatVersion);
-    std::string stored = file_.attr_string("/", "resume_key");
+    writer_ = partition::Writer::reopen(s_.out, comm_->comm());
+    std::string stored = file().attr_string("/", "resume_key");
     if (stored != comparable_config(config_))
       DISA_THROW(ConfigError,
                  "--anchor.resume: '{}' was written with another configuration; rerun with the same "
                  "options (only the number of ranks, anchor.resume and log.* may change), or delete it",
                  incomplete);
     // Keep only rows of batches recorded complete; a round cut short is redone.
-    auto index = file_.read<int64_t>("/trajectories/batches");
-    int64_t rows = 0;
-    for (size_t i = 0; i < index.size(); i += 3) {
-      done.push_back(index[i]);
-      batch_first_row_[index[i]] = index[i + 1];
-      rows = std::max(rows, index[i + 1] + index[i + 2]);
+    for (const auto& b : writer_.drop_unrecorded_rows()) {
+      done.push_back(b.batch);
+      batch_first_row_[b.batch] = b.first_row;
     }
-    for (const char* col : {"prompt_index", "sample_index", "length", "finish_reason", "component", "reason",
-                            "reward", "log_q", "log_pi_ref", "log_q_strong", "log_weight"})
-      file_.resize_rows(std::string(kTraj) + col, rows);
-    auto offsets = file_.read_rows<int64_t>("/trajectories/tokens/offsets", 0, rows + 1);
-    file_.resize_rows("/trajectories/tokens/offsets", rows + 1);
-    file_.resize_rows("/trajectories/tokens/values", offsets.back());
-    file_.flush();
     log::info("resuming '{}': {} of {} batches already done", incomplete, done.size(), plan_.num_batches());
   } else {
     if (s_.resume) log::info("--anchor.resume: no '{}' to resume, starting afresh", incomplete);
-    file_ = h5::File::create(s_.out, comm_->comm(), partition::kFormat, partition::kFormatVersion);
+    partition::Writer::Options options;
+    options.deflate = s_.deflate;
+    options.batch_size = s_.batch_size;
+    size_t n_reasons = 0;
+    const tasks::Reason* reasons = tasks::all_reasons(&n_reasons);
+    for (size_t i = 0; i < n_reasons; ++i) options.reason_names.emplace_back(tasks::to_string(reasons[i]));
+    writer_ = partition::Writer::create(s_.out, comm_->comm(), options);
     write_provenance();
     // Prompts: each rank writes its contiguous block.
     auto [p0, p1] = balanced_block(plan_.num_prompts, comm_->rank(), comm_->size());
@@ -283,29 +264,8 @@ void AnchorStage::create_or_resume_file() {
       texts.push_back(prompt_text_[size_t(p)]);
       toks.push_back(prompt_tokens_[size_t(p)]);
     }
-    file_.write_strings("/prompts/id", ids);
-    file_.write_strings("/prompts/text", texts);
-    file_.write_ragged("/prompts/tokens", toks, s_.deflate);
-    const int64_t chunk = std::max<int64_t>(1024, s_.batch_size);
-    for (const char* col : {"prompt_index", "sample_index"})
-      file_.create_appendable<int64_t>(std::string(kTraj) + col, 1, chunk, s_.deflate);
-    file_.create_appendable<int32_t>(std::string(kTraj) + "length", 1, chunk, s_.deflate);
-    for (const char* col : {"finish_reason", "component", "reason"})
-      file_.create_appendable<int8_t>(std::string(kTraj) + col, 1, chunk, s_.deflate);
-    for (const char* col : {"reward", "log_q", "log_pi_ref", "log_q_strong", "log_weight"})
-      file_.create_appendable<double>(std::string(kTraj) + col, 1, chunk, s_.deflate);
-    file_.create_appendable_ragged<int32_t>("/trajectories/tokens", chunk, s_.deflate);
-    file_.create_appendable<int64_t>("/trajectories/batches", 3, 256, 0);
-    size_t n_reasons = 0;
-    const tasks::Reason* reasons = tasks::all_reasons(&n_reasons);
-    std::string names;
-    for (size_t i = 0; i < n_reasons; ++i) names += (i ? "," : "") + std::string(tasks::to_string(reasons[i]));
-    file_.set_attr("/trajectories/reason", "names", names);
-    file_.set_attr("/trajectories/finish_reason", "names", std::string("stop,length"));
-    file_.set_attr("/trajectories/component", "names", std::string("proposal,reference,strong"));
-    file_.set_attr("/trajectories/log_weight", "definition",
-                   std::string("beta * reward + log_pi_ref - log_q"));
-    file_.flush();
+    writer_.write_prompts(ids, texts, toks);
+    file().flush();
   }
   lse_max_.assign(size_t(plan_.num_prompts), -kInf);
   lse_sum_.assign(size_t(plan_.num_prompts), 0.0);
@@ -332,7 +292,7 @@ void AnchorStage::rebuild_accumulators(const std::vector<int64_t>& done) {
   for (int64_t i = b0; i < b1; ++i) {
     const int64_t batch = done[size_t(i)];
     auto [u0, u1] = plan_.batch_units(batch);
-    accumulate(partition::read_trajectory_rows(file_, batch_first_row_.at(batch), u1 - u0));
+    accumulate(partition::read_trajectory_rows(file(), batch_first_row_.at(batch), u1 - u0));
   }
 }
 
@@ -469,27 +429,13 @@ void AnchorStage::sample_rounds(const std::vector<int64_t>& todo) {
     // Collective append: every rank joins, with zero rows when it has no batch left.
     auto t0 = Clock::now();
     const int64_t n = int64_t(rows.size());
-    const int64_t first = file_.append_rows(std::string(kTraj) + "prompt_index", rows.prompt_index);
-    file_.append_rows(std::string(kTraj) + "sample_index", rows.sample_index);
-    file_.append_rows(std::string(kTraj) + "length", rows.length);
-    file_.append_rows(std::string(kTraj) + "finish_reason", rows.finish_reason);
-    file_.append_rows(std::string(kTraj) + "component", rows.component);
-    file_.append_rows(std::string(kTraj) + "reason", rows.reason);
-    file_.append_rows(std::string(kTraj) + "reward", rows.reward);
-    file_.append_rows(std::string(kTraj) + "log_q", rows.log_q);
-    file_.append_rows(std::string(kTraj) + "log_pi_ref", rows.log_pi_ref);
-    file_.append_rows(std::string(kTraj) + "log_q_strong", rows.log_q_strong);
-    file_.append_rows(std::string(kTraj) + "log_weight", rows.log_weight);
-    file_.append_ragged("/trajectories/tokens", rows.tokens);
     // The batch is recorded as done only after its rows: the index is the checkpoint.
-    std::vector<int64_t> index_row;
-    if (batch >= 0) index_row = {batch, first, n};
-    file_.append_rows("/trajectories/batches", index_row, 3);
+    writer_.append(rows, batch);
     // Checkpoint: flush to disk every --anchor.checkpoint-seconds (rank 0 decides for all).
     const bool injected_stop = s_.stop_after_rounds >= 0 && t + 1 >= s_.stop_after_rounds;
     int64_t due = mpi_.is_root() && (seconds_since(last_flush) >= s_.checkpoint_seconds || injected_stop) ? 1 : 0;
     if (comm_->all_reduce(due, ReduceOp::Max) != 0) {
-      file_.flush();
+      file().flush();
       last_flush = Clock::now();
     }
     times_.write += seconds_since(t0);
@@ -573,9 +519,8 @@ void AnchorStage::finalize_anchors() {
   std::vector<int64_t> n_col(m), correct_col(m), flags(m);
   // Rows of every batch in the file (index complete after the rounds).
   {
-    auto index = file_.read<int64_t>("/trajectories/batches");
     batch_first_row_.clear();
-    for (size_t i = 0; i < index.size(); i += 3) batch_first_row_[index[i]] = index[i + 1];
+    for (const auto& b : partition::read_batches(file())) batch_first_row_[b.batch] = b.first_row;
   }
   const int64_t N = s_.samples;
   for (int64_t c0 = p0; c0 < p1; c0 += s_.diagnostics_chunk) {
@@ -586,8 +531,8 @@ void AnchorStage::finalize_anchors() {
     for (int64_t b = u_begin / s_.batch_size; b * s_.batch_size < u_end; ++b) {
       auto [bu0, bu1] = plan_.batch_units(b);
       const int64_t lo = std::max(bu0, u_begin), hi = std::min(bu1, u_end);
-      auto part = partition::read_trajectory_rows(file_, batch_first_row_.at(b) + (lo - bu0), hi - lo);
-      for (size_t i = 0; i < part.size(); ++i) append_row(units, part, i);
+      auto part = partition::read_trajectory_rows(file(), batch_first_row_.at(b) + (lo - bu0), hi - lo);
+      for (size_t i = 0; i < part.size(); ++i) units.push_back_row(part, i);
     }
     auto exact = exact_log_z(c0, c1);
     for (int64_t p = c0; p < c1; ++p) {
@@ -627,32 +572,33 @@ void AnchorStage::finalize_anchors() {
   }
   times_.diagnostics += seconds_since(t0);
   t0 = Clock::now();
-  file_.create_group("/anchors");
-  file_.write_rows("/anchors/log_z_hat", log_z_hat);
-  file_.write_rows("/anchors/log_z_length_normalized", log_z_ln);
-  file_.write_rows("/anchors/log_z_exact", log_z_exact);
-  file_.set_attr("/anchors/log_z_hat", "residual", std::string(partition::kSequenceAnchor));
-  file_.set_attr("/anchors/log_z_hat", "definition", std::string("logsumexp_i(l_i) - log N; residual s_i = 1"));
-  file_.set_attr("/anchors/log_z_length_normalized", "residual", std::string(partition::kLengthNormalizedAnchor));
-  file_.set_attr("/anchors/log_z_length_normalized", "definition",
-                 std::string("root c of (1/N) sum_i (pi_ref/q)(y_i) exp(|y_i| (beta r_i - c)) = 1; s_i = 1/|y_i|"));
-  file_.set_attr("/anchors/log_z_exact", "definition",
-                 std::string("log(1 + (e^beta - 1) P_ref(correct)), every listed solution scored; NaN if unknown"));
-  file_.write_rows("/diagnostics/n", n_col);
-  file_.write_rows("/diagnostics/n_correct", correct_col);
-  file_.write_rows("/diagnostics/pass_rate", pass_rate);
-  file_.write_rows("/diagnostics/ess", ess);
-  file_.write_rows("/diagnostics/ess_fraction", ess_fraction);
-  file_.write_rows("/diagnostics/max_normalized_weight", max_w);
-  file_.write_rows("/diagnostics/k_hat", k_hat);
-  file_.write_rows("/diagnostics/delta_se", delta_se);
-  file_.write_rows("/diagnostics/bootstrap_sd", boot);
-  file_.write_rows("/diagnostics/relative_variance", rel_var);
-  file_.write_rows("/diagnostics/flags", flags);
-  file_.set_attr("/diagnostics/flags", "bits",
-                 std::string("1: all samples wrong, 2: k_hat > 0.7, 4: truncated proposal, 8: no exact log Z"));
-  file_.set_attr("/diagnostics/bootstrap_sd", "resamples", s_.bootstrap);
-  file_.set_attr("/", "world_size", int64_t(mpi_.size()));
+  auto& f = file();
+  f.create_group("/anchors");
+  f.write_rows("/anchors/log_z_hat", log_z_hat);
+  f.write_rows("/anchors/log_z_length_normalized", log_z_ln);
+  f.write_rows("/anchors/log_z_exact", log_z_exact);
+  f.set_attr("/anchors/log_z_hat", "residual", std::string(partition::kSequenceAnchor));
+  f.set_attr("/anchors/log_z_hat", "definition", std::string("logsumexp_i(l_i) - log N; residual s_i = 1"));
+  f.set_attr("/anchors/log_z_length_normalized", "residual", std::string(partition::kLengthNormalizedAnchor));
+  f.set_attr("/anchors/log_z_length_normalized", "definition",
+             std::string("root c of (1/N) sum_i (pi_ref/q)(y_i) exp(|y_i| (beta r_i - c)) = 1; s_i = 1/|y_i|"));
+  f.set_attr("/anchors/log_z_exact", "definition",
+             std::string("log(1 + (e^beta - 1) P_ref(correct)), every listed solution scored; NaN if unknown"));
+  f.write_rows("/diagnostics/n", n_col);
+  f.write_rows("/diagnostics/n_correct", correct_col);
+  f.write_rows("/diagnostics/pass_rate", pass_rate);
+  f.write_rows("/diagnostics/ess", ess);
+  f.write_rows("/diagnostics/ess_fraction", ess_fraction);
+  f.write_rows("/diagnostics/max_normalized_weight", max_w);
+  f.write_rows("/diagnostics/k_hat", k_hat);
+  f.write_rows("/diagnostics/delta_se", delta_se);
+  f.write_rows("/diagnostics/bootstrap_sd", boot);
+  f.write_rows("/diagnostics/relative_variance", rel_var);
+  f.write_rows("/diagnostics/flags", flags);
+  f.set_attr("/diagnostics/flags", "bits",
+             std::string("1: all samples wrong, 2: k_hat > 0.7, 4: truncated proposal, 8: no exact log Z"));
+  f.set_attr("/diagnostics/bootstrap_sd", "resamples", s_.bootstrap);
+  f.set_attr("/", "world_size", int64_t(mpi_.size()));
   times_.write += seconds_since(t0);
 }
 
@@ -720,7 +666,7 @@ std::string AnchorStage::run() {
   sample_rounds(todo);
   reduce_accumulators();
   finalize_anchors();
-  file_.commit();
+  file().commit();
   print_summary(seconds_since(start));
   return s_.out;
 }

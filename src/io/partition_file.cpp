@@ -1,4 +1,4 @@
-// Reader of the partition file (schema in include/disa/io/partition_file.hpp).
+// Reader and writer of the partition file (schema in include/disa/io/partition_file.hpp).
 #include "disa/io/partition_file.hpp"
 
 #include <algorithm>
@@ -13,12 +13,34 @@ std::string anchor_dataset(const std::string& residual) {
              kLengthNormalizedAnchor);
 }
 
+void Trajectories::push_back_row(const Trajectories& from, size_t i) {
+#define DISA_PARTITION_PUSH_BACK(NAME, LAYOUT, TYPE, ATTR, DOC) NAME.push_back(from.NAME[i]);
+  DISA_PARTITION_TRAJECTORY_COLUMNS(DISA_PARTITION_PUSH_BACK)
+#undef DISA_PARTITION_PUSH_BACK
+}
+
+std::vector<ColumnInfo> trajectory_columns() {
+  std::vector<ColumnInfo> out;
+  for_each_trajectory_column([&](const auto& col) {
+    using C = std::decay_t<decltype(col)>;
+    out.push_back({col.name, col.path(), C::layout, element_type_name<typename C::Element>(), col.attr, col.doc});
+  });
+  return out;
+}
+
 std::vector<std::string> reason_names(const h5::File& file) {
   std::vector<std::string> names;
-  std::stringstream in(file.attr_string("/trajectories/reason", "names"));
+  std::stringstream in(file.attr_string(column::reason.path(), column::reason.attr.name));
   std::string name;
   while (std::getline(in, name, ',')) names.push_back(name);
   return names;
+}
+
+std::vector<BatchRecord> read_batches(const h5::File& file) {
+  auto flat = file.read<int64_t>(kBatches);
+  std::vector<BatchRecord> out;
+  for (size_t i = 0; i + 2 < flat.size(); i += 3) out.push_back({flat[i], flat[i + 1], flat[i + 2]});
+  return out;
 }
 
 Provenance read_provenance(const h5::File& f) {
@@ -50,19 +72,13 @@ Provenance read_provenance(const h5::File& f) {
 
 Trajectories read_trajectory_rows(const h5::File& f, int64_t first, int64_t count) {
   Trajectories t;
-  const std::string base = "/trajectories/";
-  t.prompt_index = f.read_rows<int64_t>(base + "prompt_index", first, count);
-  t.sample_index = f.read_rows<int64_t>(base + "sample_index", first, count);
-  t.tokens = f.read_ragged_rows<int32_t>(base + "tokens", first, count);
-  t.length = f.read_rows<int32_t>(base + "length", first, count);
-  t.finish_reason = f.read_rows<int8_t>(base + "finish_reason", first, count);
-  t.component = f.read_rows<int8_t>(base + "component", first, count);
-  t.reason = f.read_rows<int8_t>(base + "reason", first, count);
-  t.reward = f.read_rows<double>(base + "reward", first, count);
-  t.log_q = f.read_rows<double>(base + "log_q", first, count);
-  t.log_pi_ref = f.read_rows<double>(base + "log_pi_ref", first, count);
-  t.log_q_strong = f.read_rows<double>(base + "log_q_strong", first, count);
-  t.log_weight = f.read_rows<double>(base + "log_weight", first, count);
+  t.for_each_column([&](const auto& col, auto& data) {
+    using C = std::decay_t<decltype(col)>;
+    if constexpr (C::layout == Layout::kRows)
+      data = f.read_rows<typename C::Element>(col.path(), first, count);
+    else
+      data = f.read_ragged_rows<typename C::Element>(col.path(), first, count);
+  });
   return t;
 }
 
@@ -71,12 +87,12 @@ Reader Reader::open(const std::string& path) {
   r.path_ = path;
   r.file_ = h5::File::open(path, kFormat, kFormatVersion);
   r.provenance_ = read_provenance(r.file_);
-  r.prompt_ids_ = r.file_.read_strings("/prompts/id");
-  auto batches = r.file_.read<int64_t>("/trajectories/batches");
+  r.prompt_ids_ = r.file_.read_strings(kPromptIds);
+  const auto batches = read_batches(r.file_);
   int64_t max_id = -1;
-  for (size_t i = 0; i < batches.size(); i += 3) max_id = std::max(max_id, batches[i]);
+  for (const auto& b : batches) max_id = std::max(max_id, b.batch);
   r.batch_first_row_.assign(size_t(max_id + 1), -1);
-  for (size_t i = 0; i < batches.size(); i += 3) r.batch_first_row_[size_t(batches[i])] = batches[i + 1];
+  for (const auto& b : batches) r.batch_first_row_[size_t(b.batch)] = b.first_row;
   return r;
 }
 
@@ -87,7 +103,7 @@ std::optional<int64_t> Reader::prompt_index(const std::string& id) const {
 }
 
 std::vector<std::vector<int32_t>> Reader::prompt_tokens() const {
-  return file_.read_ragged<int32_t>("/prompts/tokens");
+  return file_.read_ragged<int32_t>(kPromptTokens);
 }
 
 std::vector<double> Reader::anchors(const std::string& residual) const {
@@ -102,7 +118,7 @@ std::vector<double> Reader::diagnostic(const std::string& name) const {
   return file_.read<double>("/diagnostics/" + name);
 }
 
-int64_t Reader::num_trajectories() const { return file_.shape("/trajectories/prompt_index").at(0); }
+int64_t Reader::num_trajectories() const { return file_.shape(column::prompt_index.path()).at(0); }
 
 Trajectories Reader::read_trajectories(int64_t first, int64_t count) const {
   return read_trajectory_rows(file_, first, count);
@@ -114,10 +130,105 @@ std::vector<int64_t> Reader::rows_of_prompt(int64_t p) const {
   for (int64_t s = 0; s < n; ++s) {
     int64_t unit = p * n + s, batch = unit / bs;
     DISA_CHECK(batch < int64_t(batch_first_row_.size()) && batch_first_row_[size_t(batch)] >= 0, DataError,
-               "'{}': batch {} (prompt {}, sample {}) is missing from /trajectories/batches", path_, batch, p, s);
+               "'{}': batch {} (prompt {}, sample {}) is missing from {}", path_, batch, p, s, kBatches);
     rows.push_back(batch_first_row_[size_t(batch)] + unit - batch * bs);
   }
   return rows;
+}
+
+// --- Writer --------------------------------------------------------------------------
+
+namespace {
+
+// Rows per chunk of the batch index (one row per batch).
+constexpr int64_t kBatchIndexChunk = 256;
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + names[i];
+  return out;
+}
+
+}  // namespace
+
+Writer Writer::create(const std::string& final_path, MPI_Comm comm, const Options& options) {
+  DISA_CHECK(!options.reason_names.empty(), DataError,
+             "partition::Writer: no reason names for {} (Writer::Options::reason_names)", column::reason.path());
+  Writer w;
+  w.deflate_ = options.deflate;
+  w.file_ = h5::File::create(final_path, comm, kFormat, kFormatVersion);
+  const int64_t chunk = std::max<int64_t>(1024, options.batch_size);
+  for_each_trajectory_column([&](const auto& col) {
+    using C = std::decay_t<decltype(col)>;
+    if constexpr (C::layout == Layout::kRows)
+      w.file_.create_appendable<typename C::Element>(col.path(), 1, chunk, options.deflate);
+    else
+      w.file_.create_appendable_ragged<typename C::Element>(col.path(), chunk, options.deflate);
+    if (col.attr.name)
+      w.file_.set_attr(col.path(), col.attr.name,
+                       col.attr.value ? std::string(col.attr.value) : join(options.reason_names));
+  });
+  w.file_.create_appendable<int64_t>(kBatches, 3, kBatchIndexChunk, 0);
+  return w;
+}
+
+Writer Writer::reopen(const std::string& final_path, MPI_Comm comm) {
+  Writer w;
+  w.file_ = h5::File::reopen_incomplete(final_path, comm, kFormat, kFormatVersion);
+  return w;
+}
+
+std::vector<BatchRecord> Writer::drop_unrecorded_rows() {
+  auto batches = read_batches(file_);
+  int64_t rows = 0;
+  for (const auto& b : batches) rows = std::max(rows, b.first_row + b.rows);
+  for_each_trajectory_column([&](const auto& col) {
+    using C = std::decay_t<decltype(col)>;
+    if constexpr (C::layout == Layout::kRows) {
+      file_.resize_rows(col.path(), rows);
+    } else {
+      const std::string offsets = col.path() + "/offsets";
+      const int64_t values = file_.read_rows<int64_t>(offsets, rows, 1).at(0);
+      file_.resize_rows(offsets, rows + 1);
+      file_.resize_rows(col.path() + "/values", values);
+    }
+  });
+  file_.flush();
+  return batches;
+}
+
+void Writer::write_prompts(const std::vector<std::string>& ids, const std::vector<std::string>& texts,
+                           const std::vector<std::vector<int32_t>>& tokens) {
+  DISA_CHECK(ids.size() == texts.size() && ids.size() == tokens.size(), DataError,
+             "'{}': prompt block of {} ids, {} texts, {} token rows", file_.path(), ids.size(), texts.size(),
+             tokens.size());
+  file_.write_strings(kPromptIds, ids);
+  file_.write_strings(kPromptTexts, texts);
+  file_.write_ragged(kPromptTokens, tokens, deflate_);
+}
+
+int64_t Writer::append(const Trajectories& rows, int64_t batch) {
+  const size_t n = rows.size();
+  rows.for_each_column([&](const auto& col, const auto& data) {
+    DISA_CHECK(data.size() == n, DataError, "'{}': trajectory column {} has {} rows, {} has {}", file_.path(),
+               col.name, data.size(), column::prompt_index.name, n);
+  });
+  int64_t first = 0;  // as every column returns it; taken from the first
+  bool first_column = true;
+  rows.for_each_column([&](const auto& col, const auto& data) {
+    using C = std::decay_t<decltype(col)>;
+    int64_t at = 0;
+    if constexpr (C::layout == Layout::kRows)
+      at = file_.append_rows(col.path(), data);
+    else
+      at = file_.append_ragged(col.path(), data);
+    if (first_column) first = at;
+    first_column = false;
+  });
+  std::vector<int64_t> index_row;
+  if (batch >= 0) index_row = {batch, first, int64_t(n)};
+  file_.append_rows(kBatches, index_row, 3);
+  return first;
 }
 
 }  // namespace disa::partition

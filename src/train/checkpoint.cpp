@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "disa/core/error.hpp"
+#include "disa/core/log.hpp"
+#include "disa/io/hdf5.hpp"
 
 namespace disa::train {
 
@@ -92,6 +94,32 @@ void prune_checkpoints(const std::string& out_dir, int64_t keep) {
   if (keep <= 0) return;
   auto found = complete_checkpoints(out_dir);
   for (size_t i = 0; i + size_t(keep) < found.size(); ++i) fs::remove_all(found[i]);
+}
+
+std::optional<ResumePoint> find_resume_point(const std::string& out_dir, const std::string& algorithm,
+                                             uint64_t seed) {
+  auto dir = latest_complete_checkpoint(out_dir);
+  if (!dir) {
+    log::warn("train: --train.resume given but '{}/checkpoints' has no complete checkpoint; starting at step 0",
+              out_dir);
+    return std::nullopt;
+  }
+  ResumePoint r{*dir, read_state(*dir)};
+  DISA_CHECK(r.state.algorithm == algorithm, ConfigError,
+             "option --train.resume: checkpoint '{}' is of algorithm '{}', the run is '{}'", r.dir, r.state.algorithm,
+             algorithm);
+  DISA_CHECK(uint64_t(r.state.seed) == seed, ConfigError,
+             "option --train.resume: checkpoint '{}' was trained with seed {}, the run has --train.seed {}", r.dir,
+             r.state.seed, seed);
+  return r;
+}
+
+void refuse_existing_run(const std::string& out_dir) {
+  const bool has_metrics = fs::exists(out_dir + "/train.h5") || fs::exists(out_dir + "/train.h5" + h5::kIncompleteSuffix);
+  DISA_CHECK(!has_metrics && !latest_complete_checkpoint(out_dir), ConfigError,
+             "option --train.out: '{}' already holds a training run (train.h5 or checkpoints); continue it with "
+             "--train.resume, or choose another --train.out (or delete it)",
+             out_dir);
 }
 
 }  // namespace disa::train

@@ -1,10 +1,12 @@
 // Options and settings of `disa train` (include/disa/train/train_settings.hpp).
 #include "disa/train/train_settings.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "disa/core/config.hpp"
 #include "disa/tasks/task_options.hpp"
+#include "disa/train/objective.hpp"
 
 namespace disa::train {
 
@@ -12,23 +14,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Algorithm parse_algorithm(const Config& c) {
-  const std::string a = c.get_string("train.algorithm");
-  if (a == "disa") return Algorithm::Disa;
-  if (a == "flowrl") return Algorithm::FlowRL;
-  if (a == "grpo") return Algorithm::Grpo;
-  if (a == "gspo") return Algorithm::Gspo;
-  if (a == "sft") return Algorithm::Sft;
-  c.require(false, "train.algorithm", "must be disa, flowrl, grpo, gspo or sft");
-  return Algorithm::Disa;
+std::string algorithm_list() {
+  std::string names;
+  for (const auto& n : objective_names()) names += (names.empty() ? "" : ", ") + n;
+  return names;
 }
 
 }  // namespace
 
 Settings read_settings(const Config& c) {
   Settings s;
-  s.algorithm = parse_algorithm(c);
   s.algorithm_name = c.get_string("train.algorithm");
+  const auto names = objective_names();
+  c.require(std::find(names.begin(), names.end(), s.algorithm_name) != names.end(), "train.algorithm",
+            "must be one of " + algorithm_list());
   s.model_dir = c.get_string("train.model");
   c.require(!s.model_dir.empty(), "train.model", "is required (the initial policy, HF model directory)");
   c.require(fs::is_directory(s.model_dir), "train.model", "must be an existing model directory");
@@ -47,8 +46,6 @@ Settings read_settings(const Config& c) {
   s.mini_batches = c.get_int("train.mini-batches");
   c.require(s.mini_batches >= 1 && s.mini_batches <= s.prompts_per_step, "train.mini-batches",
             "must be between 1 and train.prompts-per-step");
-  c.require(s.algorithm != Algorithm::Sft || s.mini_batches <= c.get_int("sft.batch-size"), "train.mini-batches",
-            "must not exceed sft.batch-size");
   s.ppo_epochs = c.get_int("train.ppo-epochs");
   c.require(s.ppo_epochs >= 1, "train.ppo-epochs", "must be >= 1");
   s.micro_batch = c.get_int("train.micro-batch");
@@ -84,18 +81,15 @@ Settings read_settings(const Config& c) {
   const std::string source = c.get_string("train.source");
   c.require(source == "online" || source == "offline", "train.source", "must be online or offline");
   s.offline = source == "offline";
-  c.require(!s.offline || s.algorithm == Algorithm::Disa, "train.source",
-            "offline applies to train.algorithm = disa (sft always trains on the file's trajectories)");
   s.allow_missing_anchors = c.get_bool("train.allow-missing-anchors");
   s.anchor_shift = c.get_double("train.anchor-shift");
-  const std::string lora = c.get_string("train.lora");
-  c.require(lora == "auto" || lora == "on" || lora == "off", "train.lora", "must be auto, on or off");
-  s.lora = lora == "on" || (lora == "auto" && s.algorithm == Algorithm::Sft);
+  s.lora_mode = c.get_string("train.lora");
+  c.require(s.lora_mode == "auto" || s.lora_mode == "on" || s.lora_mode == "off", "train.lora",
+            "must be auto, on or off");
   s.lora_config.rank = c.get_int("train.lora.rank");
   s.lora_config.alpha = c.get_double("train.lora.alpha");
   s.lora_config.dropout = c.get_double("train.lora.dropout");
   if (!c.get_list("train.lora.targets").empty()) s.lora_config.target_modules = c.get_list("train.lora.targets");
-  if (s.lora) s.lora_config.validate();
 
   s.beta = c.get_double("disa.beta");
   c.require(s.beta > 0, "disa.beta", "must be > 0");
@@ -113,13 +107,10 @@ Settings read_settings(const Config& c) {
   s.flowrl_w_max = c.get_double("flowrl.w-max");
   s.flowrl_head_blocks = c.get_int("flowrl.head-blocks");
   c.require(s.flowrl_head_blocks >= 0, "flowrl.head-blocks", "must be >= 0");
-  if (s.algorithm == Algorithm::Gspo) {
-    s.eps_low = c.get_double("gspo.eps-low");
-    s.eps_high = c.get_double("gspo.eps-high");
-  } else {
-    s.eps_low = c.get_double("grpo.eps-low");
-    s.eps_high = c.get_double("grpo.eps-high");
-  }
+  s.grpo_eps_low = c.get_double("grpo.eps-low");
+  s.grpo_eps_high = c.get_double("grpo.eps-high");
+  s.gspo_eps_low = c.get_double("gspo.eps-low");
+  s.gspo_eps_high = c.get_double("gspo.eps-high");
   s.aggregation = parse_aggregation(c.get_string("grpo.aggregation"));
   s.kl_kind = c.get_string("grpo.kl");
   c.require(s.kl_kind == "none" || s.kl_kind == "k1" || s.kl_kind == "k2" || s.kl_kind == "k3", "grpo.kl",
@@ -128,14 +119,11 @@ Settings read_settings(const Config& c) {
   s.sft_batch = c.get_int("sft.batch-size");
   c.require(s.sft_batch >= 1, "sft.batch-size", "must be >= 1");
   s.sft_min_reward = c.get_double("sft.min-reward");
-  if (s.needs_anchors() || s.offline)
-    c.require(!s.anchors_path.empty(), "train.anchors",
-              "is required for " + s.algorithm_name + " (the partition file of 'disa anchor')");
   return s;
 }
 
 void add_train_options(Options& o) {
-  o.add_string("train.algorithm", "disa", "disa, flowrl, grpo, gspo or sft (docs/method.md §3)");
+  o.add_string("train.algorithm", "disa", "one of " + algorithm_list() + " (docs/method.md §3)");
   o.add_string("train.model", "", "initial policy (HF model directory; usually the reference)");
   o.add_string("train.reference", "", "frozen reference pi_ref (default: train.model)");
   o.add_string("train.anchors", "", "partition file of 'disa anchor' (required for disa and sft)");

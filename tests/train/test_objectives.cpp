@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "disa/core/error.hpp"
-#include "disa/train/objectives.hpp"
+#include "disa/train/losses.hpp"
 
 namespace {
 

@@ -37,4 +37,16 @@ std::optional<std::string> latest_complete_checkpoint(const std::string& out_dir
 // Deletes all but the newest `keep` complete checkpoints (keep <= 0: keep all).
 void prune_checkpoints(const std::string& out_dir, int64_t keep);
 
+// The checkpoint a --train.resume run continues from (nullopt, with a warning, when OUT
+// has none), with its state; ConfigError when it is of another algorithm or seed.
+struct ResumePoint {
+  std::string dir;
+  CheckpointState state;
+};
+std::optional<ResumePoint> find_resume_point(const std::string& out_dir, const std::string& algorithm,
+                                             uint64_t seed);
+// ConfigError naming --train.out when OUT already holds a run (train.h5 or checkpoints):
+// a fresh run never overwrites one or mixes with its checkpoints.
+void refuse_existing_run(const std::string& out_dir);
+
 }  // namespace disa::train

@@ -9,7 +9,7 @@
 
 #include "disa/io/partition_file.hpp"
 #include "disa/model/lora.hpp"
-#include "disa/train/objectives.hpp"
+#include "disa/train/losses.hpp"
 
 namespace disa {
 class Options;
@@ -18,11 +18,8 @@ class Config;
 
 namespace disa::train {
 
-enum class Algorithm { Disa, FlowRL, Grpo, Gspo, Sft };
-
 struct Settings {
-  Algorithm algorithm = Algorithm::Disa;
-  std::string algorithm_name;
+  std::string algorithm_name;  // a registered objective (objective.hpp)
   std::string model_dir, reference_dir, anchors_path, out_dir;
   int64_t steps = 0, prompts_per_step = 0, group_size = 0, mini_batches = 1, ppo_epochs = 1, micro_batch = 0;
   double lr = 0, min_lr_ratio = 0, weight_decay = 0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
@@ -37,7 +34,8 @@ struct Settings {
   int64_t exact_every = 0, exact_prompts = 0;
   bool offline = false, allow_missing_anchors = false;
   double anchor_shift = 0;
-  bool lora = false;
+  std::string lora_mode = "auto";  // auto: the objective's default (objective.hpp)
+  bool lora = false;               // resolved by the trainer from lora_mode and the objective
   LoraConfig lora_config;
   // disa
   double beta = 1.0, w_max = 10.0;
@@ -47,17 +45,13 @@ struct Settings {
   double flowrl_beta = 15.0, flowrl_w_max = 10.0;
   int64_t flowrl_head_blocks = 2;
   // grpo / gspo
-  double eps_low = 0.2, eps_high = 0.2;
+  double grpo_eps_low = 0.2, grpo_eps_high = 0.2, gspo_eps_low = 0.2, gspo_eps_high = 0.2;
   Aggregation aggregation = Aggregation::TokenMean;
   std::string kl_kind;
   double kl_coef = 0;
   // sft
   int64_t sft_batch = 0;
   double sft_min_reward = 1.0;
-
-  bool needs_anchors() const {
-    return algorithm == Algorithm::Disa || algorithm == Algorithm::Sft;
-  }
   const char* residual() const {
     return length_normalized ? partition::kLengthNormalizedAnchor : partition::kSequenceAnchor;
   }

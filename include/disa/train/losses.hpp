@@ -1,5 +1,5 @@
-// The training objectives of docs/method.md §3 as small pure functions on tensors, shared
-// by the one training loop (trainer.cpp) and tested against hand-computed values:
+// The loss formulas of docs/method.md §3 as small pure functions on tensors, used by the
+// objectives (objective.hpp, objective_<name>.cpp) and tested against hand-computed values:
 //   * residual_loss        DISA and FlowRL: w * (c + s (log pi_theta - log pi_ref) - target)^2
 //   * clamped_ratio        w = min(exp(log pi_theta - log pi_old), w_max), no gradient
 //   * group_normalized     (r - mean_group) / (std_group + 1e-6)   (GRPO, GSPO, FlowRL)

@@ -1,5 +1,5 @@
-// The objectives of docs/method.md §3 (include/disa/train/objectives.hpp).
-#include "disa/train/objectives.hpp"
+// The loss formulas of docs/method.md §3 (include/disa/train/losses.hpp).
+#include "disa/train/losses.hpp"
 
 #include "disa/core/error.hpp"
 

@@ -1,0 +1,40 @@
+// The exact distribution metrics of training (train.exact-every): KL(p*|C || pi_theta|C),
+// TV and the policy mass on the correct set C, averaged over the first
+// train.exact-prompts training prompts, from their listed solutions (each rank scores a
+// share; the reference's log-probs are computed once).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "disa/train/sample.hpp"
+
+namespace disa {
+class CausalLMImpl;
+class Communicator;
+class Tokenizer;
+namespace tasks {
+class Task;
+}
+}  // namespace disa
+
+namespace disa::train {
+
+class ExactMetrics {
+ public:
+  // ConfigError naming --train.exact-every when the task does not list its solutions.
+  // Solutions longer than max_new_tokens cannot be sampled and are left out.
+  ExactMetrics(const tasks::Task& task, const Tokenizer& tokenizer, const std::vector<Prompt>& prompts,
+               int64_t count, int64_t max_new_tokens);
+  // exact_kl, exact_tv, exact_policy_mass (empty when no prompt has a finite KL).
+  std::map<std::string, double> measure(CausalLMImpl& policy, CausalLMImpl& reference, Communicator& comm);
+
+ private:
+  const std::vector<Prompt>& prompts_;
+  std::vector<std::vector<std::vector<int32_t>>> solutions_;
+  std::vector<std::vector<double>> reference_;
+};
+
+}  // namespace disa::train

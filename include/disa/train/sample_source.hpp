@@ -1,0 +1,56 @@
+// Where a training step's samples come from (objective.hpp SampleKind): rollouts of the
+// current policy, the partition file's stored trajectories of each prompt, or a pool of
+// its correct trajectories. Every rank draws its share of each mini-batch; which prompts
+// a step uses, and every sample's random stream, depend on (seed, step, prompt, sample)
+// only, so nothing depends on the rank count.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "disa/model/generate.hpp"
+#include "disa/train/objective.hpp"
+
+namespace disa {
+class Communicator;
+class Tokenizer;
+class CausalLMImpl;
+namespace tasks {
+class Task;
+}
+}  // namespace disa
+
+namespace disa::train {
+
+class SampleSource {
+ public:
+  virtual ~SampleSource() = default;
+  // This rank's samples of `step`, each with its mini-batch (records time_generate).
+  virtual std::vector<Sample> draw(int64_t step, StepStats& stats) = 0;
+};
+
+struct SourceContext {
+  const Settings& settings;
+  Communicator& comm;
+  const std::vector<Prompt>& prompts;  // the training prompts
+  const FrozenAnchors* anchors = nullptr;
+  CausalLMImpl* policy = nullptr;
+  const Tokenizer* tokenizer = nullptr;
+  const tasks::Task* task = nullptr;
+  const GenerationParams* generation = nullptr;
+};
+
+std::unique_ptr<SampleSource> make_sample_source(SampleKind kind, const SourceContext& context);
+
+// log pi_old (the policy before the step's updates) and log pi_ref per token of every
+// sample, through the same fp32 scoring path as the loss, so the first pass has ratio
+// exactly 1; `micro_batch` samples per forward pass.
+void score_fixed_logprobs(CausalLMImpl& policy, CausalLMImpl& reference, std::vector<Sample>& samples,
+                          int64_t micro_batch);
+
+// The training-prompt indices of a step: positions [step P, (step + 1) P) of the
+// concatenated epoch orders, each epoch a seeded permutation of the n prompts.
+std::vector<int64_t> step_prompts(uint64_t seed, int64_t step, int64_t prompts_per_step, int64_t n);
+
+}  // namespace disa::train

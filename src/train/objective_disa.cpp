@@ -1,0 +1,88 @@
+// DISA (docs/method.md §3): the squared residual of the reward-tilted target on frozen
+// anchors, delta = c(x) + s (log pi_theta - log pi_ref) - beta r, weighted by the clamped
+// ratio to the rollout policy, or (train.source = offline) by per-prompt self-normalised
+// pi_theta / q weights on the partition file's own trajectories.
+#include <cmath>
+
+#include "disa/core/logsumexp.hpp"
+#include "disa/train/objective.hpp"
+
+namespace disa::train {
+
+namespace {
+
+class DisaObjective final : public Objective {
+ public:
+  explicit DisaObjective(const Settings& s) : s_(s) {}
+
+  SampleKind samples() const override { return s_.offline ? SampleKind::StoredTrajectories : SampleKind::Rollouts; }
+  bool accepts_offline() const override { return true; }
+  // Offline weights are normalised per prompt: the prompt is the unit.
+  LossNormaliser normaliser() const override {
+    return s_.offline ? LossNormaliser::Prompts : LossNormaliser::Sequences;
+  }
+  void expect(AnchorExpectations& e) const override {
+    e.beta = s_.beta;
+    e.residual = s_.residual();
+  }
+  bool needs_anchor() const override { return true; }
+
+  void prepare(std::vector<Sample>& samples) const override {
+    if (!s_.offline) return;
+    // Per prompt (group): w_i = exp(l_i - logsumexp(l)), l = log pi_theta - log q at the step's start.
+    size_t i = 0;
+    while (i < samples.size()) {
+      size_t j = i;
+      std::vector<double> l;
+      while (j < samples.size() && samples[j].group == samples[i].group) {
+        l.push_back(sequence_sum(samples[j].old_logp) - samples[j].log_q);
+        ++j;
+      }
+      const double lse = logsumexp(l);
+      for (size_t k = i; k < j; ++k) samples[k].offline_weight = std::exp(l[k - i] - lse);
+      i = j;
+    }
+  }
+
+  torch::Tensor loss_sum(const MicroBatch& b, StepStats& stats) override {
+    ResidualTerms t;
+    t.seq_logp = b.seq_logp;
+    t.seq_ref_logp = b.seq_ref;
+    t.log_anchor = b.column(&Sample::anchor);
+    t.scale = s_.length_normalized ? 1.0 / b.lengths : torch::ones_like(b.lengths);
+    std::vector<float> target;
+    for (auto* smp : b.samples) target.push_back(float(s_.beta * smp->reward));
+    t.target = torch::tensor(target).to(b.device);
+    torch::Tensor clamped;
+    if (s_.offline) {
+      t.weight = b.column(&Sample::offline_weight);
+    } else {
+      auto cr = clamped_ratio(b.seq_logp, b.seq_old, s_.w_max);
+      t.weight = cr.weight;
+      clamped = cr.clamped;
+    }
+    auto rl = residual_loss(t);
+    record_residuals(rl, t.weight, clamped, b.samples.size(), stats);
+    return rl.sum;
+  }
+
+  std::vector<std::string> statistics() const override { return residual_statistics(); }
+  std::vector<Metric> metrics() const override {
+    auto m = residual_metrics();
+    m.push_back(mean_metric("anchor_mean", "anchor"));
+    return m;
+  }
+  double beta() const override { return s_.beta; }
+  std::string residual() const override { return s_.residual(); }
+
+ private:
+  const Settings& s_;
+};
+
+}  // namespace
+
+std::unique_ptr<Objective> make_disa_objective(const ObjectiveContext& c) {
+  return std::make_unique<DisaObjective>(c.settings);
+}
+
+}  // namespace disa::train

@@ -1,0 +1,37 @@
+// GSPO (docs/method.md §3): the clipped policy gradient on the length-normalised
+// sequence ratio with group-normalised advantages.
+#include "disa/train/objective.hpp"
+
+namespace disa::train {
+
+namespace {
+
+class GspoObjective final : public Objective {
+ public:
+  explicit GspoObjective(const Settings& s) : s_(s) {}
+
+  LossNormaliser normaliser() const override { return LossNormaliser::Sequences; }
+  void prepare(std::vector<Sample>& samples) const override { group_advantages(samples, s_.group_size); }
+
+  torch::Tensor loss_sum(const MicroBatch& b, StepStats& stats) override {
+    auto pg = gspo_sequence_loss(b.logp, b.old_logp, b.mask, b.column(&Sample::advantage), s_.gspo_eps_low,
+                                 s_.gspo_eps_high);
+    stats.add("clip_low", pg.clipped_low.sum().item<double>(), double(b.samples.size()));
+    stats.add("clip_high", pg.clipped_high.sum().item<double>(), double(b.samples.size()));
+    return pg.per_token.sum();
+  }
+
+  std::vector<std::string> statistics() const override { return {"clip_low", "clip_high"}; }
+  std::vector<Metric> metrics() const override { return clip_metrics(); }
+
+ private:
+  const Settings& s_;
+};
+
+}  // namespace
+
+std::unique_ptr<Objective> make_gspo_objective(const ObjectiveContext& c) {
+  return std::make_unique<GspoObjective>(c.settings);
+}
+
+}  // namespace disa::train

@@ -1,0 +1,53 @@
+// The training prompts and their anchors (include/disa/train/training_prompts.hpp).
+#include "disa/train/training_prompts.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "disa/core/error.hpp"
+#include "disa/core/log.hpp"
+#include "disa/model/tokenizer.hpp"
+#include "disa/tasks/task.hpp"
+
+namespace disa::train {
+
+TrainingPrompts load_training_prompts(const tasks::Dataset& dataset, const tasks::Task& task,
+                                      const Tokenizer& tokenizer, const FrozenAnchors* anchors,
+                                      const Settings& s, bool needs_anchor) {
+  TrainingPrompts out;
+  std::vector<std::string> missing;
+  for (size_t i = 0; i < dataset.size(); ++i) {
+    Prompt p;
+    p.record = &dataset[i];
+    p.tokens = tokenizer.encode(task.render_prompt(dataset[i]));
+    DISA_CHECK(!p.tokens.empty(), DataError, "prompt '{}' encodes to no tokens", dataset[i].id);
+    if (anchors) {
+      if (auto fi = anchors->index_of(dataset[i].id)) {
+        anchors->check_prompt(*fi, dataset[i].id, p.tokens);
+        p.file_index = *fi;
+        p.anchor = s.exact_anchor ? anchors->exact(*fi) : anchors->anchor(*fi);
+        p.exact_log_z = anchors->exact(*fi);
+      }
+      if (needs_anchor && !std::isfinite(p.anchor)) {
+        missing.push_back(dataset[i].id);
+        continue;
+      }
+    }
+    out.prompts.push_back(std::move(p));
+  }
+  out.missing_anchors = int64_t(missing.size());
+  if (!missing.empty()) {
+    std::string some;
+    for (size_t i = 0; i < std::min<size_t>(5, missing.size()); ++i) some += (i ? ", " : "") + missing[i];
+    DISA_CHECK(s.allow_missing_anchors, ConfigError,
+               "option --train.anchors: {} of {} training prompts have no anchor in '{}' (e.g. {}); anchor them, "
+               "or pass --train.allow-missing-anchors to train without them",
+               missing.size(), dataset.size(), s.anchors_path, some);
+    log::warn("train: {} of {} prompts have no anchor in '{}' and are left out (e.g. {})", missing.size(),
+              dataset.size(), s.anchors_path, some);
+  }
+  return out;
+}
+
+}  // namespace disa::train
