@@ -498,8 +498,7 @@ std::vector<double> AnchorStage::exact_log_z(int64_t p0, int64_t p1) {
       opts.max_batch_size = s_.batch_size;
       for (double l : score(*reference_, chunk, opts).sums()) mass.add(l);
     }
-    const double p_correct = std::exp(mass.value());
-    out[size_t(p - p0)] = std::log1p(std::expm1(s_.beta) * p_correct);
+    out[size_t(p - p0)] = exact_log_partition(s_.beta, mass.value());
   }
   if (too_long > 0)
     log::warn("{} correct responses are longer than anchor.max-new-tokens={} and cannot be sampled; the exact "

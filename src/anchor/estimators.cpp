@@ -21,6 +21,13 @@ double log_mean_exp(const std::vector<double>& log_weights) {
   return logsumexp(log_weights) - std::log(double(log_weights.size()));
 }
 
+double exact_log_partition(double beta, double log_p_correct) {
+  // 1 - p, and p's share e^beta p; a mass rounded just past 1 leaves no incorrect share.
+  const double p = std::exp(log_p_correct);
+  const double incorrect = p >= 1 ? -std::numeric_limits<double>::infinity() : std::log1p(-p);
+  return logsumexp(std::vector<double>{incorrect, beta + log_p_correct});
+}
+
 WeightDiagnostics diagnose(const std::vector<double>& log_weights) {
   WeightDiagnostics d;
   d.n = int64_t(log_weights.size());

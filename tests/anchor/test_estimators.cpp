@@ -24,6 +24,19 @@ TEST(Estimators, LogMeanExp) {
   EXPECT_THROW(log_mean_exp({}), disa::DataError);
 }
 
+TEST(Estimators, ExactLogPartitionIsStableForLargeBeta) {
+  // log(1 + (e^beta - 1) p) where the direct formula is exact in double precision...
+  for (double beta : {0.5, 3.0, 15.0})
+    for (double p : {1e-6, 0.25, 0.9, 1.0})
+      EXPECT_NEAR(exact_log_partition(beta, std::log(p)), std::log1p(std::expm1(beta) * p), 1e-12)
+          << "beta " << beta << " p " << p;
+  EXPECT_EQ(exact_log_partition(3.0, -kInf), 0.0);  // nothing correct: Z = 1
+  // ... and where e^beta overflows (beta > 709): log Z = beta + log p + log1p((1 - p) e^-beta / p).
+  EXPECT_NEAR(exact_log_partition(1000.0, std::log(0.25)), 1000.0 + std::log(0.25), 1e-12);
+  EXPECT_NEAR(exact_log_partition(800.0, -900.0), std::log1p(std::exp(-100.0)), 1e-15);  // the old formula: NaN
+  EXPECT_TRUE(std::isfinite(exact_log_partition(2000.0, -1e-3)));
+}
+
 TEST(Estimators, BinaryRewardWeightsUnderReferenceProposal) {
   // q = pi_ref: l_i = beta r_i; with 3 of 8 correct, Zhat = (5 + 3 e^beta) / 8.
   const double beta = 2.0;

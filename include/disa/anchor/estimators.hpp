@@ -18,6 +18,11 @@ namespace disa::anchor {
 // log((1/N) sum_i exp(l_i)); -inf for an all -inf input. Throws on an empty input.
 double log_mean_exp(const std::vector<double>& log_weights);
 
+// The exact log Z of a binary reward from the reference's log-probability of the correct
+// set, log p: log(1 + (e^beta - 1) p), computed as logaddexp(log1p(-p), beta + log p) so
+// that it stays finite for large beta and tiny p (e^beta overflows past beta ~ 709).
+double exact_log_partition(double beta, double log_p_correct);
+
 struct WeightDiagnostics {
   int64_t n = 0;
   double log_z_hat = 0;              // log mean exp of the log weights
