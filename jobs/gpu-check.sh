@@ -550,7 +550,8 @@ if wants train; then
     start=$(date +%s)
     run_t "$t" "$W/train-np$np.log" "${MPIRUN[@]}" -np "$np" "$DISA" train --config configs/tiny/train-disa.ini \
       --train.algorithm disa --train.model "$SMALL" --train.anchors "$ANCHORS" --train.out "$W/train-np$np" \
-      "${TASK[@]}" "${TRAIN_SIZE[@]}" --train.steps 2 --train.log-every 1 --train.exact-every 0 --train.device "$DEV"
+      "${TASK[@]}" "${TRAIN_SIZE[@]}" --train.max-new-tokens "$NEW" --train.steps 2 --train.log-every 1 \
+      --train.exact-every 0 --train.device "$DEV"
     rc=$?
     secs=$(( $(date +%s) - start ))
     tail -15 "$W/train-np$np.log"

@@ -27,6 +27,10 @@ FrozenAnchors FrozenAnchors::open(const std::string& path, const AnchorExpectati
   if (!e.tokenizer_fingerprint.empty() && p.tokenizer_fingerprint != e.tokenizer_fingerprint)
     problems.push_back(fmt::format("tokenizer: the file's fingerprint is {}, the run's is {}",
                                    p.tokenizer_fingerprint, e.tokenizer_fingerprint));
+  if (e.max_new_tokens && p.max_new_tokens != *e.max_new_tokens)
+    problems.push_back(fmt::format("max_new_tokens: the file's responses are cut at {} tokens (anchor.max-new-tokens), "
+                                   "option --train.max-new-tokens is {}; log Z is defined over that response space",
+                                   p.max_new_tokens, *e.max_new_tokens));
   if (!e.task.empty() && p.task != e.task)
     problems.push_back(fmt::format("task: the file is for '{}', the run for '{}'", p.task, e.task));
   if (!problems.empty()) {

@@ -1,6 +1,8 @@
 // Pieces shared by the objectives (include/disa/train/objective.hpp).
 #include "disa/train/objective.hpp"
 
+#include "disa/core/error.hpp"
+
 namespace disa::train {
 
 torch::Tensor MicroBatch::column(double Sample::*field) const {
@@ -33,6 +35,14 @@ std::vector<Metric> clip_metrics() {
   return {{"clip_fraction", [](const StepRecord& r) { return r.stats.mean("clip_low") + r.stats.mean("clip_high"); },
            "clip {:.3f}", false},
           mean_metric("clip_fraction_low", "clip_low"), mean_metric("clip_fraction_high", "clip_high")};
+}
+
+void require_untempered_rollouts(const Settings& s) {
+  DISA_CHECK(s.temperature == 1.0, ConfigError,
+             "option --train.temperature: {} trains on rollouts from pi_theta at temperature 1 (its residual and "
+             "importance weights use the untempered log pi_theta, the density the samples must come from); "
+             "got {}, and scoring at the rollout temperature is not implemented",
+             s.algorithm_name, s.temperature);
 }
 
 void group_advantages(std::vector<Sample>& samples, int64_t group_size) {

@@ -13,7 +13,7 @@ namespace {
 
 class DisaObjective final : public Objective {
  public:
-  explicit DisaObjective(const Settings& s) : s_(s) {}
+  explicit DisaObjective(const Settings& s) : s_(s) { require_untempered_rollouts(s); }
 
   SampleKind samples() const override { return s_.offline ? SampleKind::StoredTrajectories : SampleKind::Rollouts; }
   bool accepts_offline() const override { return true; }
@@ -24,6 +24,7 @@ class DisaObjective final : public Objective {
   void expect(AnchorExpectations& e) const override {
     e.beta = s_.beta;
     e.residual = s_.residual();
+    e.max_new_tokens = s_.max_new_tokens;
   }
   bool needs_anchor() const override { return true; }
 

@@ -18,6 +18,7 @@ class FlowRlObjective final : public Objective {
  public:
   FlowRlObjective(const Settings& s, int64_t hidden, torch::Device device, bool has_anchors)
       : s_(s), has_anchors_(has_anchors) {
+    require_untempered_rollouts(s);
     torch::manual_seed(int64_t(s_.seed));
     head_ = LogZHead(hidden, s_.flowrl_head_blocks);
     head_->to(device);

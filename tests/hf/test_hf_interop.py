@@ -217,7 +217,7 @@ def check_trained_models():
     disa("train", "--train.algorithm", "disa", "--train.lora", "off", "--train.model", ref,
          "--train.anchors", anchors, "--disa.beta", "3", "--train.anchor-shift", "0.5",
          "--train.out", full, *TASK, "--train.steps", "2", "--train.prompts-per-step", "8",
-         "--train.group-size", "4", "--train.max-new-tokens", "12", "--train.lr", "1e-2",
+         "--train.group-size", "4", "--train.max-new-tokens", "16", "--train.lr", "1e-2",
          "--train.threads", "1", "--log.level", "warn")
     policy_full = os.path.join(full, "policy")
     check_dir("train disa policy/", policy_full, items)

@@ -140,6 +140,12 @@ TEST_F(TrainStage, RefusesMismatchedPartitionFiles) {
            " --train.reference " + kFixture + "/strong --train.steps 1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("reference model: the file was anchored on"), std::string::npos) << r.output;
+  // Another response space: the file's responses are cut at 16 tokens.
+  r = disa("train --train.out " + work("refused") + " --train.anchors " + anchors() + kGraph + ref +
+           " --train.max-new-tokens 12 --train.threads 1 --train.prompts-per-step 8 --train.group-size 8"
+           " --task.count 24 --disa.beta 1.5 --train.steps 1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("max_new_tokens: the file's responses are cut at 16 tokens"), std::string::npos) << r.output;
   // The length-normalised residual needs the root-found anchor; an "exact" anchor with it is refused.
   r = disa("train --train.out " + work("refused") + " --train.anchors " + anchors() + kTrain + ref +
            " --disa.residual length-normalized --disa.anchor exact --train.steps 1");
@@ -165,6 +171,20 @@ TEST_F(TrainStage, RefusesMismatchedPartitionFiles) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("already holds a training run"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(work("allowed") + "/train.h5"));
+}
+
+TEST_F(TrainStage, RefusesTemperedRolloutsForResidualObjectives) {
+  for (const std::string alg : {"disa", "flowrl"}) {
+    RunResult r = disa("train --train.out " + work("refused") + " --train.anchors " + anchors() + kTrain +
+                       " --train.model " + kFixture + "/reference --train.algorithm " + alg +
+                       " --train.temperature 0.7 --train.steps 1");
+    EXPECT_EQ(r.exit_code, 2) << alg;
+    EXPECT_NE(r.output.find("option --train.temperature: " + alg + " trains on rollouts from pi_theta at "
+                            "temperature 1"),
+              std::string::npos)
+        << r.output;
+    EXPECT_FALSE(fs::exists(work("refused")));
+  }
 }
 
 TEST_F(TrainStage, OneStepOnTwoRanksEqualsOneRank) {

@@ -24,6 +24,9 @@ struct AnchorExpectations {
   std::string reference_fingerprint;
   std::string tokenizer_fingerprint;
   std::string task;
+  // The run's generation limit where the objective's target depends on it (DISA: log Z
+  // is over responses cut at this limit); nullopt: not checked.
+  std::optional<int64_t> max_new_tokens;
   // Where these values came from, for the messages ("option --disa.beta").
   std::string beta_option = "disa.beta";
   std::string reference_option = "train.reference";

@@ -107,6 +107,10 @@ void record_residuals(const ResidualLoss& loss, const torch::Tensor& weight, con
                       size_t batch_size, StepStats& stats);
 // The clipping columns of the policy-gradient objectives (GRPO, GSPO).
 std::vector<Metric> clip_metrics();
+// ConfigError naming --train.temperature unless it is 1: the residual objectives (DISA,
+// FlowRL) score log pi_theta at temperature 1 in their residuals and importance weights,
+// which correct for the sampling distribution only when it is that same density.
+void require_untempered_rollouts(const Settings& settings);
 // Group-normalised rewards in Sample::advantage (groups of `group_size` consecutive
 // samples): GRPO's and GSPO's advantages, FlowRL's reward.
 void group_advantages(std::vector<Sample>& samples, int64_t group_size);
