@@ -8,9 +8,7 @@
 // decode's fraction of the memory roofline: a decode step reads every parameter and the KV
 // cache once, bytes per step = parameter bytes + KV bytes at the mean context
 // (prompt + new/2).
-// Usage: bench_model [--arch qwen2] [--sizes tiny,small,0.5b] [--batches 1,64] [--prompt 64]
-//                    [--new 32] [--nocache-steps 8] [--device cpu] [--dtype float32]
-//                    [--threads N] [--hbm-gbs GB/s]       (--size is --sizes)
+// Usage: bench_model --help (--size is --sizes).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -76,6 +74,19 @@ int main(int argc, char** argv) {
               dtype_name = "float32";
   int64_t prompt_len = 64, new_tokens = 32, nocache_steps = 8, threads = 0;
   double hbm_gbs = 0;
+  const char* usage =
+      "usage: bench_model [--arch qwen2] [--sizes tiny,small,0.5b] [--batches 1,64] [--prompt 64]\n"
+      "                   [--new 32] [--nocache-steps 8] [--device cpu] [--dtype float32]\n"
+      "                   [--threads N] [--hbm-gbs GB/s]\n";
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+  if ((argc - 1) % 2 != 0) {
+    std::fprintf(stderr, "bench_model: options come as --name value pairs\n%s", usage);
+    return 2;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--arch") arch = v;
