@@ -203,16 +203,10 @@ int run_model_score(const std::vector<std::string>& args, MpiContext& mpi) {
   model->eval();
   const int64_t model_vocab = model->config().vocab_size;
   ScoreOptions so;
-  int64_t response_vocab = model_vocab;
-  std::string response_vocab_name = "model vocabulary";
-  if (vocab_mode == "tokenizer") {
-    const Tokenizer tok = Tokenizer::load(dir);
-    if (tok.vocab_size() < model_vocab) {
-      restrict_to_tokenizer(*model, tok);
-      response_vocab = tok.vocab_size();
-      response_vocab_name = "tokenizer vocabulary (--vocab tokenizer)";
-    }
-  }
+  if (vocab_mode == "tokenizer") restrict_to_tokenizer(*model, Tokenizer::load(dir));
+  const int64_t response_vocab = model->output_vocab();
+  const std::string response_vocab_name =
+      response_vocab < model_vocab ? "tokenizer vocabulary (--vocab tokenizer)" : "model vocabulary";
   log::debug("model score: {} ({} vocab {}, scored vocabulary {})", dir, model->config().model_type,
              model_vocab, response_vocab);
   const size_t batch = static_cast<size_t>(config->get_int("batch-size"));

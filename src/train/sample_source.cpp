@@ -18,6 +18,10 @@
 
 namespace disa::train {
 
+namespace {
+
+// The training-prompt indices of a step: positions [step P, (step + 1) P) of the
+// concatenated epoch orders, each epoch a seeded permutation of the n prompts.
 std::vector<int64_t> step_prompts(uint64_t seed, int64_t step, int64_t prompts_per_step, int64_t n) {
   const int64_t P = prompts_per_step;
   std::vector<int64_t> out;
@@ -38,8 +42,6 @@ std::vector<int64_t> step_prompts(uint64_t seed, int64_t step, int64_t prompts_p
   }
   return out;
 }
-
-namespace {
 
 // (prompt, mini-batch) pairs of this rank in a step: mini-batch m holds the step's
 // prompts [m P / M, (m + 1) P / M), each rank a balanced share of each.
@@ -243,12 +245,6 @@ void score_fixed_logprobs(CausalLMImpl& policy, CausalLMImpl& reference, std::ve
       }
     }
   }
-}
-
-double sequence_sum(const std::vector<float>& token_logprobs) {
-  double s = 0;
-  for (float v : token_logprobs) s += v;
-  return s;
 }
 
 }  // namespace disa::train

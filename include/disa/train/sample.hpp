@@ -36,7 +36,11 @@ struct Sample {
   std::vector<float> old_logp, ref_logp;
 };
 
-// Sum of a sample's per-token log-probs.
-double sequence_sum(const std::vector<float>& token_logprobs);
+// Sum of a sample's per-token log-probs (accumulated in double).
+inline double sequence_sum(const std::vector<float>& token_logprobs) {
+  double s = 0;
+  for (float v : token_logprobs) s += v;
+  return s;
+}
 
 }  // namespace disa::train

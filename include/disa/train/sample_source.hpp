@@ -49,8 +49,4 @@ std::unique_ptr<SampleSource> make_sample_source(SampleKind kind, const SourceCo
 void score_fixed_logprobs(CausalLMImpl& policy, CausalLMImpl& reference, std::vector<Sample>& samples,
                           int64_t micro_batch);
 
-// The training-prompt indices of a step: positions [step P, (step + 1) P) of the
-// concatenated epoch orders, each epoch a seeded permutation of the n prompts.
-std::vector<int64_t> step_prompts(uint64_t seed, int64_t step, int64_t prompts_per_step, int64_t n);
-
 }  // namespace disa::train
