@@ -12,8 +12,9 @@ model="${2:-}"
 task=(--task.name graph_paths --task.graph-nodes 4 --task.graph-edge-probability 0.6)
 if [ -z "$model" ]; then
   "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$work/init" --log.level warn
-  "$disa" sft --sft.model "$work/init" --sft.out "$work/ref" "${task[@]}" --task.count 200 \
-    --sft.steps 150 --sft.batch-size 32 --sft.lr 1e-2 --sft.eval-samples 0 --log.level warn
+  "$disa" warm-start --warm-start.model "$work/init" --warm-start.out "$work/ref" "${task[@]}" \
+    --task.count 200 --warm-start.steps 150 --warm-start.batch-size 32 --warm-start.lr 1e-2 \
+    --warm-start.eval-samples 0 --log.level warn
   model="$work/ref"
 fi
 run() {  # np prompts samples out [task options] -> prints "wall_s peak_rss_kb"

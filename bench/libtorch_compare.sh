@@ -23,8 +23,8 @@ echo "A = ${builds[0]} (LibTorch $a)    B = ${builds[1]} (LibTorch $b)    $(npro
 d="${builds[0]}/disa"
 "$d" model init --arch qwen2 --size tiny --seed 3 --out "$work/init" --log.level warn
 # shellcheck disable=SC2086
-mpirun $DISA_MPIRUN_FLAGS -np 2 "$d" sft --config "$cfg/sft.ini" --sft.model "$work/init" --sft.out "$work/ref" \
-  --sft.steps 300 --sft.eval-samples 0 --log.level warn
+mpirun $DISA_MPIRUN_FLAGS -np 2 "$d" warm-start --config "$cfg/warm-start.ini" --warm-start.model "$work/init" \
+  --warm-start.out "$work/ref" --warm-start.steps 300 --warm-start.eval-samples 0 --log.level warn
 # shellcheck disable=SC2086
 mpirun $DISA_MPIRUN_FLAGS -np 2 "$d" anchor --config "$cfg/anchor.ini" --anchor.reference "$work/ref" \
   --anchor.out "$work/anchors.h5" --log.level warn

@@ -16,8 +16,9 @@ if [ -z "$run_dir" ]; then
   run_dir="$work/run"
   "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$run_dir/init" --log.level warn
   # shellcheck disable=SC2086
-  mpirun $DISA_MPIRUN_FLAGS -np 2 "$disa" sft --config "$cfg/sft.ini" --sft.model "$run_dir/init" \
-    --sft.out "$run_dir/reference" --sft.eval-samples 0 --log.level warn
+  mpirun $DISA_MPIRUN_FLAGS -np 2 "$disa" warm-start --config "$cfg/warm-start.ini" \
+    --warm-start.model "$run_dir/init" --warm-start.out "$run_dir/reference" --warm-start.eval-samples 0 \
+    --log.level warn
   # shellcheck disable=SC2086
   mpirun $DISA_MPIRUN_FLAGS -np 2 "$disa" anchor --config "$cfg/anchor.ini" --anchor.reference "$run_dir/reference" \
     --anchor.out "$run_dir/anchors.h5" --log.level warn

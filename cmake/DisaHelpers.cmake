@@ -2,7 +2,7 @@
 # warnings and the LibTorch precompiled header, test registration (plain and under
 # mpirun with 1 and 2 ranks), and the configure summary table.
 
-set(DISA_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare)
+set(DISA_WARNINGS -Wall -Wextra -Wno-unused-parameter)
 
 # The LibTorch PCH is built once (on disa_torch_pch) and reused by every target that
 # includes LibTorch; all of them must share its compile options.

@@ -13,7 +13,7 @@
 #   CONFIG           one stage's INI file (overrides CONFIG_DIR/<stage>.ini; per job only)
 #   RUN_DIR          outputs of the pipeline                 [runs/$SCALE]
 #   REFERENCE        the reference pi_ref (HF model directory)
-#                    [$RUN_DIR/reference when CONFIG_DIR has sft.ini; else required]
+#                    [$RUN_DIR/reference when CONFIG_DIR has warm-start.ini; else required]
 #   DEVICE           auto, cpu or cuda -> --<stage>.device   [the INI's; default auto]
 #   THREADS          CPU threads per rank -> --<stage>.threads [$SLURM_CPUS_PER_TASK]
 #   RESUME           1: pass --anchor.resume / --train.resume (continue after a requeue,
@@ -103,13 +103,13 @@ disa_config() {
 }
 
 # disa_reference: sets REFERENCE (the warm start's output, or a released model at scales
-# without sft.ini, which the user must name).
+# without warm-start.ini, which the user must name).
 disa_reference() {
   if [ -z "${REFERENCE:-}" ]; then
-    if [ -f "$CONFIG_DIR/sft.ini" ]; then
+    if [ -f "$CONFIG_DIR/warm-start.ini" ]; then
       REFERENCE=$RUN_DIR/reference
     else
-      disa_die "set REFERENCE=/path/to/model: at scale '$SCALE' ($CONFIG_DIR has no sft.ini) the reference pi_ref is a released instruct model directory (see $CONFIG_DIR/anchor.ini)"
+      disa_die "set REFERENCE=/path/to/model: at scale '$SCALE' ($CONFIG_DIR has no warm-start.ini) the reference pi_ref is a released instruct model directory (see $CONFIG_DIR/anchor.ini)"
     fi
   fi
   export REFERENCE

@@ -2,7 +2,7 @@
 # One stage on one node without Slurm (a workstation, a container, an interactive node):
 #   mpirun $DISA_MPIRUN_FLAGS -np $DISA_NP build/disa STAGE --config FILE [ARGS...]
 # Usage: jobs/mpirun-stage.sh STAGE [disa options...]
-#   STAGE: sft, anchor, train, eval, or any other disa command (env, smoke, ...)
+#   STAGE: warm-start, anchor, train, eval, or any other disa command (env, smoke, ...)
 #   FILE:  CONFIG if set, else CONFIG_DIR/<stage>.ini (train: train-$ALGORITHM.ini,
 #          ALGORITHM default disa) when it exists; without one, no --config is passed.
 #   e.g.   SCALE=tiny jobs/mpirun-stage.sh anchor --anchor.reference runs/pipeline/reference
@@ -21,7 +21,7 @@ source "$DISA_ROOT/jobs/common.sh"
 source "$DISA_ROOT/jobs/mpirun-flags.sh"
 
 if [ $# -lt 1 ] || [ "${1#-}" != "$1" ]; then
-  echo "usage: $DISA_SCRIPT STAGE [disa options...]   (STAGE: sft, anchor, train, eval, env, ...)" >&2
+  echo "usage: $DISA_SCRIPT STAGE [disa options...]   (STAGE: warm-start, anchor, train, eval, env, ...)" >&2
   exit 2
 fi
 stage=$1

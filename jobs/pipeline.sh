@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (configs/tiny/*.ini), on one node with mpirun:
-#   init      disa model init   a tiny random qwen2 model
-#   sft       disa sft          warm start on graph-path demonstrations -> reference/ (pi_ref)
-#   strong    disa sft          a longer warm start -> strong/ (the "stronger" proposal)
-#   anchor    disa anchor       importance-sampled log Z anchors of pi_ref -> anchors.h5
-#   study     disa anchor       sensitivity study files: q = pi_ref with N = 256, q = strong,
-#                               q = defensive mixture -> study/{ref,strong,mixture}.h5
-#   train     disa train        disa, flowrl, grpo, gspo and sft from the same reference and
-#                               the same anchors -> train/<alg>/{train.h5,policy/}
-#   eval      disa eval         every policy and the reference -> eval/<name>.h5
-#   report    tools/make_report.py   results table, plots, report/results.md (and
-#                               docs/results.md with DISA_DOCS=path)
+#   init        disa model init  a tiny random qwen2 model
+#   warm-start  disa warm-start  warm start on graph-path demonstrations -> reference/ (pi_ref)
+#   strong      disa warm-start  a longer warm start -> strong/ (the "stronger" proposal)
+#   anchor      disa anchor      importance-sampled log Z anchors of pi_ref -> anchors.h5
+#   study       disa anchor      sensitivity study files: q = pi_ref with N = 256, q = strong,
+#                                q = defensive mixture -> study/{ref,strong,mixture}.h5
+#   train       disa train       disa, flowrl, grpo, gspo and sft from the same reference and
+#                                the same anchors -> train/<alg>/{train.h5,policy/}
+#   eval        disa eval        every policy and the reference -> eval/<name>.h5
+#   report      tools/make_report.py   results table, plots, report/results.md (and
+#                                docs/results.md with DISA_DOCS=path)
 # Every stage is a separate command whose output is a file the next reads: name stages to
 # rerun only those, e.g. `jobs/pipeline.sh runs/x train eval report`.
 # Usage: jobs/pipeline.sh [OUT_DIR] [STAGE...]   (DISA_NP ranks, default 2; DISA_BUILD build dir;
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out="${1:-runs/pipeline}"
 shift || true
-stages="${*:-init sft strong anchor study train eval report}"
+stages="${*:-init warm-start strong anchor study train eval report}"
 np="${DISA_NP:-2}"
 disa="${DISA_BUILD:-build}/disa"
 algorithms="${DISA_ALGORITHMS:-disa flowrl grpo gspo sft}"
@@ -46,11 +46,13 @@ if has_stage init; then
   run env mpirun_np "$disa" env
   run init "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$out/init"
 fi
-if has_stage sft; then
-  run sft mpirun_np "$disa" sft --config "$cfg/sft.ini" --sft.model "$out/init" --sft.out "$out/reference"
+if has_stage warm-start; then
+  run warm-start mpirun_np "$disa" warm-start --config "$cfg/warm-start.ini" --warm-start.model "$out/init" \
+    --warm-start.out "$out/reference"
 fi
 if has_stage strong; then
-  run strong mpirun_np "$disa" sft --config "$cfg/sft-strong.ini" --sft.model "$out/reference" --sft.out "$out/strong"
+  run strong mpirun_np "$disa" warm-start --config "$cfg/warm-start-strong.ini" --warm-start.model "$out/reference" \
+    --warm-start.out "$out/strong"
 fi
 if has_stage anchor; then
   run anchor mpirun_np "$disa" anchor --config "$cfg/anchor.ini" --anchor.reference "$out/reference" \

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Submits the whole pipeline as Slurm jobs chained with --dependency=afterok, from a login
 # node, and prints the job ids:
-#   sft (only where CONFIG_DIR has sft.ini) -> anchor -> train ALGORITHM (one job each)
-#   -> eval ALGORITHM (one job each); and eval of the reference itself after sft.
+#   warm-start (only where CONFIG_DIR has warm-start.ini) -> anchor -> train ALGORITHM (one
+#   job each) -> eval ALGORITHM (one job each); and eval of the reference itself after
+#   warm-start.
 # A job starts only when the one it reads from ended successfully; if a stage fails, the
 # jobs after it stay pending with reason DependencyNeverSatisfied (scancel them, fix, and
 # resubmit from that stage: STAGES=...). Each job's resources come from its #SBATCH header.
@@ -12,8 +13,8 @@
 # Environment: SCALE, CONFIG_DIR, RUN_DIR, REFERENCE, DISA_BIN, DEVICE, ... (jobs/common.sh;
 # exported to the jobs, as sbatch exports the environment by default), and
 #   ALGORITHMS         the trainings                      ["disa flowrl grpo gspo sft"]
-#   STAGES             the stages to submit               ["sft anchor train eval"]
-#   EVAL_REFERENCE     1: also evaluate the reference     [1 when STAGES has sft or anchor]
+#   STAGES             the stages to submit               ["warm-start anchor train eval"]
+#   EVAL_REFERENCE     1: also evaluate the reference     [1 when STAGES has warm-start or anchor]
 #   DISA_SBATCH_ARGS   extra sbatch options for every job, word-split
 #                      (e.g. "--account=abc --partition=gpu --nodes=2"; Slurm's own SBATCH_*
 #                      input variables such as SBATCH_ACCOUNT work too)
@@ -28,7 +29,7 @@ if [ -n "${CONFIG:-}" ]; then
   disa_die "CONFIG names one stage's file and would apply to every job: use CONFIG_DIR (or SCALE) here"
 fi
 read -r -a algorithms <<<"${ALGORITHMS:-disa flowrl grpo gspo sft}"
-read -r -a stages <<<"${STAGES:-sft anchor train eval}"
+read -r -a stages <<<"${STAGES:-warm-start anchor train eval}"
 read -r -a sbatch_args <<<"${DISA_SBATCH_ARGS:-}"
 has_stage() {
   local s
@@ -37,8 +38,8 @@ has_stage() {
 }
 
 # Everything is checked before the first job is submitted.
-do_sft=0
-if has_stage sft && [ -f "$CONFIG_DIR/sft.ini" ]; then do_sft=1; fi
+do_warm_start=0
+if has_stage warm-start && [ -f "$CONFIG_DIR/warm-start.ini" ]; then do_warm_start=1; fi
 disa_reference
 if has_stage anchor; then disa_config anchor.ini && unset CONFIG; fi
 if has_stage train; then
@@ -80,20 +81,20 @@ submit() {
 
 echo "== $DISA_SCRIPT: scale $SCALE ($CONFIG_DIR), run dir $RUN_DIR, reference $REFERENCE$(disa_dry_run && echo ' (dry run: job ids are placeholders)')"
 JOB=${AFTER:-}
-sft_job=${AFTER:-}
-if [ "$do_sft" = 1 ]; then
-  submit disa-sft "$JOB" jobs/sft.sbatch
-  sft_job=$JOB
+warm_start_job=${AFTER:-}
+if [ "$do_warm_start" = 1 ]; then
+  submit disa-warm-start "$JOB" jobs/warm-start.sbatch
+  warm_start_job=$JOB
 fi
-anchor_job=$sft_job
+anchor_job=$warm_start_job
 if has_stage anchor; then
-  submit disa-anchor "$sft_job" jobs/anchor.sbatch
+  submit disa-anchor "$warm_start_job" jobs/anchor.sbatch
   anchor_job=$JOB
 fi
 eval_reference=0
-if has_stage sft || has_stage anchor; then eval_reference=1; fi
+if has_stage warm-start || has_stage anchor; then eval_reference=1; fi
 if has_stage eval && [ "${EVAL_REFERENCE:-$eval_reference}" = 1 ]; then
-  submit disa-eval-reference "$sft_job" jobs/eval.sbatch reference
+  submit disa-eval-reference "$warm_start_job" jobs/eval.sbatch reference
 fi
 for a in "${algorithms[@]}"; do
   train_job=$anchor_job

@@ -9,7 +9,8 @@
 # weights' relative variance V and so the bias and variance of log Zhat (docs/method.md §2);
 # compare the files' diagnostics (ESS/N, k_hat, standard errors) with tools or h5py.
 # For the 1.5B reference, Qwen2.5-7B-Instruct is a stronger proposal with the same tokenizer;
-# at the tiny scale, the longer warm start of configs/tiny/sft-strong.ini (jobs/sft.sbatch).
+# at the tiny scale, the longer warm start of configs/tiny/warm-start-strong.ini
+# (jobs/warm-start.sbatch).
 #   mkdir -p logs && STRONG_MODEL=/models/Qwen2.5-7B-Instruct sbatch jobs/sweep-proposal.sh
 #   (from the repo root; with another number of alphas: sbatch --array=0-<1 + count> ...)
 #   env: STRONG_MODEL (required), ALPHAS (space-separated) ["0.25 0.5 0.75"], BETA (overrides

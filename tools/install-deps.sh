@@ -13,6 +13,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git ccache time bc xz-utils
+  # the formatter of tools/check-format.sh and tools/format.sh (.clang-format is for 14)
+  clang-format-14
   # MPI and parallel HDF5 (the serial libhdf5-dev is not enough)
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # libraries

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The README's test command: installs what disa needs (tools/install-deps.sh: apt packages
-# and the project's .venv, idempotent), builds both configurations -- build/ (CPU) and
-# build-cuda/ (-DDISA_WITH_CUDA=ON: NCCL communicator and GPU binding, against the same
-# CUDA LibTorch) -- and runs the whole test suite with ctest on each (MPI tests at 1 and 2
-# ranks; no GPU is needed: the CUDA build must work on CPU too).
+# and the project's .venv, idempotent), checks the formatting of the sources first, as it
+# fails fast (tools/check-format.sh; DISA_CHECK_FORMAT=0 skips it), builds both
+# configurations -- build/ (CPU) and build-cuda/ (-DDISA_WITH_CUDA=ON: NCCL communicator
+# and GPU binding, against the same CUDA LibTorch) -- and runs the whole test suite with
+# ctest on each (MPI tests at 1 and 2 ranks; no GPU is needed: the CUDA build must work on
+# CPU too).
 # Extra arguments go to both ctest runs (e.g. -R tokenizer). DISA_TEST_CONFIGS selects the
 # configurations ("cpu cuda" by default).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash tools/install-deps.sh
+if [ "${DISA_CHECK_FORMAT:-1}" != 0 ]; then bash tools/check-format.sh; fi
 configs="${DISA_TEST_CONFIGS:-cpu cuda}"
 status=0
 for config in $configs; do

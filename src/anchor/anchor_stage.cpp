@@ -21,6 +21,7 @@
 #include "disa/anchor/work_plan.hpp"
 #include "disa/build_info.hpp"
 #include "disa/core/config.hpp"
+#include "disa/core/option_table.hpp"
 #include "disa/core/log.hpp"
 #include "disa/core/timing.hpp"
 #include "disa/core/logsumexp.hpp"
@@ -33,10 +34,15 @@
 #include "disa/io/provenance.hpp"
 #include "disa/io/partition_file.hpp"
 #include "disa/model/generate.hpp"
-#include "disa/model/response_text.hpp"
 #include "disa/model/score.hpp"
 #include "disa/model/tokenizer.hpp"
-#include "disa/model/weights.hpp"
+#include "disa/stage/code_names.hpp"
+#include "disa/stage/compute.hpp"
+#include "disa/stage/models.hpp"
+#include "disa/stage/phase_times.hpp"
+#include "disa/stage/prompts.hpp"
+#include "disa/stage/rollout.hpp"
+#include "disa/stage/solution_set.hpp"
 #include "disa/tasks/registry.hpp"
 #include "disa/tasks/task_options.hpp"
 
@@ -53,51 +59,57 @@ const std::set<std::string> kResumeFreeOptions{"anchor.resume", "anchor.stop-aft
                                                "log.level", "log.all-ranks"};
 
 
+// The settings of `disa anchor`; the initialisers are the options' defaults.
 struct Settings {
-  std::string reference_dir, out, device;
+  std::string reference_dir, out = "anchors.h5";
   double beta = 1;
-  int64_t samples = 16, batch_size = 64, max_new_tokens = 64, bootstrap = 200;
-  int64_t stop_after_rounds = -1, diagnostics_chunk = 1024, threads = 0;
+  int64_t samples = 16;
+  uint64_t seed = 1234;
+  int64_t batch_size = 64, max_new_tokens = 64, bootstrap = 200;
+  bool exact = true, resume = false;
+  stage::ComputeSettings compute;
   double checkpoint_seconds = 60;
-  uint64_t seed = 0;
-  bool resume = false, exact = true;
   int deflate = 0;
+  int64_t diagnostics_chunk = 1024, stop_after_rounds = -1;
   ProposalSpec proposal;
   tasks::TaskOptions task;
 };
 
-Settings settings_from(const Config& c) {
-  Settings s;
-  s.reference_dir = c.get_string("anchor.reference");
-  c.require(!s.reference_dir.empty(), "anchor.reference", "is required (a model directory)");
-  s.out = c.get_string("anchor.out");
-  c.require(!s.out.empty(), "anchor.out", "must name the partition file to write");
-  s.device = c.get_string("anchor.device");
-  s.beta = c.get_double("anchor.beta");
-  c.require(s.beta > 0 && std::isfinite(s.beta), "anchor.beta", "must be > 0");
-  s.samples = c.get_int("anchor.samples");
-  c.require(s.samples >= 1, "anchor.samples", "must be >= 1 (samples per prompt, N)");
-  s.batch_size = c.get_int("anchor.batch-size");
-  c.require(s.batch_size >= 1, "anchor.batch-size", "must be >= 1");
-  s.max_new_tokens = c.get_int("anchor.max-new-tokens");
-  c.require(s.max_new_tokens >= 1, "anchor.max-new-tokens", "must be >= 1");
-  s.bootstrap = c.get_int("anchor.bootstrap");
-  c.require(s.bootstrap >= 0, "anchor.bootstrap", "must be >= 0 (0: no bootstrap)");
-  s.stop_after_rounds = c.get_int("anchor.stop-after-rounds");
-  s.diagnostics_chunk = c.get_int("anchor.diagnostics-chunk");
-  c.require(s.diagnostics_chunk >= 1, "anchor.diagnostics-chunk", "must be >= 1");
-  s.deflate = int(c.get_int("anchor.deflate"));
-  c.require(s.deflate >= 0 && s.deflate <= 9, "anchor.deflate", "must lie in 0..9");
-  s.seed = uint64_t(c.get_int("anchor.seed"));
-  s.threads = c.get_int("anchor.threads");
-  s.checkpoint_seconds = c.get_double("anchor.checkpoint-seconds");
-  c.require(s.checkpoint_seconds >= 0, "anchor.checkpoint-seconds", "must be >= 0 (0: every round)");
-  c.require(s.threads >= 0, "anchor.threads", "must be >= 0 (0: hardware threads / ranks per node)");
-  s.resume = c.get_bool("anchor.resume");
-  s.exact = c.get_bool("anchor.exact");
-  s.proposal = proposal_from_config(c);
-  s.task = tasks::task_options_from_config(c);
-  return s;
+const OptionTable<Settings>& settings_table() {
+  static const OptionTable<Settings> table = [] {
+    OptionTable<Settings> t;
+    t.text("anchor.reference", DISA_FIELD(reference_dir), "reference model directory (pi_ref; HF layout)",
+           required("a model directory"));
+    t.text("anchor.out", DISA_FIELD(out), "the partition file to write", required("the partition file to write"));
+    t.real("anchor.beta", DISA_FIELD(beta), "inverse temperature beta > 0 of the reward-tilted target",
+           {[](const double& v) { return v > 0 && std::isfinite(v); }, "must be > 0"});
+    t.integer("anchor.samples", DISA_FIELD(samples), "proposal samples per prompt (N >= 1)",
+              at_least<int64_t>(1, "samples per prompt, N"));
+    t.integer("anchor.seed", DISA_FIELD(seed),
+              "seed: a sample's random stream depends on (seed, prompt, sample) only");
+    t.integer("anchor.batch-size", DISA_FIELD(batch_size), "work units (prompt, sample) per global batch",
+              at_least<int64_t>(1));
+    t.integer("anchor.max-new-tokens", DISA_FIELD(max_new_tokens), "generation limit per response",
+              at_least<int64_t>(1));
+    t.integer("anchor.bootstrap", DISA_FIELD(bootstrap), "bootstrap resamples for the SD of log Zhat (0: none)",
+              at_least<int64_t>(0, "0: no bootstrap"));
+    t.flag("anchor.exact", DISA_FIELD(exact), "compute the exact log Z where the task lists its solutions");
+    t.flag("anchor.resume", DISA_FIELD(resume), "continue ANCHOR.OUT.incomplete left by an interrupted run");
+    t.include(DISA_FIELD(compute), stage::compute_option_table("anchor"));
+    t.real("anchor.checkpoint-seconds", DISA_FIELD(checkpoint_seconds),
+           "flush the partition file (a resumable checkpoint) at most this often; 0: every round",
+           at_least(0.0, "0: every round"));
+    t.integer("anchor.deflate", DISA_FIELD(deflate), "gzip level 0-9 for trajectory datasets (0: none)",
+              within<int64_t>(0, 9));
+    t.integer("anchor.diagnostics-chunk", DISA_FIELD(diagnostics_chunk),
+              "prompts read back per chunk when computing diagnostics", at_least<int64_t>(1));
+    t.integer("anchor.stop-after-rounds", DISA_FIELD(stop_after_rounds),
+              "fault injection for tests: exit abruptly after this many rounds (-1: off)");
+    t.include(DISA_FIELD(proposal), proposal_option_table());
+    t.include(DISA_FIELD(task), tasks::task_option_table());
+    return t;
+  }();
+  return table;
 }
 
 // The configuration without the options a resume may change, as INI.
@@ -111,15 +123,13 @@ std::string comparable_config(const Config& c) {
 // The per-unit columns of one batch, in unit order.
 using Rows = partition::Trajectories;
 
-struct PhaseTimes {
-  double generate = 0, score = 0, reward = 0, write = 0, reduce = 0, diagnostics = 0;
-  int64_t generated_tokens = 0, samples = 0;
-};
+// The timed phases, in the order the summary reads them.
+const std::vector<std::string> kPhases{"generate", "score", "reward", "write", "reduce", "diagnostics"};
 
 class AnchorStage {
  public:
   AnchorStage(const Config& config, MpiContext& mpi)
-      : config_(config), mpi_(mpi), s_(settings_from(config)), comm_(make_mpi_communicator(mpi.world())) {}
+      : config_(config), mpi_(mpi), s_(settings_table().read(config)), comm_(make_mpi_communicator(mpi.world())) {}
 
   std::string run();
 
@@ -143,55 +153,37 @@ class AnchorStage {
   std::unique_ptr<Communicator> comm_;
   torch::Device device_{torch::kCPU};
   CausalLM reference_{nullptr}, strong_{nullptr};
-  std::unique_ptr<Tokenizer> tokenizer_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
   std::unique_ptr<tasks::Task> task_;
   tasks::Dataset dataset_;
-  std::vector<std::string> prompt_text_;
-  std::vector<std::vector<int32_t>> prompt_tokens_;
+  std::vector<stage::EncodedPrompt> prompts_;
   WorkPlan plan_;
   partition::Writer writer_;  // the partition file
   std::map<int64_t, int64_t> batch_first_row_;  // batch id -> first row (done batches)
   // Per-prompt accumulators (O(prompts)): log-sum-exp of the log weights, counts.
   std::vector<double> lse_max_, lse_sum_;
   std::vector<int64_t> count_, correct_;
-  PhaseTimes times_;
+  stage::PhaseTimes times_{kPhases};
+  int64_t generated_tokens_ = 0, samples_ = 0;  // this rank's, this run
 };
 
 void AnchorStage::load_inputs() {
-  device_ = select_device(mpi_, s_.device);
-  const int threads = configure_threads(mpi_, s_.threads);
-  log::debug("compute threads per rank: {}", threads);
-  const torch::Dtype dtype = device_.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
-  if (!std::filesystem::is_directory(s_.reference_dir))
-    DISA_THROW(ConfigError, "option --anchor.reference: model directory '{}' does not exist", s_.reference_dir);
-  reference_ = load_model(s_.reference_dir, device_, dtype);
+  device_ = stage::setup_compute(mpi_, s_.compute);
+  std::optional<stage::ModelSource> strong;
+  if (s_.proposal.kind != ProposalSpec::Kind::Reference)
+    strong = stage::ModelSource{"proposal.model", "proposal", s_.proposal.model_dir, ""};
+  auto models = stage::load_models({"anchor.reference", "reference", s_.reference_dir, ""}, strong,
+                                   "importance weights need both to score the same token sequences", device_,
+                                   stage::compute_dtype(device_));
+  reference_ = models.first;
   reference_->eval();
-  tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(s_.reference_dir));
-  restrict_to_tokenizer(*reference_, *tokenizer_);
-  if (s_.proposal.kind != ProposalSpec::Kind::Reference) {
-    if (!std::filesystem::is_directory(s_.proposal.model_dir))
-      DISA_THROW(ConfigError, "option --proposal.model: model directory '{}' does not exist",
-                 s_.proposal.model_dir);
-    Tokenizer strong_tok = Tokenizer::load(s_.proposal.model_dir);
-    if (strong_tok.fingerprint() != tokenizer_->fingerprint())
-      DISA_THROW(ModelError,
-                 "the proposal '{}' has another tokenizer than the reference '{}' (fingerprints {} vs {}): "
-                 "importance weights need both to score the same token sequences",
-                 s_.proposal.model_dir, s_.reference_dir, strong_tok.fingerprint(), tokenizer_->fingerprint());
-    strong_ = load_model(s_.proposal.model_dir, device_, dtype);
-    strong_->eval();
-    restrict_to_tokenizer(*strong_, *tokenizer_);
-  }
+  strong_ = models.second;
+  if (strong_) strong_->eval();
+  tokenizer_ = models.tokenizer;
   task_ = tasks::make_task(s_.task);
   dataset_ = task_->make_dataset();
   DISA_CHECK(dataset_.size() > 0, DataError, "the data set '{}' has no prompts", dataset_.source());
-  prompt_text_.reserve(dataset_.size());
-  prompt_tokens_.reserve(dataset_.size());
-  for (size_t i = 0; i < dataset_.size(); ++i) {
-    prompt_text_.push_back(task_->render_prompt(dataset_[i]));
-    prompt_tokens_.push_back(tokenizer_->encode(prompt_text_.back()));
-    DISA_CHECK(!prompt_tokens_.back().empty(), DataError, "prompt '{}' encodes to no tokens", dataset_[i].id);
-  }
+  prompts_ = stage::encode_prompts(*task_, dataset_, *tokenizer_);
   plan_ = WorkPlan{int64_t(dataset_.size()), s_.samples, s_.batch_size};
   if (s_.proposal.truncates())
     log::warn("the proposal is truncated (top-k={}, top-p={}): it cannot draw the reference mass outside its "
@@ -250,9 +242,7 @@ void AnchorStage::create_or_resume_file() {
     partition::Writer::Options options;
     options.deflate = s_.deflate;
     options.batch_size = s_.batch_size;
-    size_t n_reasons = 0;
-    const tasks::Reason* reasons = tasks::all_reasons(&n_reasons);
-    for (size_t i = 0; i < n_reasons; ++i) options.reason_names.emplace_back(tasks::to_string(reasons[i]));
+    options.reason_names = tasks::reason_names();
     writer_ = partition::Writer::create(s_.out, comm_->comm(), options);
     write_provenance();
     // Prompts: each rank writes its contiguous block.
@@ -261,8 +251,8 @@ void AnchorStage::create_or_resume_file() {
     std::vector<std::vector<int32_t>> toks;
     for (int64_t p = p0; p < p1; ++p) {
       ids.push_back(dataset_[size_t(p)].id);
-      texts.push_back(prompt_text_[size_t(p)]);
-      toks.push_back(prompt_tokens_[size_t(p)]);
+      texts.push_back(prompts_[size_t(p)].text);
+      toks.push_back(prompts_[size_t(p)].tokens);
     }
     writer_.write_prompts(ids, texts, toks);
     file().flush();
@@ -300,11 +290,8 @@ Rows AnchorStage::process_batch(int64_t batch) {
   auto [u0, u1] = plan_.batch_units(batch);
   const size_t n = size_t(u1 - u0);
   const auto& prop = s_.proposal;
-  GenerationParams gp;
-  gp.max_new_tokens = s_.max_new_tokens;
-  gp.max_batch_size = int64_t(n);
-  set_model_stops(gp, *reference_, *tokenizer_);
-  if (!task_->response_terminator().empty()) gp.stop_strings.push_back(task_->response_terminator());
+  const GenerationParams gp =
+      stage::generation_params(*reference_, *tokenizer_, *task_, SamplingParams{}, s_.max_new_tokens, int64_t(n));
 
   // Which component draws each unit (mixture only).
   std::vector<int8_t> component(n, partition::kComponentProposal);
@@ -323,7 +310,7 @@ Rows AnchorStage::process_batch(int64_t batch) {
     for (size_t i = 0; i < n; ++i) {
       if (component[i] != which) continue;
       const int64_t u = u0 + int64_t(i);
-      requests.push_back({prompt_tokens_[size_t(plan_.prompt_of(u))], plan_.prompt_of(u), plan_.sample_of(u)});
+      requests.push_back({prompts_[size_t(plan_.prompt_of(u))].tokens, plan_.prompt_of(u), plan_.sample_of(u)});
       slots.push_back(i);
     }
     if (requests.empty()) return;
@@ -340,24 +327,19 @@ Rows AnchorStage::process_batch(int64_t batch) {
     run_generation(*strong_, prop.sampling, partition::kComponentStrong);
     run_generation(*reference_, SamplingParams{}, partition::kComponentReference);
   }
-  times_.generate += seconds_since(t0);
+  times_.add("generate", t0);
 
-  // Rewards.
   t0 = Clock::now();
   std::vector<const tasks::Record*> records;
-  std::vector<std::string> responses;
-  for (size_t i = 0; i < n; ++i) {
-    records.push_back(&dataset_[size_t(plan_.prompt_of(u0 + int64_t(i)))]);
-    responses.push_back(response_text(*tokenizer_, results[i].tokens));
-  }
-  auto rewards = task_->reward_batch(records, responses);
-  times_.reward += seconds_since(t0);
+  for (size_t i = 0; i < n; ++i) records.push_back(prompts_[size_t(plan_.prompt_of(u0 + int64_t(i)))].record);
+  const auto rewards = stage::reward_responses(*task_, records, *tokenizer_, results).rewards;
+  times_.add("reward", t0);
 
   // Teacher-forced log pi_ref (and log q_strong for a mixture).
   t0 = Clock::now();
   std::vector<ScoreItem> items;
   for (size_t i = 0; i < n; ++i)
-    items.push_back({prompt_tokens_[size_t(plan_.prompt_of(u0 + int64_t(i)))], results[i].tokens});
+    items.push_back({prompts_[size_t(plan_.prompt_of(u0 + int64_t(i)))].tokens, results[i].tokens});
   ScoreOptions ref_opts;
   ref_opts.max_batch_size = int64_t(n);
   const auto log_pi_ref = score(*reference_, items, ref_opts).sums();
@@ -367,7 +349,7 @@ Rows AnchorStage::process_batch(int64_t batch) {
     strong_opts.sampling = prop.sampling;
     log_q_strong = score(*strong_, items, strong_opts).sums();
   }
-  times_.score += seconds_since(t0);
+  times_.add("score", t0);
 
   Rows rows;
   for (size_t i = 0; i < n; ++i) {
@@ -397,8 +379,7 @@ Rows AnchorStage::process_batch(int64_t batch) {
     rows.sample_index.push_back(plan_.sample_of(u));
     rows.tokens.push_back(g.tokens);
     rows.length.push_back(int32_t(g.tokens.size()));
-    rows.finish_reason.push_back(g.finish_reason == FinishReason::Stop ? partition::kFinishStop
-                                                                      : partition::kFinishLength);
+    rows.finish_reason.push_back(stage::finish_code(g.finish_reason));
     rows.component.push_back(component[i]);
     rows.reason.push_back(int8_t(rewards[i].reason));
     rows.reward.push_back(reward);
@@ -406,9 +387,9 @@ Rows AnchorStage::process_batch(int64_t batch) {
     rows.log_pi_ref.push_back(log_pi_ref[i]);
     rows.log_q_strong.push_back(strong);
     rows.log_weight.push_back(log_weight);
-    times_.generated_tokens += int64_t(g.tokens.size());
+    generated_tokens_ += int64_t(g.tokens.size());
   }
-  times_.samples += int64_t(n);
+  samples_ += int64_t(n);
   return rows;
 }
 
@@ -438,11 +419,11 @@ void AnchorStage::sample_rounds(const std::vector<int64_t>& todo) {
       file().flush();
       last_flush = Clock::now();
     }
-    times_.write += seconds_since(t0);
+    times_.add("write", t0);
     accumulate(rows);
     done_units += comm_->all_reduce(n, ReduceOp::Sum);
     const double elapsed = seconds_since(start);
-    const int64_t tokens = comm_->all_reduce(times_.generated_tokens, ReduceOp::Sum);
+    const int64_t tokens = comm_->all_reduce(generated_tokens_, ReduceOp::Sum);
     log::info("round {}/{}: {}/{} samples this run, {:.1f} samples/s, {:.0f} tokens/s", t + 1, rounds, done_units,
               todo_units, done_units / std::max(elapsed, 1e-9),
               tokens / std::max(elapsed, 1e-9));
@@ -468,42 +449,28 @@ void AnchorStage::reduce_accumulators() {
                dataset_[p].id, count_[p], s_.samples);
     lse_max_[p] = lse[p];  // now the global log-sum-exp
   }
-  times_.reduce += seconds_since(t0);
+  times_.add("reduce", t0);
 }
 
 std::vector<double> AnchorStage::exact_log_z(int64_t p0, int64_t p1) {
   std::vector<double> out(size_t(p1 - p0), std::numeric_limits<double>::quiet_NaN());
   if (!s_.exact) return out;
-  int64_t too_long = 0;
+  int64_t unreachable = 0;
   for (int64_t p = p0; p < p1; ++p) {
-    auto solutions = task_->enumerate_solutions(dataset_[size_t(p)]);
+    const auto& prompt = prompts_[size_t(p)];
+    auto solutions = stage::listed_solutions(*task_, *prompt.record, *tokenizer_, s_.max_new_tokens);
     if (!solutions) return out;  // the task does not list its solutions
-    std::vector<ScoreItem> items;
-    for (const auto& sol : *solutions) {
-      auto toks = tokenizer_->encode(sol);
-      // Unreachable within the generation limit: the sampler can never emit it.
-      if (int64_t(toks.size()) > s_.max_new_tokens) {
-        ++too_long;
-        continue;
-      }
-      items.push_back({prompt_tokens_[size_t(p)], toks});
-    }
+    unreachable += solutions->unreachable;
     // P_ref(correct) = sum of the reference probabilities of the correct responses;
     // with binary rewards Z = 1 + (e^beta - 1) P_ref(correct).
     LogSumExp mass;
-    for (size_t i = 0; i < items.size(); i += size_t(s_.batch_size)) {
-      std::vector<ScoreItem> chunk(items.begin() + long(i),
-                                   items.begin() + long(std::min(items.size(), i + size_t(s_.batch_size))));
-      ScoreOptions opts;
-      opts.max_batch_size = s_.batch_size;
-      for (double l : score(*reference_, chunk, opts).sums()) mass.add(l);
-    }
+    for (double l : stage::score_solutions(*reference_, prompt.tokens, *solutions, s_.batch_size)) mass.add(l);
     out[size_t(p - p0)] = exact_log_partition(s_.beta, mass.value());
   }
-  if (too_long > 0)
+  if (unreachable > 0)
     log::warn("{} correct responses are longer than anchor.max-new-tokens={} and cannot be sampled; the exact "
               "log Z counts only reachable ones",
-              too_long, s_.max_new_tokens);
+              unreachable, s_.max_new_tokens);
   return out;
 }
 
@@ -569,7 +536,7 @@ void AnchorStage::finalize_anchors() {
       flags[k] = f;
     }
   }
-  times_.diagnostics += seconds_since(t0);
+  times_.add("diagnostics", t0);
   t0 = Clock::now();
   auto& f = file();
   f.create_group("/anchors");
@@ -598,18 +565,15 @@ void AnchorStage::finalize_anchors() {
              std::string("1: all samples wrong, 2: k_hat > 0.7, 4: truncated proposal, 8: no exact log Z"));
   f.set_attr("/diagnostics/bootstrap_sd", "resamples", s_.bootstrap);
   f.set_attr("/", "world_size", int64_t(mpi_.size()));
-  times_.write += seconds_since(t0);
+  times_.add("write", t0);
 }
 
 void AnchorStage::print_summary(double total_seconds) const {
-  const double gen = comm_->all_reduce(times_.generate, ReduceOp::Max);
-  const double sco = comm_->all_reduce(times_.score, ReduceOp::Max);
-  const double rew = comm_->all_reduce(times_.reward, ReduceOp::Max);
-  const double wri = comm_->all_reduce(times_.write, ReduceOp::Max);
-  const double red = comm_->all_reduce(times_.reduce, ReduceOp::Max);
-  const double dia = comm_->all_reduce(times_.diagnostics, ReduceOp::Max);
-  const int64_t samples = comm_->all_reduce(times_.samples, ReduceOp::Sum);
-  const int64_t tokens = comm_->all_reduce(times_.generated_tokens, ReduceOp::Sum);
+  const auto slowest = times_.slowest_rank(*comm_);  // in the order of kPhases
+  const double gen = slowest[0], sco = slowest[1], rew = slowest[2], wri = slowest[3], red = slowest[4],
+               dia = slowest[5];
+  const int64_t samples = comm_->all_reduce(samples_, ReduceOp::Sum);
+  const int64_t tokens = comm_->all_reduce(generated_tokens_, ReduceOp::Sum);
   if (!mpi_.is_root()) return;
   auto reader = partition::Reader::open(s_.out);
   auto ess_fraction = reader.diagnostic("ess_fraction");
@@ -672,30 +636,7 @@ std::string AnchorStage::run() {
 
 }  // namespace
 
-void add_anchor_options(Options& o) {
-  o.add_string("anchor.reference", "", "reference model directory (pi_ref; HF layout)");
-  o.add_string("anchor.out", "anchors.h5", "the partition file to write");
-  o.add_double("anchor.beta", 1.0, "inverse temperature beta > 0 of the reward-tilted target");
-  o.add_int("anchor.samples", 16, "proposal samples per prompt (N >= 1)");
-  o.add_int("anchor.seed", 1234, "seed: a sample's random stream depends on (seed, prompt, sample) only");
-  o.add_int("anchor.batch-size", 64, "work units (prompt, sample) per global batch");
-  o.add_int("anchor.max-new-tokens", 64, "generation limit per response");
-  o.add_int("anchor.bootstrap", 200, "bootstrap resamples for the SD of log Zhat (0: none)");
-  o.add_bool("anchor.exact", true, "compute the exact log Z where the task lists its solutions");
-  o.add_bool("anchor.resume", false, "continue ANCHOR.OUT.incomplete left by an interrupted run");
-  o.add_string("anchor.device", "auto", "auto, cpu or cuda (rank r uses cuda:local_rank)");
-  o.add_int("anchor.threads", 0,
-            "CPU threads per rank (0: hardware threads / ranks per node); fix it for results that are "
-            "bitwise identical across rank counts");
-  o.add_double("anchor.checkpoint-seconds", 60,
-               "flush the partition file (a resumable checkpoint) at most this often; 0: every round");
-  o.add_int("anchor.deflate", 0, "gzip level 0-9 for trajectory datasets (0: none)");
-  o.add_int("anchor.diagnostics-chunk", 1024, "prompts read back per chunk when computing diagnostics");
-  o.add_int("anchor.stop-after-rounds", -1,
-            "fault injection for tests: exit abruptly after this many rounds (-1: off)");
-  add_proposal_options(o);
-  tasks::add_task_options(o);
-}
+void add_anchor_options(Options& o) { settings_table().declare(o); }
 
 std::string run_anchor(const Config& config, MpiContext& mpi) {
   AnchorStage stage(config, mpi);

@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "disa/core/config.hpp"
+#include "disa/core/option_table.hpp"
 
 namespace disa::anchor {
 
@@ -29,43 +29,31 @@ std::string ProposalSpec::describe() const {
   return "?";
 }
 
-void add_proposal_options(Options& o) {
-  o.add_string("proposal.kind", "reference",
-               "proposal q: reference (the reference model itself), model (another model "
-               "directory, --proposal.model), mixture (alpha * q_strong + (1 - alpha) * pi_ref)");
-  o.add_string("proposal.model", "", "model directory of the strong proposal (kind model or mixture)");
-  o.add_double("proposal.alpha", 0.5, "mixture weight of the strong proposal, in (0, 1)");
-  o.add_double("proposal.temperature", 1.0,
-               "sampling temperature of the proposal (of the strong component for a mixture)");
-  o.add_int("proposal.top-k", 0, "top-k truncation of the proposal (0: off; truncation biases log Z low)");
-  o.add_double("proposal.top-p", 1.0, "top-p truncation of the proposal (1: off; truncation biases log Z low)");
-}
-
-ProposalSpec proposal_from_config(const Config& c) {
-  ProposalSpec p;
-  const std::string kind = c.get_string("proposal.kind");
-  if (kind == "reference")
-    p.kind = ProposalSpec::Kind::Reference;
-  else if (kind == "model")
-    p.kind = ProposalSpec::Kind::Model;
-  else if (kind == "mixture")
-    p.kind = ProposalSpec::Kind::Mixture;
-  else
-    c.require(false, "proposal.kind", "must be reference, model or mixture");
-  p.model_dir = c.get_string("proposal.model");
-  p.alpha = c.get_double("proposal.alpha");
-  p.sampling.temperature = c.get_double("proposal.temperature");
-  p.sampling.top_k = c.get_int("proposal.top-k");
-  p.sampling.top_p = c.get_double("proposal.top-p");
-  if (p.kind != ProposalSpec::Kind::Reference)
-    c.require(!p.model_dir.empty(), "proposal.model", "is required for proposal.kind=" + kind);
-  if (p.kind == ProposalSpec::Kind::Mixture)
-    c.require(p.alpha > 0 && p.alpha < 1, "proposal.alpha", "must lie in (0, 1)");
-  c.require(p.sampling.temperature > 0, "proposal.temperature",
-            "must be > 0 (greedy decoding has no density to importance-sample with)");
-  c.require(p.sampling.top_k >= 0, "proposal.top-k", "must be >= 0");
-  c.require(p.sampling.top_p > 0 && p.sampling.top_p <= 1, "proposal.top-p", "must lie in (0, 1]");
-  return p;
+const OptionTable<ProposalSpec>& proposal_option_table() {
+  using Kind = ProposalSpec::Kind;
+  static const OptionTable<ProposalSpec> table = [] {
+    OptionTable<ProposalSpec> t;
+    t.choice("proposal.kind", DISA_FIELD(kind),
+             std::vector<std::pair<std::string, Kind>>{
+                 {"reference", Kind::Reference}, {"model", Kind::Model}, {"mixture", Kind::Mixture}},
+             "proposal q: reference (the reference model itself), model (another model directory, "
+             "--proposal.model), mixture (alpha * q_strong + (1 - alpha) * pi_ref)");
+    t.text("proposal.model", DISA_FIELD(model_dir), "model directory of the strong proposal (kind model or mixture)");
+    t.real("proposal.alpha", DISA_FIELD(alpha), "mixture weight of the strong proposal, in (0, 1)");
+    t.real("proposal.temperature", DISA_FIELD(sampling.temperature),
+           "sampling temperature of the proposal (of the strong component for a mixture)",
+           above(0.0, "greedy decoding has no density to importance-sample with"));
+    t.integer("proposal.top-k", DISA_FIELD(sampling.top_k),
+              "top-k truncation of the proposal (0: off; truncation biases log Z low)", at_least<int64_t>(0));
+    t.real("proposal.top-p", DISA_FIELD(sampling.top_p),
+           "top-p truncation of the proposal (1: off; truncation biases log Z low)", above_up_to(0, 1));
+    t.check("proposal.model", [](const ProposalSpec& p) { return p.kind == Kind::Reference || !p.model_dir.empty(); },
+            "is required for proposal.kind = model or mixture");
+    t.check("proposal.alpha", [](const ProposalSpec& p) { return p.kind != Kind::Mixture || (p.alpha > 0 && p.alpha < 1); },
+            "must lie in (0, 1)");
+    return t;
+  }();
+  return table;
 }
 
 }  // namespace disa::anchor

@@ -12,18 +12,6 @@
 namespace disa::apps {
 namespace {
 
-int run_eval_command(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options options("eval",
-                  "Evaluate a policy on one or more benchmarks (MPI-sharded): k samples per prompt, Mean@k, "
-                  "Pass@k, distinct solutions, LLM-judged strategies, exact distribution metrics; writes "
-                  "eval.h5 with eval.md and eval.json beside it.");
-  eval::add_eval_options(options);
-  auto config = parse_command(options, args, mpi);
-  if (!config) return 0;
-  eval::run_eval(*config, mpi);
-  return 0;
-}
-
 int run_eval_compare(const std::vector<std::string>& args, MpiContext& mpi) {
   Options options("eval compare",
                   "Print the side-by-side table of several evaluation runs: one row per run (LABEL=PATH or "
@@ -59,8 +47,11 @@ int run_eval_compare(const std::vector<std::string>& args, MpiContext& mpi) {
 
 }  // namespace
 
-DISA_REGISTER_COMMAND("eval", "stage 3: evaluate a policy (Mean@k, Pass@k, diversity, exact metrics) -> eval.h5",
-                      run_eval_command);
+DISA_REGISTER_STAGE("eval", "stage 3: evaluate a policy (Mean@k, Pass@k, diversity, exact metrics) -> eval.h5",
+                    "Evaluate a policy on one or more benchmarks (MPI-sharded): k samples per prompt, Mean@k, Pass@k, "
+                    "distinct solutions, LLM-judged strategies, exact distribution metrics; writes eval.h5 with "
+                    "eval.md and eval.json beside it.",
+                    eval::add_eval_options, eval::run_eval);
 DISA_REGISTER_COMMAND("eval compare", "side-by-side table of several eval.h5 runs", run_eval_compare);
 
 }  // namespace disa::apps

@@ -56,4 +56,15 @@ std::optional<Config> parse_command(const Options& options, const std::vector<st
   return config;
 }
 
+CommandFn stage_command(std::string name, std::string description, std::function<void(Options&)> add_options,
+                        std::function<std::string(const Config&, MpiContext&)> run) {
+  return [name, description, add_options, run](const std::vector<std::string>& args, MpiContext& mpi) {
+    Options options(name, description);
+    add_options(options);
+    auto config = parse_command(options, args, mpi);
+    if (config) run(*config, mpi);
+    return 0;
+  };
+}
+
 }  // namespace disa::apps

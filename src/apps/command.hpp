@@ -38,6 +38,11 @@ struct Registrar {
 std::optional<Config> parse_command(const Options& options, const std::vector<std::string>& args,
                                     MpiContext& mpi, bool quiet = false);
 
+// A stage command (anchor, train, eval, warm-start): `add_options` declares its options,
+// `run` runs it on the resolved configuration. The command parses, then runs.
+CommandFn stage_command(std::string name, std::string description, std::function<void(Options&)> add_options,
+                        std::function<std::string(const Config&, MpiContext&)> run);
+
 }  // namespace disa::apps
 
 #define DISA_CONCAT_INNER(a, b) a##b
@@ -45,3 +50,7 @@ std::optional<Config> parse_command(const Options& options, const std::vector<st
 // DISA_REGISTER_COMMAND("env", "print the build and run environment", run_env);
 #define DISA_REGISTER_COMMAND(name, summary, fn) \
   static ::disa::apps::Registrar DISA_CONCAT(disa_registrar_, __LINE__)({name, summary, fn})
+// DISA_REGISTER_STAGE("anchor", "one line for disa --help", "the command's --help summary",
+//                     anchor::add_anchor_options, anchor::run_anchor);
+#define DISA_REGISTER_STAGE(name, summary, description, add_options, run) \
+  DISA_REGISTER_COMMAND(name, summary, ::disa::apps::stage_command(name, description, add_options, run))

@@ -156,6 +156,35 @@ void Communicator::all_reduce_logsumexp(std::vector<double>& log_values) {
   for (size_t i = 0; i < log_values.size(); ++i) log_values[i] = pairs[i].value();
 }
 
+torch::Tensor Communicator::flatten_bucket(const std::vector<torch::Tensor>& tensors, const std::vector<size_t>& bucket,
+                                           std::optional<torch::ScalarType> wire) {
+  std::vector<torch::Tensor> flat;
+  flat.reserve(bucket.size());
+  for (size_t i : bucket) {
+    torch::Tensor t = tensors[i].detach().reshape({-1});
+    flat.push_back(wire ? t.to(torch::kCPU, *wire) : t);
+  }
+  return flat.size() == 1 ? flat[0].contiguous().clone() : torch::cat(flat);
+}
+
+void Communicator::apply_mean(torch::Tensor& buffer, ReduceOp op) const {
+  if (op != ReduceOp::Mean) return;
+  if (buffer.is_floating_point())
+    buffer.div_(double(size_));
+  else
+    buffer.div_(size_, "trunc");
+}
+
+void Communicator::unflatten_bucket(const torch::Tensor& buffer, std::vector<torch::Tensor>& tensors,
+                                    const std::vector<size_t>& bucket) {
+  int64_t offset = 0;
+  for (size_t i : bucket) {
+    auto& t = tensors[i];
+    t.copy_(buffer.narrow(0, offset, t.numel()).view(t.sizes()));
+    offset += t.numel();
+  }
+}
+
 std::vector<std::vector<size_t>> Communicator::make_buckets(
     const std::vector<torch::Tensor>& tensors) const {
   // Group by dtype and device, keep the order within a group, cut at bucket_bytes.

@@ -48,30 +48,15 @@ class MpiCommunicator final : public Communicator {
       DISA_CHECK(type != MPI_DATATYPE_NULL, DistError,
                  "all_reduce: tensors of dtype {} are not supported by the MPI backend",
                  c10::toString(first.scalar_type()));
-      std::vector<torch::Tensor> flat;
-      flat.reserve(bucket.size());
-      for (size_t i : bucket)
-        flat.push_back(tensors[i].detach().reshape({-1}).to(torch::kCPU, wire));
-      torch::Tensor buffer = flat.size() == 1 ? flat[0].contiguous().clone() : torch::cat(flat);
+      torch::Tensor buffer = flatten_bucket(tensors, bucket, wire);
       DISA_CHECK(buffer.numel() < std::numeric_limits<int>::max(), DistError,
                  "all_reduce: bucket of {} elements exceeds MPI's int count; lower DISA_BUCKET_MB",
                  buffer.numel());
       DISA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buffer.data_ptr(), int(buffer.numel()), type,
                                    mpi_op(op), comm_));
       ++collective_calls_;
-      if (op == ReduceOp::Mean) {
-        if (buffer.is_floating_point())
-          buffer.div_(double(size_));
-        else
-          buffer.div_(size_, "trunc");
-      }
-      int64_t offset = 0;
-      for (size_t i : bucket) {
-        auto& t = tensors[i];
-        int64_t n = t.numel();
-        t.copy_(buffer.narrow(0, offset, n).view(t.sizes()));
-        offset += n;
-      }
+      apply_mean(buffer, op);
+      unflatten_bucket(buffer, tensors, bucket);
     }
   }
 
@@ -79,22 +64,14 @@ class MpiCommunicator final : public Communicator {
     torch::NoGradGuard no_grad;
     for (const auto& bucket : make_buckets(tensors)) {
       const auto& first = tensors[bucket.front()];
-      // Broadcast moves bytes: no conversion needed, any dtype works.
-      std::vector<torch::Tensor> flat;
-      for (size_t i : bucket) flat.push_back(tensors[i].detach().reshape({-1}).to(torch::kCPU));
-      torch::Tensor buffer = torch::cat(flat).contiguous();
+      // Broadcast moves bytes: no conversion needed, any dtype works (staged on the CPU).
+      torch::Tensor buffer = flatten_bucket(tensors, bucket, first.scalar_type());
       int64_t nbytes = buffer.numel() * buffer.element_size();
       DISA_CHECK(nbytes < std::numeric_limits<int>::max(), DistError,
                  "broadcast: bucket of {} bytes is too large; lower DISA_BUCKET_MB", nbytes);
       DISA_MPI_CHECK(MPI_Bcast(buffer.data_ptr(), int(nbytes), MPI_BYTE, root, comm_));
       ++collective_calls_;
-      int64_t offset = 0;
-      for (size_t i : bucket) {
-        auto& t = tensors[i];
-        t.copy_(buffer.narrow(0, offset, t.numel()).view(t.sizes()));
-        offset += t.numel();
-      }
-      (void)first;
+      unflatten_bucket(buffer, tensors, bucket);
     }
   }
 };

@@ -86,25 +86,13 @@ class NcclCommunicator final : public Communicator {
       DISA_CHECK(first.device() == device_, DistError,
                  "NCCL all_reduce: tensor on {} but the communicator is on {}",
                  first.device().str(), device_.str());
-      std::vector<torch::Tensor> flat;
-      for (size_t i : bucket) flat.push_back(tensors[i].detach().reshape({-1}));
-      torch::Tensor buffer = flat.size() == 1 ? flat[0].contiguous().clone() : torch::cat(flat);
+      torch::Tensor buffer = flatten_bucket(tensors, bucket);
       DISA_NCCL_CHECK(ncclAllReduce(buffer.data_ptr(), buffer.data_ptr(), size_t(buffer.numel()),
                                     nccl_type(buffer.scalar_type()), nccl_op(op), nccl_,
                                     stream.stream()));
       ++collective_calls_;
-      if (op == ReduceOp::Mean) {
-        if (buffer.is_floating_point())
-          buffer.div_(double(size_));
-        else
-          buffer.div_(size_, "trunc");
-      }
-      int64_t offset = 0;
-      for (size_t i : bucket) {
-        auto& t = tensors[i];
-        t.copy_(buffer.narrow(0, offset, t.numel()).view(t.sizes()));
-        offset += t.numel();
-      }
+      apply_mean(buffer, op);
+      unflatten_bucket(buffer, tensors, bucket);
     }
   }
 
@@ -113,18 +101,11 @@ class NcclCommunicator final : public Communicator {
     c10::cuda::CUDAGuard guard(device_);
     auto stream = c10::cuda::getCurrentCUDAStream(device_.index());
     for (const auto& bucket : make_buckets(tensors)) {
-      std::vector<torch::Tensor> flat;
-      for (size_t i : bucket) flat.push_back(tensors[i].detach().reshape({-1}));
-      torch::Tensor buffer = torch::cat(flat).contiguous();
+      torch::Tensor buffer = flatten_bucket(tensors, bucket);
       DISA_NCCL_CHECK(ncclBroadcast(buffer.data_ptr(), buffer.data_ptr(), size_t(buffer.numel()),
                                     nccl_type(buffer.scalar_type()), root, nccl_, stream.stream()));
       ++collective_calls_;
-      int64_t offset = 0;
-      for (size_t i : bucket) {
-        auto& t = tensors[i];
-        t.copy_(buffer.narrow(0, offset, t.numel()).view(t.sizes()));
-        offset += t.numel();
-      }
+      unflatten_bucket(buffer, tensors, bucket);
     }
   }
 

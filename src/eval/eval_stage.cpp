@@ -17,6 +17,7 @@
 
 #include "disa/build_info.hpp"
 #include "disa/core/config.hpp"
+#include "disa/core/option_table.hpp"
 #include "disa/core/log.hpp"
 #include "disa/core/timing.hpp"
 #include "disa/core/logsumexp.hpp"
@@ -25,95 +26,98 @@
 #include "disa/dist/device.hpp"
 #include "disa/dist/mpi_context.hpp"
 #include "disa/eval/benchmarks.hpp"
-#include "disa/model/response_text.hpp"
 #include "disa/dist/work_split.hpp"
 #include "disa/eval/judge.hpp"
-#include "disa/eval/statistics.hpp"
 #include "disa/eval/summary.hpp"
 #include "disa/io/hdf5.hpp"
 #include "disa/io/provenance.hpp"
 #include "disa/model/generate.hpp"
 #include "disa/model/score.hpp"
 #include "disa/model/tokenizer.hpp"
-#include "disa/model/weights.hpp"
+#include "disa/stage/code_names.hpp"
+#include "disa/stage/compute.hpp"
+#include "disa/stage/models.hpp"
+#include "disa/stage/phase_times.hpp"
+#include "disa/stage/prompts.hpp"
+#include "disa/stage/rollout.hpp"
+#include "disa/stage/solution_set.hpp"
+#include "disa/stage/statistics.hpp"
 #include "disa/tasks/task_options.hpp"
 
 namespace disa::eval {
 namespace {
 
+using namespace disa::stage;  // the statistics (stage/statistics.hpp)
+
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int kJudgeStatuses = 6;
 
 
+// The settings of `disa eval`; the initialisers are the options' defaults.
 struct Settings {
-  std::string model_dir, reference_dir, out, device;
+  std::string model_dir, reference_dir, out = "eval.h5";
   std::vector<std::string> datasets;
-  int64_t samples = 8, max_new_tokens = 512, batch_prompts = 8, max_batch_size = 64, score_batch = 64;
-  int64_t threads = 0;
-  int deflate = 0;
-  uint64_t seed = 0;
+  int64_t samples = 8;
   SamplingParams sampling;
+  int64_t max_new_tokens = 512;
+  uint64_t seed = 1234;
+  int64_t batch_prompts = 8, max_batch_size = 64, score_batch = 64;
   bool exact = true;
-  double coverage_threshold = 0.1;
-  bool judge = false;
-  JudgeSettings judge_settings;
+  double coverage_threshold = kDefaultCoverageThreshold;
+  stage::ComputeSettings compute;
+  int deflate = 0;
+  JudgeSettings judge;
   tasks::TaskOptions task;
+  bool judged() const { return !judge.model_dir.empty(); }
 };
 
-Settings settings_from(const Config& c) {
-  Settings s;
-  s.model_dir = c.get_string("eval.model");
-  c.require(!s.model_dir.empty(), "eval.model", "is required (the policy's model directory)");
-  s.reference_dir = c.get_string("eval.reference");
-  s.out = c.get_string("eval.out");
-  c.require(!s.out.empty(), "eval.out", "must name the eval.h5 file to write");
-  s.device = c.get_string("eval.device");
-  s.datasets = c.get_list("eval.dataset");
-  s.samples = c.get_int("eval.samples");
-  c.require(s.samples >= 1, "eval.samples", "must be >= 1 (samples per prompt, k)");
-  s.max_new_tokens = c.get_int("eval.max-new-tokens");
-  c.require(s.max_new_tokens >= 1, "eval.max-new-tokens", "must be >= 1");
-  s.batch_prompts = c.get_int("eval.batch-prompts");
-  c.require(s.batch_prompts >= 1, "eval.batch-prompts", "must be >= 1");
-  s.max_batch_size = c.get_int("eval.max-batch-size");
-  c.require(s.max_batch_size >= 1, "eval.max-batch-size", "must be >= 1");
-  s.score_batch = c.get_int("eval.score-batch");
-  c.require(s.score_batch >= 1, "eval.score-batch", "must be >= 1");
-  s.threads = c.get_int("eval.threads");
-  c.require(s.threads >= 0, "eval.threads", "must be >= 0 (0: hardware threads / ranks per node)");
-  s.deflate = int(c.get_int("eval.deflate"));
-  c.require(s.deflate >= 0 && s.deflate <= 9, "eval.deflate", "must lie in 0..9");
-  const int64_t seed = c.get_int("eval.seed");
-  c.require(seed >= 0, "eval.seed", "must be >= 0");
-  s.seed = uint64_t(seed);
-  s.sampling.temperature = c.get_double("eval.temperature");
-  c.require(s.sampling.temperature >= 0 && std::isfinite(s.sampling.temperature), "eval.temperature",
-            "must be >= 0 (0: greedy)");
-  s.sampling.top_p = c.get_double("eval.top-p");
-  c.require(s.sampling.top_p > 0 && s.sampling.top_p <= 1, "eval.top-p", "must lie in (0, 1]");
-  s.sampling.top_k = c.get_int("eval.top-k");
-  c.require(s.sampling.top_k >= 0, "eval.top-k", "must be >= 0 (0: off)");
-  s.exact = c.get_bool("eval.exact");
-  s.coverage_threshold = c.get_double("eval.coverage-threshold");
-  c.require(s.coverage_threshold > 0 && std::isfinite(s.coverage_threshold), "eval.coverage-threshold",
-            "must be > 0");
-  auto& j = s.judge_settings;
-  j.model_dir = c.get_string("judge.model");
-  s.judge = !j.model_dir.empty();
-  j.template_path = c.get_string("judge.prompt");
-  j.max_new_tokens = c.get_int("judge.max-new-tokens");
-  c.require(j.max_new_tokens >= 1, "judge.max-new-tokens", "must be >= 1");
-  j.temperature = c.get_double("judge.temperature");
-  c.require(j.temperature >= 0 && std::isfinite(j.temperature), "judge.temperature", "must be >= 0 (0: greedy)");
-  j.max_responses = c.get_int("judge.max-responses");
-  c.require(j.max_responses >= 2, "judge.max-responses", "must be >= 2");
-  j.max_batch_size = c.get_int("judge.max-batch-size");
-  c.require(j.max_batch_size >= 1, "judge.max-batch-size", "must be >= 1");
-  const int64_t judge_seed = c.get_int("judge.seed");
-  c.require(judge_seed >= 0, "judge.seed", "must be >= 0");
-  j.seed = uint64_t(judge_seed);
-  s.task = tasks::task_options_from_config(c);
-  return s;
+const OptionTable<Settings>& settings_table() {
+  static const OptionTable<Settings> table = [] {
+    OptionTable<Settings> t;
+    t.text("eval.model", DISA_FIELD(model_dir), "the policy to evaluate (model directory, HF layout)",
+           required("the policy's model directory"));
+    t.text("eval.reference", DISA_FIELD(reference_dir),
+           "reference model pi_ref for the exact KL/TV against p* (empty: policy mass and coverage only)");
+    t.text("eval.out", DISA_FIELD(out), "the eval file to write (eval.md and eval.json are written beside it)",
+           required("the eval.h5 file to write"));
+    t.list("eval.dataset", DISA_FIELD(datasets),
+           "benchmark, repeatable: NAME=PATH (JSONL, task of --task.name), NAME=TASK:PATH, NAME=TASK or TASK "
+           "(synthetic, generated with task.*); none: the task of task.*");
+    t.integer("eval.samples", DISA_FIELD(samples), "samples per prompt (k)", at_least<int64_t>(1, "samples per prompt, k"));
+    t.real("eval.temperature", DISA_FIELD(sampling.temperature), "sampling temperature (0: greedy)",
+           {[](const double& v) { return v >= 0 && std::isfinite(v); }, "must be >= 0 (0: greedy)"});
+    t.real("eval.top-p", DISA_FIELD(sampling.top_p), "nucleus sampling threshold (1: off)", above_up_to(0, 1));
+    t.integer("eval.top-k", DISA_FIELD(sampling.top_k), "top-k sampling (0: off)", at_least<int64_t>(0, "0: off"));
+    t.integer("eval.max-new-tokens", DISA_FIELD(max_new_tokens), "generation limit per response", at_least<int64_t>(1));
+    t.integer("eval.seed", DISA_FIELD(seed), "seed: a sample's random stream depends on (seed, prompt, sample) only");
+    t.integer("eval.batch-prompts", DISA_FIELD(batch_prompts),
+              "prompts per batch (a batch generates batch-prompts x k samples)", at_least<int64_t>(1));
+    t.integer("eval.max-batch-size", DISA_FIELD(max_batch_size), "sequences per forward pass during generation",
+              at_least<int64_t>(1));
+    t.integer("eval.score-batch", DISA_FIELD(score_batch), "correct responses scored per forward pass (exact metrics)",
+              at_least<int64_t>(1));
+    t.flag("eval.exact", DISA_FIELD(exact), "exact distribution metrics where the task lists its solutions");
+    t.real("eval.coverage-threshold", DISA_FIELD(coverage_threshold),
+           "coverage counts correct responses y with pi(y | C) >= this / |C| (1: at least the uniform share)",
+           {[](const double& v) { return v > 0 && std::isfinite(v); }, "must be > 0"});
+    t.include(DISA_FIELD(compute), stage::compute_option_table("eval"));
+    t.integer("eval.deflate", DISA_FIELD(deflate), "gzip level 0-9 for the token datasets (0: none)",
+              within<int64_t>(0, 9));
+    t.text("judge.model", DISA_FIELD(judge.model_dir),
+           "LLM judge of strategy diversity (model directory; empty: no judge)");
+    t.text("judge.prompt", DISA_FIELD(judge.template_path), "judge prompt template ({problem}, {responses}, {count})");
+    t.integer("judge.max-new-tokens", DISA_FIELD(judge.max_new_tokens), "generation limit of the judge's answer",
+              at_least<int64_t>(1));
+    t.real("judge.temperature", DISA_FIELD(judge.temperature), "judge sampling temperature (0: greedy)",
+           {[](const double& v) { return v >= 0 && std::isfinite(v); }, "must be >= 0 (0: greedy)"});
+    t.integer("judge.max-responses", DISA_FIELD(judge.max_responses),
+              "distinct correct responses shown to the judge at most (>= 2)", at_least<int64_t>(2));
+    t.integer("judge.max-batch-size", DISA_FIELD(judge.max_batch_size), "judge prompts per forward pass",
+              at_least<int64_t>(1));
+    t.integer("judge.seed", DISA_FIELD(judge.seed), "judge seed (temperature > 0)");
+    t.include(DISA_FIELD(task), tasks::task_option_table());
+    return t;
+  }();
+  return table;
 }
 
 // A batch: consecutive prompts [p0, p1) (global indices) of one benchmark.
@@ -138,15 +142,13 @@ struct LocalResults {
   std::vector<int64_t> reachable_solutions, unreachable_solutions;
 };
 
-struct PhaseTimes {
-  double generate = 0, reward = 0, judge = 0, exact = 0, write = 0;
-  int64_t tokens = 0, samples = 0;
-};
+// The timed phases, in the order the summary reads them.
+const std::vector<std::string> kPhases{"generate", "reward", "judge", "exact", "write"};
 
 class EvalStage {
  public:
   EvalStage(const Config& config, MpiContext& mpi)
-      : config_(config), mpi_(mpi), s_(settings_from(config)), comm_(make_mpi_communicator(mpi.world())) {}
+      : config_(config), mpi_(mpi), s_(settings_table().read(config)), comm_(make_mpi_communicator(mpi.world())) {}
   std::string run();
 
  private:
@@ -168,78 +170,54 @@ class EvalStage {
   std::unique_ptr<Communicator> comm_;
   torch::Device device_{torch::kCPU};
   CausalLM policy_{nullptr}, reference_{nullptr};
-  std::unique_ptr<Tokenizer> tokenizer_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
   std::unique_ptr<Judge> judge_;
   std::vector<Benchmark> benchmarks_;
   // Global prompt list (benchmarks concatenated).
   std::vector<int64_t> prompt_benchmark_;
-  std::vector<const tasks::Record*> prompt_record_;
-  std::vector<std::string> prompt_text_;
-  std::vector<std::vector<int32_t>> prompt_tokens_;
+  std::vector<stage::EncodedPrompt> prompts_;
   std::vector<int64_t> benchmark_first_;
   std::vector<Batch> batches_;
   std::vector<std::string> metric_names_;
   std::vector<int64_t> levels_;
-  GenerationParams base_params_;
   LocalResults local_;
-  PhaseTimes times_;
+  stage::PhaseTimes times_{kPhases};
+  int64_t generated_tokens_ = 0, samples_ = 0;  // this rank's
   h5::File file_;
 };
 
 void EvalStage::load_inputs() {
   // Everything that can fail on bad input is checked here, before the file exists.
-  if (!std::filesystem::is_directory(s_.model_dir))
-    DISA_THROW(ConfigError, "option --eval.model: model directory '{}' does not exist", s_.model_dir);
-  if (!s_.reference_dir.empty() && !std::filesystem::is_directory(s_.reference_dir))
-    DISA_THROW(ConfigError, "option --eval.reference: model directory '{}' does not exist", s_.reference_dir);
   const auto specs = parse_benchmarks(s_.datasets, s_.task);
   benchmarks_ = load_benchmarks(specs);
-  if (s_.judge) JudgeTemplate::load(s_.judge_settings.template_path, "judge.prompt");
+  if (s_.judged()) JudgeTemplate::load(s_.judge.template_path, "judge.prompt");
   const auto out_dir = std::filesystem::path(s_.out).parent_path();
   if (!out_dir.empty() && std::filesystem::exists(out_dir) && !std::filesystem::is_directory(out_dir))
     DISA_THROW(ConfigError, "option --eval.out: '{}' is not a directory", out_dir.string());
 
-  device_ = select_device(mpi_, s_.device);
-  const int threads = configure_threads(mpi_, s_.threads);
-  log::debug("compute threads per rank: {}", threads);
-  const torch::Dtype dtype = device_.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
-  policy_ = load_model(s_.model_dir, device_, dtype);
+  device_ = stage::setup_compute(mpi_, s_.compute);
+  const torch::Dtype dtype = stage::compute_dtype(device_);
+  std::optional<stage::ModelSource> reference;
+  if (!s_.reference_dir.empty()) reference = stage::ModelSource{"eval.reference", "reference", s_.reference_dir, ""};
+  auto models = stage::load_models({"eval.model", "policy", s_.model_dir, ""}, reference,
+                                   "the exact metrics need both to score the same token sequences", device_, dtype);
+  policy_ = models.first;
   policy_->eval();
-  tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(s_.model_dir));
-  restrict_to_tokenizer(*policy_, *tokenizer_);
-  if (!s_.reference_dir.empty()) {
-    Tokenizer ref_tok = Tokenizer::load(s_.reference_dir);
-    if (ref_tok.fingerprint() != tokenizer_->fingerprint())
-      DISA_THROW(ModelError,
-                 "the reference '{}' has another tokenizer than the policy '{}' (fingerprints {} vs {}): the "
-                 "exact metrics need both to score the same token sequences",
-                 s_.reference_dir, s_.model_dir, ref_tok.fingerprint(), tokenizer_->fingerprint());
-    reference_ = load_model(s_.reference_dir, device_, dtype);
-    reference_->eval();
-    restrict_to_tokenizer(*reference_, *tokenizer_);
-  }
-  if (s_.judge) judge_ = std::make_unique<Judge>(s_.judge_settings, device_, dtype);
+  reference_ = models.second;
+  if (reference_) reference_->eval();
+  tokenizer_ = models.tokenizer;
+  if (s_.judged()) judge_ = std::make_unique<Judge>(s_.judge, device_, dtype);
 
   for (size_t b = 0; b < benchmarks_.size(); ++b) {
-    benchmark_first_.push_back(int64_t(prompt_text_.size()));
+    benchmark_first_.push_back(int64_t(prompts_.size()));
     const auto& bench = benchmarks_[b];
-    for (size_t i = 0; i < bench.dataset.size(); ++i) {
-      const auto& record = bench.dataset[i];
+    for (auto& prompt : stage::encode_prompts(*bench.task, bench.dataset, *tokenizer_,
+                                              fmt::format("benchmark '{}': ", bench.spec.name))) {
       prompt_benchmark_.push_back(int64_t(b));
-      prompt_record_.push_back(&record);
-      prompt_text_.push_back(bench.task->render_prompt(record));
-      prompt_tokens_.push_back(tokenizer_->encode(prompt_text_.back()));
-      DISA_CHECK(!prompt_tokens_.back().empty(), DataError, "benchmark '{}': prompt '{}' encodes to no tokens",
-                 bench.spec.name, record.id);
+      prompts_.push_back(std::move(prompt));
     }
   }
-  benchmark_first_.push_back(int64_t(prompt_text_.size()));
-
-  base_params_.sampling = s_.sampling;
-  base_params_.max_new_tokens = s_.max_new_tokens;
-  base_params_.max_batch_size = s_.max_batch_size;
-  set_model_stops(base_params_, *policy_, *tokenizer_);
-  base_params_.sampling.validate();
+  benchmark_first_.push_back(int64_t(prompts_.size()));
   levels_ = pass_at_levels(s_.samples);
   metric_names_ = prompt_metric_names(s_.samples);
 }
@@ -255,40 +233,24 @@ std::vector<ExactMetrics> EvalStage::exact_for(const Batch& batch, std::vector<i
   const auto& task = *benchmarks_[size_t(batch.benchmark)].task;
   std::vector<ExactMetrics> out;
   for (int64_t p = batch.p0; p < batch.p1; ++p) {
-    ExactMetrics m;
-    m.policy_mass = m.reference_mass = m.kl = m.tv = m.coverage = kNaN;
-    m.size = -1;
-    auto solutions = s_.exact ? task.enumerate_solutions(*prompt_record_[size_t(p)]) : std::nullopt;
+    const auto& prompt = prompts_[size_t(p)];
+    auto solutions = s_.exact ? stage::listed_solutions(task, *prompt.record, *tokenizer_, s_.max_new_tokens)
+                              : std::nullopt;
     if (!solutions) {
+      ExactMetrics m;
+      m.policy_mass = m.reference_mass = m.kl = m.tv = m.coverage = kNaN;
+      m.size = -1;
       out.push_back(m);
       reachable.push_back(-1);
       unreachable.push_back(-1);
       continue;
     }
-    std::vector<ScoreItem> items;
-    int64_t too_long = 0;
-    for (const auto& sol : *solutions) {
-      auto toks = tokenizer_->encode(sol);
-      // A response the sampler cannot emit within the limit is not in the evaluated set.
-      if (int64_t(toks.size()) > s_.max_new_tokens) {
-        ++too_long;
-        continue;
-      }
-      items.push_back({prompt_tokens_[size_t(p)], std::move(toks)});
-    }
-    std::vector<double> log_policy, log_reference;
-    for (size_t i = 0; i < items.size(); i += size_t(s_.score_batch)) {
-      std::vector<ScoreItem> chunk(items.begin() + long(i),
-                                   items.begin() + long(std::min(items.size(), i + size_t(s_.score_batch))));
-      ScoreOptions opts;
-      opts.max_batch_size = s_.score_batch;
-      for (double l : score(*policy_, chunk, opts).sums()) log_policy.push_back(l);
-      if (reference_)
-        for (double l : score(*reference_, chunk, opts).sums()) log_reference.push_back(l);
-    }
+    const auto log_policy = stage::score_solutions(*policy_, prompt.tokens, *solutions, s_.score_batch);
+    const auto log_reference = reference_ ? stage::score_solutions(*reference_, prompt.tokens, *solutions, s_.score_batch)
+                                          : std::vector<double>{};
     out.push_back(exact_metrics(log_policy, log_reference, s_.coverage_threshold));
-    reachable.push_back(int64_t(items.size()));
-    unreachable.push_back(too_long);
+    reachable.push_back(int64_t(solutions->reachable.size()));
+    unreachable.push_back(solutions->unreachable);
   }
   return out;
 }
@@ -296,24 +258,22 @@ std::vector<ExactMetrics> EvalStage::exact_for(const Batch& batch, std::vector<i
 void EvalStage::process_batch(const Batch& batch) {
   const auto& bench = benchmarks_[size_t(batch.benchmark)];
   const int64_t k = s_.samples;
-  GenerationParams params = base_params_;
-  if (!bench.task->response_terminator().empty()) params.stop_strings.push_back(bench.task->response_terminator());
+  const GenerationParams params = stage::generation_params(*policy_, *tokenizer_, *bench.task, s_.sampling,
+                                                           s_.max_new_tokens, s_.max_batch_size);
   std::vector<GenerationRequest> requests;
   for (int64_t p = batch.p0; p < batch.p1; ++p)
-    for (int64_t j = 0; j < k; ++j) requests.push_back({prompt_tokens_[size_t(p)], p, j});
+    for (int64_t j = 0; j < k; ++j) requests.push_back({prompts_[size_t(p)].tokens, p, j});
   auto t0 = Clock::now();
   auto results = generate(*policy_, requests, params, s_.seed, tokenizer_.get());
-  times_.generate += seconds_since(t0);
+  times_.add("generate", t0);
 
   t0 = Clock::now();
   std::vector<const tasks::Record*> records;
-  std::vector<std::string> responses;
-  for (size_t i = 0; i < results.size(); ++i) {
-    records.push_back(prompt_record_[size_t(requests[i].prompt_id)]);
-    responses.push_back(response_text(*tokenizer_, results[i].tokens));
-  }
-  auto rewards = bench.task->reward_batch(records, responses);
-  times_.reward += seconds_since(t0);
+  for (const auto& request : requests) records.push_back(prompts_[size_t(request.prompt_id)].record);
+  const auto rewarded = stage::reward_responses(*bench.task, records, *tokenizer_, results);
+  const auto& responses = rewarded.texts;
+  const auto& rewards = rewarded.rewards;
+  times_.add("reward", t0);
 
   std::vector<JudgeCase> cases;
   std::vector<PromptSampleStats> stats;
@@ -321,7 +281,7 @@ void EvalStage::process_batch(const Batch& batch) {
     std::vector<SampleOutcome> outcomes;
     JudgeCase c;
     c.prompt_id = p;
-    c.problem = prompt_text_[size_t(p)];
+    c.problem = prompts_[size_t(p)].text;
     for (int64_t j = 0; j < k; ++j) {
       const size_t i = size_t((p - batch.p0) * k + j);
       const auto& g = results[i];
@@ -334,15 +294,15 @@ void EvalStage::process_batch(const Batch& batch) {
       local_.sample_index.push_back(j);
       local_.tokens.push_back(g.tokens);
       local_.length.push_back(int32_t(g.tokens.size()));
-      local_.finish_reason.push_back(g.finish_reason == FinishReason::Stop ? 0 : 1);
+      local_.finish_reason.push_back(stage::finish_code(g.finish_reason));
       local_.reason.push_back(int8_t(r.reason));
       local_.correct.push_back(correct ? 1 : 0);
       local_.reward.push_back(r.reward);
       local_.log_prob.push_back(g.sum_model_logprob);
       local_.key.push_back(r.canonical_key);
-      times_.tokens += int64_t(g.tokens.size());
+      generated_tokens_ += int64_t(g.tokens.size());
     }
-    times_.samples += k;
+    samples_ += k;
     stats.push_back(prompt_sample_stats(outcomes, levels_));
     cases.push_back(std::move(c));
   }
@@ -350,12 +310,12 @@ void EvalStage::process_batch(const Batch& batch) {
   t0 = Clock::now();
   std::vector<JudgeVerdict> verdicts(cases.size());
   if (judge_) verdicts = judge_->judge(cases);
-  times_.judge += seconds_since(t0);
+  times_.add("judge", t0);
 
   t0 = Clock::now();
   std::vector<int64_t> reachable, unreachable;
   auto exact = exact_for(batch, reachable, unreachable);
-  times_.exact += seconds_since(t0);
+  times_.add("exact", t0);
 
   for (int64_t p = batch.p0; p < batch.p1; ++p) {
     const size_t q = size_t(p - batch.p0);
@@ -431,7 +391,7 @@ void EvalStage::write_provenance() {
   f.set_attr("/", "tokenizer_fingerprint", tokenizer_->fingerprint());
   f.set_attr("/", "reference_model", s_.reference_dir);
   f.set_attr("/", "reference_fingerprint", reference_ ? reference_->fingerprint : std::string());
-  f.set_attr("/", "judge_model", s_.judge_settings.model_dir);
+  f.set_attr("/", "judge_model", s_.judge.model_dir);
   f.set_attr("/", "judge_fingerprint", judge_ ? judge_->model_fingerprint() : std::string());
   f.set_attr("/", "judge_tokenizer_fingerprint", judge_ ? judge_->tokenizer_fingerprint() : std::string());
   f.set_attr("/", "judge_prompt_template", judge_ ? judge_->prompt_template().text() : std::string());
@@ -474,9 +434,9 @@ void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t
   std::vector<std::vector<int32_t>> toks;
   std::vector<int64_t> bench;
   for (int64_t p : L.prompts) {
-    ids.push_back(prompt_record_[size_t(p)]->id);
-    texts.push_back(prompt_text_[size_t(p)]);
-    toks.push_back(prompt_tokens_[size_t(p)]);
+    ids.push_back(prompts_[size_t(p)].record->id);
+    texts.push_back(prompts_[size_t(p)].text);
+    toks.push_back(prompts_[size_t(p)].tokens);
     bench.push_back(prompt_benchmark_[size_t(p)]);
   }
   f.write_strings("/prompts/id", ids);
@@ -484,7 +444,7 @@ void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t
   f.write_ragged("/prompts/tokens", toks, s_.deflate);
   f.write_rows("/prompts/benchmark", bench);
   f.write_rows("/prompts/judge_status", L.judge_status);
-  f.set_attr("/prompts/judge_status", "names", judge_status_names());
+  f.set_code_names("/prompts/judge_status", judge_status_names());
   f.write_strings("/prompts/judge_answer", L.judge_answer);
   f.write_rows("/prompts/reachable_solutions", L.reachable_solutions);
   f.write_rows("/prompts/unreachable_solutions", L.unreachable_solutions);
@@ -502,15 +462,10 @@ void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t
   f.write_ragged("/samples/tokens", L.tokens, s_.deflate);
   f.write_rows("/samples/length", L.length);
   f.write_rows("/samples/finish_reason", L.finish_reason);
-  f.set_attr("/samples/finish_reason", "names", std::string("0=stop,1=length"));
+  f.set_attr("/samples/finish_reason", "names", partition::kFinishNames);
   f.write_rows("/samples/reward", L.reward);
   f.write_rows("/samples/reason", L.reason);
-  std::string reason_names;
-  std::size_t n_reasons = 0;
-  const tasks::Reason* reasons = tasks::all_reasons(&n_reasons);
-  for (std::size_t i = 0; i < n_reasons; ++i)
-    reason_names += fmt::format("{}{}={}", i ? "," : "", int(reasons[i]), tasks::to_string(reasons[i]));
-  f.set_attr("/samples/reason", "names", reason_names);
+  f.set_code_names("/samples/reason", tasks::reason_names());
   f.write_rows("/samples/correct", L.correct);
   f.write_rows("/samples/log_prob", L.log_prob);
   f.write_strings("/samples/key", L.key);
@@ -536,8 +491,8 @@ void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t
     f.write_root("/summary/" + m + "/count", cnt);
   }
   f.write_root("/summary/judge_status_counts", judge_counts, kJudgeStatuses);
-  f.set_attr("/summary/judge_status_counts", "names", judge_status_names());
-  times_.write += seconds_since(t0);
+  f.set_code_names("/summary/judge_status_counts", judge_status_names());
+  times_.add("write", t0);
 }
 
 void EvalStage::write_side_files(const EvalSummary& summary) const {
@@ -562,18 +517,15 @@ void EvalStage::write_side_files(const EvalSummary& summary) const {
 
 void EvalStage::print_summary(const EvalSummary& summary, const std::vector<int64_t>& judge_counts,
                               double seconds) const {
-  const double gen = comm_->all_reduce(times_.generate, ReduceOp::Max);
-  const double rew = comm_->all_reduce(times_.reward, ReduceOp::Max);
-  const double jud = comm_->all_reduce(times_.judge, ReduceOp::Max);
-  const double exa = comm_->all_reduce(times_.exact, ReduceOp::Max);
-  const double wri = comm_->all_reduce(times_.write, ReduceOp::Max);
-  const int64_t tokens = comm_->all_reduce(times_.tokens, ReduceOp::Sum);
-  const int64_t samples = comm_->all_reduce(times_.samples, ReduceOp::Sum);
+  const auto slowest = times_.slowest_rank(*comm_);  // in the order of kPhases
+  const double gen = slowest[0], rew = slowest[1], jud = slowest[2], exa = slowest[3], wri = slowest[4];
+  const int64_t tokens = comm_->all_reduce(generated_tokens_, ReduceOp::Sum);
+  const int64_t samples = comm_->all_reduce(samples_, ReduceOp::Sum);
   if (!mpi_.is_root()) return;
   Table t("disa eval: summary");
   t.row("eval file", s_.out);
   t.row("benchmarks x prompts x k", fmt::format("{} x {} x {} = {} samples", benchmarks_.size(),
-                                                 prompt_text_.size(), s_.samples, samples));
+                                                 prompts_.size(), s_.samples, samples));
   const size_t B = benchmarks_.size();
   if (judge_) {
     auto c = [&](JudgeStatus st) { return judge_counts[B * kJudgeStatuses + size_t(st)]; };
@@ -598,7 +550,7 @@ std::string EvalStage::run() {
   plan_batches();
   auto [b0, b1] = balanced_block(int64_t(batches_.size()), comm_->rank(), comm_->size());
   log::info("eval: {} benchmark(s), {} prompts, k = {}, {} batches over {} rank(s)", benchmarks_.size(),
-            prompt_text_.size(), s_.samples, batches_.size(), comm_->size());
+            prompts_.size(), s_.samples, batches_.size(), comm_->size());
   for (int64_t b = b0; b < b1; ++b) {
     process_batch(batches_[size_t(b)]);
     log::debug("batch {} of [{}, {}) done", b, b0, b1);
@@ -621,41 +573,7 @@ std::string EvalStage::run() {
 
 }  // namespace
 
-void add_eval_options(Options& o) {
-  o.add_string("eval.model", "", "the policy to evaluate (model directory, HF layout)");
-  o.add_string("eval.reference", "",
-               "reference model pi_ref for the exact KL/TV against p* (empty: policy mass and coverage only)");
-  o.add_string("eval.out", "eval.h5", "the eval file to write (eval.md and eval.json are written beside it)");
-  o.add_list("eval.dataset",
-             "benchmark, repeatable: NAME=PATH (JSONL, task of --task.name), NAME=TASK:PATH, NAME=TASK or "
-             "TASK (synthetic, generated with task.*); none: the task of task.*");
-  o.add_int("eval.samples", 8, "samples per prompt (k)");
-  o.add_double("eval.temperature", 1.0, "sampling temperature (0: greedy)");
-  o.add_double("eval.top-p", 1.0, "nucleus sampling threshold (1: off)");
-  o.add_int("eval.top-k", 0, "top-k sampling (0: off)");
-  o.add_int("eval.max-new-tokens", 512, "generation limit per response");
-  o.add_int("eval.seed", 1234, "seed: a sample's random stream depends on (seed, prompt, sample) only");
-  o.add_int("eval.batch-prompts", 8, "prompts per batch (a batch generates batch-prompts x k samples)");
-  o.add_int("eval.max-batch-size", 64, "sequences per forward pass during generation");
-  o.add_int("eval.score-batch", 64, "correct responses scored per forward pass (exact metrics)");
-  o.add_bool("eval.exact", true, "exact distribution metrics where the task lists its solutions");
-  o.add_double("eval.coverage-threshold", 0.1,
-               "coverage counts correct responses y with pi(y | C) >= this / |C| (1: at least the uniform share)");
-  o.add_string("eval.device", "auto", "auto, cpu or cuda (rank r uses cuda:local_rank)");
-  o.add_int("eval.threads", 0,
-            "CPU threads per rank (0: hardware threads / ranks per node); fix it for results that are "
-            "bitwise identical across rank counts");
-  o.add_int("eval.deflate", 0, "gzip level 0-9 for the token datasets (0: none)");
-  o.add_string("judge.model", "", "LLM judge of strategy diversity (model directory; empty: no judge)");
-  o.add_string("judge.prompt", "configs/eval-judge-prompt.txt",
-               "judge prompt template ({problem}, {responses}, {count})");
-  o.add_int("judge.max-new-tokens", 32, "generation limit of the judge's answer");
-  o.add_double("judge.temperature", 0.0, "judge sampling temperature (0: greedy)");
-  o.add_int("judge.max-responses", 8, "distinct correct responses shown to the judge at most (>= 2)");
-  o.add_int("judge.max-batch-size", 16, "judge prompts per forward pass");
-  o.add_int("judge.seed", 0, "judge seed (temperature > 0)");
-  tasks::add_task_options(o);
-}
+void add_eval_options(Options& o) { settings_table().declare(o); }
 
 std::string run_eval(const Config& config, MpiContext& mpi) {
   EvalStage stage(config, mpi);

@@ -119,10 +119,9 @@ const char* judge_status_name(JudgeStatus status) {
   return "?";
 }
 
-std::string judge_status_names() {
-  std::string out;
-  for (int s = 0; s <= 5; ++s)
-    out += (s ? "," : "") + std::to_string(s) + "=" + judge_status_name(JudgeStatus(s));
+std::vector<std::string> judge_status_names() {
+  std::vector<std::string> out;
+  for (int s = 0; s < kJudgeStatuses; ++s) out.emplace_back(judge_status_name(JudgeStatus(s)));
   return out;
 }
 

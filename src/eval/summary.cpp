@@ -12,6 +12,10 @@
 #include "disa/io/hdf5.hpp"
 
 namespace disa::eval {
+
+using stage::macro_average;
+using stage::mean_se;
+using stage::pass_at_levels;
 namespace {
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 }  // namespace

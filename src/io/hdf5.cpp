@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -384,6 +385,24 @@ int64_t attribute_elements(hid_t attr) {
   return int64_t(H5Sget_simple_extent_npoints(space.get()));
 }
 }  // namespace
+
+void File::set_code_names(const std::string& object, const std::vector<std::string>& names_by_code) {
+  std::string joined;
+  for (size_t i = 0; i < names_by_code.size(); ++i) {
+    DISA_CHECK(names_by_code[i].find(',') == std::string::npos, DataError,
+               "code name '{}' of '{}' contains a comma", names_by_code[i], object);
+    joined += (i ? "," : "") + names_by_code[i];
+  }
+  set_attr(object, "names", joined);
+}
+
+std::vector<std::string> File::code_names(const std::string& object) const {
+  std::vector<std::string> names;
+  std::stringstream in(attr_string(object, "names"));
+  std::string name;
+  while (std::getline(in, name, ',')) names.push_back(name);
+  return names;
+}
 
 std::string File::attr_string(const std::string& object, const std::string& name) const {
   Handle a = open_attribute(file_.get(), object, name, path_);

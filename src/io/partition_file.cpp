@@ -28,13 +28,7 @@ std::vector<ColumnInfo> trajectory_columns() {
   return out;
 }
 
-std::vector<std::string> reason_names(const h5::File& file) {
-  std::vector<std::string> names;
-  std::stringstream in(file.attr_string(column::reason.path(), column::reason.attr.name));
-  std::string name;
-  while (std::getline(in, name, ',')) names.push_back(name);
-  return names;
-}
+std::vector<std::string> reason_names(const h5::File& file) { return file.code_names(column::reason.path()); }
 
 std::vector<BatchRecord> read_batches(const h5::File& file) {
   auto flat = file.read<int64_t>(kBatches);
@@ -143,12 +137,6 @@ namespace {
 // Rows per chunk of the batch index (one row per batch).
 constexpr int64_t kBatchIndexChunk = 256;
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + names[i];
-  return out;
-}
-
 }  // namespace
 
 Writer Writer::create(const std::string& final_path, MPI_Comm comm, const Options& options) {
@@ -164,9 +152,10 @@ Writer Writer::create(const std::string& final_path, MPI_Comm comm, const Option
       w.file_.create_appendable<typename C::Element>(col.path(), 1, chunk, options.deflate);
     else
       w.file_.create_appendable_ragged<typename C::Element>(col.path(), chunk, options.deflate);
-    if (col.attr.name)
-      w.file_.set_attr(col.path(), col.attr.name,
-                       col.attr.value ? std::string(col.attr.value) : join(options.reason_names));
+    if (col.attr.value)
+      w.file_.set_attr(col.path(), col.attr.name, std::string(col.attr.value));
+    else if (col.attr.name)
+      w.file_.set_code_names(col.path(), options.reason_names);
   });
   w.file_.create_appendable<int64_t>(kBatches, 3, kBatchIndexChunk, 0);
   return w;

@@ -110,13 +110,7 @@ CodeTask::CodeTask(TaskOptions options)
 }
 
 Dataset CodeTask::make_dataset() const {
-  DISA_CHECK(!options_.data_path.empty(), ConfigError,
-             "option --task.data: the code task needs a JSONL file "
-             "(e.g. tests/fixtures/code.jsonl)");
-  JsonlFieldMap map;
-  map.id_field = options_.id_field;
-  map.required = {{"prompt", options_.prompt_field}, {"tests", options_.tests_field}};
-  Dataset ds = load_jsonl(options_.data_path, map);
+  Dataset ds = load_task_data(options_, "code", {{"prompt", options_.prompt_field}, {"tests", options_.tests_field}});
   for (const auto& r : ds.records()) {
     try {
       parse_code_tests(r);

@@ -274,55 +274,38 @@ CountdownTask::CountdownTask(TaskOptions options) : options_(std::move(options))
 
 Dataset CountdownTask::make_dataset() const {
   const TaskOptions& o = options_;
-  Rng rng(fnv1a64("countdown") ^ o.seed);
-  std::vector<Record> records;
-  std::set<std::string> seen;
-  const int64_t max_attempts = 2000 + 2000LL * o.count;
-  for (int64_t attempt = 0; attempt < max_attempts && static_cast<int>(records.size()) < o.count;
-       ++attempt) {
-    std::vector<int64_t> numbers;
-    for (int i = 0; i < o.countdown_operands; ++i)
-      numbers.push_back(rng.uniform_int(1, o.countdown_max_number));
-    // Target: the value of a random expression over all the numbers.
-    std::vector<std::pair<int64_t, char>> pool;
-    for (int64_t v : numbers) pool.push_back({v, 0});
-    while (pool.size() > 1) {
-      std::size_t i = static_cast<std::size_t>(rng.uniform_int(0, pool.size() - 1));
-      auto a = pool[i];
-      pool.erase(pool.begin() + i);
-      std::size_t j = static_cast<std::size_t>(rng.uniform_int(0, pool.size() - 1));
-      auto b = pool[j];
-      pool.erase(pool.begin() + j);
-      char op = "+-*"[rng.uniform_int(0, 2)];
-      pool.push_back({apply(op, a.first, b.first), op});
-    }
-    const int64_t target = pool[0].first;
-    if (target < 1 || target > 999) continue;
-    std::vector<int64_t> sorted = numbers;
-    std::sort(sorted.begin(), sorted.end());
-    std::string key;
-    for (int64_t v : sorted) key += std::to_string(v) + " ";
-    key += "-> " + std::to_string(target);
-    if (seen.count(key) || split_of(key, o.test_percent) != o.split) continue;
-    seen.insert(key);
-    const auto solutions = countdown_expressions(numbers, target);
-    const int n_solutions = static_cast<int>(solutions.size());
-    if (n_solutions < o.min_solutions || n_solutions > o.max_solutions) continue;
-    Record r;
-    r.id = fmt::format("countdown-{}-{:05d}", o.split, records.size());
-    std::string numbers_text;
-    for (std::size_t i = 0; i < numbers.size(); ++i)
-      numbers_text += (i ? " " : "") + std::to_string(numbers[i]);
-    r.fields = {{"numbers", numbers_text}, {"target", std::to_string(target)}};
-    records.push_back(std::move(r));
-  }
-  DISA_CHECK(static_cast<int>(records.size()) == o.count, ConfigError,
-             "countdown: found only {} of --task.count={} distinct {} prompts with {}..{} "
-             "solutions ({} operands up to {}); relax --task.min-solutions/--task.max-solutions "
-             "or change the difficulty", records.size(), o.count, o.split, o.min_solutions,
-             o.max_solutions, o.countdown_operands, o.countdown_max_number);
-  return Dataset(fmt::format("countdown seed={} split={} count={}", o.seed, o.split, o.count),
-                 std::move(records));
+  return draw_synthetic_dataset(
+      o, "countdown", "countdown",
+      fmt::format("{} operands up to {}", o.countdown_operands, o.countdown_max_number),
+      [&o](Rng& rng) -> std::optional<SyntheticCandidate> {
+        std::vector<int64_t> numbers;
+        for (int i = 0; i < o.countdown_operands; ++i) numbers.push_back(rng.uniform_int(1, o.countdown_max_number));
+        // Target: the value of a random expression over all the numbers.
+        std::vector<std::pair<int64_t, char>> pool;
+        for (int64_t v : numbers) pool.push_back({v, 0});
+        while (pool.size() > 1) {
+          std::size_t i = static_cast<std::size_t>(rng.uniform_int(0, pool.size() - 1));
+          auto a = pool[i];
+          pool.erase(pool.begin() + i);
+          std::size_t j = static_cast<std::size_t>(rng.uniform_int(0, pool.size() - 1));
+          auto b = pool[j];
+          pool.erase(pool.begin() + j);
+          char op = "+-*"[rng.uniform_int(0, 2)];
+          pool.push_back({apply(op, a.first, b.first), op});
+        }
+        const int64_t target = pool[0].first;
+        if (target < 1 || target > 999) return std::nullopt;
+        std::vector<int64_t> sorted = numbers;
+        std::sort(sorted.begin(), sorted.end());
+        std::string key;
+        for (int64_t v : sorted) key += std::to_string(v) + " ";
+        key += "-> " + std::to_string(target);
+        std::string numbers_text;
+        for (std::size_t i = 0; i < numbers.size(); ++i) numbers_text += (i ? " " : "") + std::to_string(numbers[i]);
+        return SyntheticCandidate{key,
+                                  {{"numbers", numbers_text}, {"target", std::to_string(target)}},
+                                  [numbers, target] { return int(countdown_expressions(numbers, target).size()); }};
+      });
 }
 
 std::string CountdownTask::render_prompt(const Record& record) const {

@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "disa/core/error.hpp"
+#include "disa/tasks/task_options.hpp"
 
 namespace disa::tasks {
 
@@ -128,6 +130,42 @@ std::string split_of(const std::string& content_key, int test_percent) {
   return fnv1a64("disa-split:" + content_key) % 100 < static_cast<uint64_t>(test_percent)
              ? "test"
              : "train";
+}
+
+Dataset load_task_data(const TaskOptions& o, const std::string& task,
+                       std::vector<std::pair<std::string, std::string>> required) {
+  DISA_CHECK(!o.data_path.empty(), ConfigError, "option --task.data: the {} task needs a JSONL file (e.g. tests/fixtures/{}.jsonl)",
+             task, task);
+  JsonlFieldMap map;
+  map.id_field = o.id_field;
+  map.required = std::move(required);
+  return load_jsonl(o.data_path, map);
+}
+
+Dataset draw_synthetic_dataset(const TaskOptions& o, const std::string& task, const std::string& id_prefix,
+                               const std::string& difficulty,
+                               const std::function<std::optional<SyntheticCandidate>(Rng&)>& draw) {
+  Rng rng(fnv1a64(task) ^ o.seed);
+  std::vector<Record> records;
+  std::set<std::string> seen;
+  const int64_t max_attempts = 2000 + 2000LL * o.count;
+  for (int64_t attempt = 0; attempt < max_attempts && static_cast<int>(records.size()) < o.count; ++attempt) {
+    auto candidate = draw(rng);
+    if (!candidate) continue;
+    if (seen.count(candidate->key) || split_of(candidate->key, o.test_percent) != o.split) continue;
+    seen.insert(candidate->key);
+    const int n = candidate->count_solutions();
+    if (n < std::max(1, o.min_solutions) || n > o.max_solutions) continue;  // never a prompt without a solution
+    Record r;
+    r.id = fmt::format("{}-{}-{:05d}", id_prefix, o.split, records.size());
+    r.fields = std::move(candidate->fields);
+    records.push_back(std::move(r));
+  }
+  DISA_CHECK(static_cast<int>(records.size()) == o.count, ConfigError,
+             "{}: found only {} of --task.count={} distinct {} prompts with {}..{} solutions ({}); relax "
+             "--task.min-solutions/--task.max-solutions or change the difficulty",
+             task, records.size(), o.count, o.split, o.min_solutions, o.max_solutions, difficulty);
+  return Dataset(fmt::format("{} seed={} split={} count={}", task, o.seed, o.split, o.count), std::move(records));
 }
 
 }  // namespace disa::tasks

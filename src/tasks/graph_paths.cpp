@@ -106,46 +106,30 @@ GraphPathsTask::GraphPathsTask(TaskOptions options) : options_(std::move(options
 
 Dataset GraphPathsTask::make_dataset() const {
   const TaskOptions& o = options_;
-  Rng rng(fnv1a64("graph_paths") ^ o.seed);
-  std::vector<Record> records;
-  std::set<std::string> seen;
-  const int64_t max_attempts = 2000 + 2000LL * o.count;
-  for (int64_t attempt = 0; attempt < max_attempts && static_cast<int>(records.size()) < o.count;
-       ++attempt) {
-    SmallGraph g;
-    g.nodes = o.graph_nodes;
-    g.adjacent.assign(g.nodes, std::vector<bool>(g.nodes, false));
-    for (int a = 0; a < g.nodes; ++a)
-      for (int b = a + 1; b < g.nodes; ++b)
-        if (rng.uniform() < o.graph_edge_probability) g.adjacent[a][b] = g.adjacent[b][a] = true;
-    int s = static_cast<int>(rng.uniform_int(0, g.nodes - 1));
-    int t = static_cast<int>(rng.uniform_int(0, g.nodes - 2));
-    if (t >= s) ++t;
-    const std::string edges = g.edges_text();
-    if (edges.empty()) continue;
-    // The graph as written: nodes beyond the last one named in an edge do not exist.
-    SmallGraph written = SmallGraph::parse(edges, "generated graph");
-    if (s >= written.nodes || t >= written.nodes) continue;
-    const std::string key = edges + " " + label(s) + "->" + label(t);
-    if (seen.count(key) || split_of(key, o.test_percent) != o.split) continue;
-    seen.insert(key);
-    const auto paths = written.simple_paths(s, t, static_cast<std::size_t>(o.max_solutions) + 1);
-    const int n = static_cast<int>(paths.size());
-    if (n < std::max(1, o.min_solutions) || n > o.max_solutions) continue;
-    Record r;
-    r.id = fmt::format("graph-{}-{:05d}", o.split, records.size());
-    r.fields = {{"edges", edges},
-                {"source", std::string(1, label(s))},
-                {"target", std::string(1, label(t))}};
-    records.push_back(std::move(r));
-  }
-  DISA_CHECK(static_cast<int>(records.size()) == o.count, ConfigError,
-             "graph_paths: found only {} of --task.count={} distinct {} prompts with {}..{} "
-             "paths ({} nodes, edge probability {}); relax --task.min-solutions/"
-             "--task.max-solutions or change the graph size", records.size(), o.count, o.split,
-             o.min_solutions, o.max_solutions, o.graph_nodes, o.graph_edge_probability);
-  return Dataset(fmt::format("graph_paths seed={} split={} count={}", o.seed, o.split, o.count),
-                 std::move(records));
+  return draw_synthetic_dataset(
+      o, "graph_paths", "graph",
+      fmt::format("{} nodes, edge probability {}", o.graph_nodes, o.graph_edge_probability),
+      [&o](Rng& rng) -> std::optional<SyntheticCandidate> {
+        SmallGraph g;
+        g.nodes = o.graph_nodes;
+        g.adjacent.assign(g.nodes, std::vector<bool>(g.nodes, false));
+        for (int a = 0; a < g.nodes; ++a)
+          for (int b = a + 1; b < g.nodes; ++b)
+            if (rng.uniform() < o.graph_edge_probability) g.adjacent[a][b] = g.adjacent[b][a] = true;
+        int s = static_cast<int>(rng.uniform_int(0, g.nodes - 1));
+        int t = static_cast<int>(rng.uniform_int(0, g.nodes - 2));
+        if (t >= s) ++t;
+        const std::string edges = g.edges_text();
+        if (edges.empty()) return std::nullopt;
+        // The graph as written: nodes beyond the last one named in an edge do not exist.
+        SmallGraph written = SmallGraph::parse(edges, "generated graph");
+        if (s >= written.nodes || t >= written.nodes) return std::nullopt;
+        const std::size_t cap = static_cast<std::size_t>(o.max_solutions) + 1;  // enough to reject "too many"
+        return SyntheticCandidate{
+            edges + " " + label(s) + "->" + label(t),
+            {{"edges", edges}, {"source", std::string(1, label(s))}, {"target", std::string(1, label(t))}},
+            [written, s, t, cap] { return static_cast<int>(written.simple_paths(s, t, cap).size()); }};
+      });
 }
 
 std::string GraphPathsTask::render_prompt(const Record& record) const {

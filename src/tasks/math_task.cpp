@@ -14,13 +14,7 @@ MathTask::MathTask(TaskOptions options) : options_(std::move(options)) {
 }
 
 Dataset MathTask::make_dataset() const {
-  DISA_CHECK(!options_.data_path.empty(), ConfigError,
-             "option --task.data: the math task needs a JSONL file "
-             "(e.g. tests/fixtures/math.jsonl)");
-  JsonlFieldMap map;
-  map.id_field = options_.id_field;
-  map.required = {{"problem", options_.problem_field}, {"answer", options_.answer_field}};
-  return load_jsonl(options_.data_path, map);
+  return load_task_data(options_, "math", {{"problem", options_.problem_field}, {"answer", options_.answer_field}});
 }
 
 std::string MathTask::render_prompt(const Record& record) const {

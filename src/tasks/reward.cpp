@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "disa/core/error.hpp"
+
 namespace disa::tasks {
 
 namespace {
@@ -43,6 +45,15 @@ std::optional<Reason> reason_from_string(const std::string& name) {
 const Reason* all_reasons(std::size_t* count) {
   *count = sizeof kAllReasons / sizeof kAllReasons[0];
   return kAllReasons;
+}
+
+std::vector<std::string> reason_names() {
+  std::vector<std::string> names;
+  for (Reason r : kAllReasons) {
+    DISA_ASSERT(int(r) == int(names.size()));  // listed in code order
+    names.emplace_back(to_string(r));
+  }
+  return names;
 }
 
 bool is_valid_utf8(const std::string& text) {

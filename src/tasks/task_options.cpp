@@ -1,121 +1,76 @@
-// The "task.*" and "sandbox.*" options shared by every command that builds a task.
+// The "task.*" and "sandbox.*" options shared by every command that builds a task,
+// declared once (core/option_table.hpp); the defaults are TaskOptions' initialisers.
 #include "disa/tasks/task_options.hpp"
 
-#include "disa/core/config.hpp"
+#include "disa/core/option_table.hpp"
 
 namespace disa::tasks {
-
-void add_task_options(Options& o) {
-  const TaskOptions d;
-  o.add_string("task.name", d.name, "task: countdown, graph_paths, math or code");
-  o.add_string("task.prompt-template", d.prompt_template,
-               "prompt template with {field} placeholders ({{ }} for braces, \\n for a "
-               "newline); empty: the task's default");
-  o.add_int("task.seed", static_cast<int64_t>(d.seed), "synthetic tasks: generation seed");
-  o.add_string("task.split", d.split, "synthetic tasks: train or test (disjoint by content)");
-  o.add_int("task.test-percent", d.test_percent,
-            "synthetic tasks: percent of prompt contents that belong to the test split");
-  o.add_int("task.count", d.count, "synthetic tasks: number of prompts");
-  o.add_int("task.min-solutions", d.min_solutions,
-            "synthetic tasks: least number of correct responses per prompt");
-  o.add_int("task.max-solutions", d.max_solutions,
-            "synthetic tasks: largest number of correct responses per prompt");
-  o.add_int("task.countdown-operands", d.countdown_operands, "countdown: numbers per prompt (2..5)");
-  o.add_int("task.countdown-max-number", d.countdown_max_number,
-            "countdown: numbers are drawn from 1..this");
-  o.add_int("task.graph-nodes", d.graph_nodes, "graph_paths: nodes per graph (3..26)");
-  o.add_double("task.graph-edge-probability", d.graph_edge_probability,
-               "graph_paths: probability of each edge");
-  o.add_string("task.data", d.data_path, "math/code: JSONL data file");
-  o.add_string("task.id-field", d.id_field,
-               "math/code: JSON key of the record id (empty: number records by line)");
-  o.add_string("task.problem-field", d.problem_field, "math: JSON key of the problem text");
-  o.add_string("task.answer-field", d.answer_field, "math: JSON key of the reference answer");
-  o.add_string("task.prompt-field", d.prompt_field, "code: JSON key of the prompt text");
-  o.add_string("task.tests-field", d.tests_field, "code: JSON key of the test list");
-  o.add_bool("task.math-strict-brackets", d.math_strict_brackets,
-             "math: (1,2) and [1,2] are different answers");
-  o.add_double("task.math-relative-tolerance", d.math_relative_tolerance,
-               "math: relative tolerance of numeric equality");
-  o.add_string("task.code-reward", d.code_reward,
-               "code: binary (all tests pass) or fraction (fraction of tests passed)");
-  o.add_int("task.max-response-chars", static_cast<int64_t>(d.response_limits.max_chars),
-            "responses longer than this get reward 0 (too_long)");
-  const SandboxLimits s;
-  o.add_string("sandbox.python", s.python, "absolute path of the Python interpreter");
-  o.add_double("sandbox.cpu-seconds", s.cpu_seconds, "CPU-time limit per test run");
-  o.add_double("sandbox.wall-seconds", s.wall_seconds, "wall-clock limit per test run");
-  o.add_int("sandbox.memory-mb", s.memory_mb, "address-space limit per test run (MiB)");
-  o.add_int("sandbox.max-processes", s.max_processes, "process limit per test run");
-  o.add_int("sandbox.max-file-mb", s.max_file_mb, "largest file a test run may write (MiB)");
-  o.add_int("sandbox.max-open-files", s.max_open_files, "open-file limit per test run");
-  o.add_string("sandbox.work-root", s.work_root, "directory for the temporary working dirs");
-  o.add_int("sandbox.uid-base", s.uid_base, "first private uid for test runs (as root)");
-  o.add_int("sandbox.uid-count", s.uid_count, "number of private uids");
-  o.add_bool("sandbox.require-network-isolation", s.require_network_isolation,
-             "fail instead of running without a private network namespace");
-  o.add_int("sandbox.concurrency", TaskOptions{}.sandbox_concurrency,
-            "test runs executed at the same time");
-}
-
-TaskOptions task_options_from_config(const Config& c) {
-  TaskOptions t;
-  t.name = c.get_string("task.name");
-  t.prompt_template = c.get_string("task.prompt-template");
-  const int64_t seed = c.get_int("task.seed");
-  c.require(seed >= 0, "task.seed", "must be >= 0");
-  t.seed = static_cast<uint64_t>(seed);
-  t.split = c.get_string("task.split");
-  c.require(t.split == "train" || t.split == "test", "task.split", "must be train or test");
-  t.test_percent = static_cast<int>(c.get_int("task.test-percent"));
-  c.require(t.test_percent >= 1 && t.test_percent <= 99, "task.test-percent", "must be 1..99");
-  t.count = static_cast<int>(c.get_int("task.count"));
-  c.require(t.count >= 1 && t.count <= 1000000, "task.count", "must be 1..1000000");
-  t.min_solutions = static_cast<int>(c.get_int("task.min-solutions"));
-  t.max_solutions = static_cast<int>(c.get_int("task.max-solutions"));
-  c.require(t.min_solutions >= 1, "task.min-solutions", "must be >= 1");
-  c.require(t.max_solutions >= t.min_solutions, "task.max-solutions",
+const OptionTable<TaskOptions>& task_option_table() {
+  static const OptionTable<TaskOptions> table = [] {
+    OptionTable<TaskOptions> t;
+    t.text("task.name", DISA_FIELD(name), "task: countdown, graph_paths, math or code");
+    t.text("task.prompt-template", DISA_FIELD(prompt_template),
+           "prompt template with {field} placeholders ({{ }} for braces, \\n for a newline); empty: the task's "
+           "default");
+    t.integer("task.seed", DISA_FIELD(seed), "synthetic tasks: generation seed", at_least<int64_t>(0));
+    t.text("task.split", DISA_FIELD(split), "synthetic tasks: train or test (disjoint by content)",
+           {[](const std::string& v) { return v == "train" || v == "test"; }, "must be train or test"});
+    t.integer("task.test-percent", DISA_FIELD(test_percent),
+              "synthetic tasks: percent of prompt contents that belong to the test split", within<int64_t>(1, 99));
+    t.integer("task.count", DISA_FIELD(count), "synthetic tasks: number of prompts", within<int64_t>(1, 1000000));
+    t.integer("task.min-solutions", DISA_FIELD(min_solutions),
+              "synthetic tasks: least number of correct responses per prompt", at_least<int64_t>(1));
+    t.integer("task.max-solutions", DISA_FIELD(max_solutions),
+              "synthetic tasks: largest number of correct responses per prompt");
+    t.integer("task.countdown-operands", DISA_FIELD(countdown_operands), "countdown: numbers per prompt (2..5)");
+    t.integer("task.countdown-max-number", DISA_FIELD(countdown_max_number),
+              "countdown: numbers are drawn from 1..this");
+    t.integer("task.graph-nodes", DISA_FIELD(graph_nodes), "graph_paths: nodes per graph (3..26)");
+    t.real("task.graph-edge-probability", DISA_FIELD(graph_edge_probability),
+           "graph_paths: probability of each edge");
+    t.text("task.data", DISA_FIELD(data_path), "math/code: JSONL data file");
+    t.text("task.id-field", DISA_FIELD(id_field), "math/code: JSON key of the record id (empty: number records by line)");
+    t.text("task.problem-field", DISA_FIELD(problem_field), "math: JSON key of the problem text");
+    t.text("task.answer-field", DISA_FIELD(answer_field), "math: JSON key of the reference answer");
+    t.text("task.prompt-field", DISA_FIELD(prompt_field), "code: JSON key of the prompt text");
+    t.text("task.tests-field", DISA_FIELD(tests_field), "code: JSON key of the test list");
+    t.flag("task.math-strict-brackets", DISA_FIELD(math_strict_brackets),
+           "math: (1,2) and [1,2] are different answers");
+    t.real("task.math-relative-tolerance", DISA_FIELD(math_relative_tolerance),
+           "math: relative tolerance of numeric equality");
+    t.text("task.code-reward", DISA_FIELD(code_reward),
+           "code: binary (all tests pass) or fraction (fraction of tests passed)");
+    t.integer("task.max-response-chars", DISA_FIELD(response_limits.max_chars),
+              "responses longer than this get reward 0 (too_long)", at_least<int64_t>(1));
+    t.text("sandbox.python", DISA_FIELD(sandbox.python), "absolute path of the Python interpreter",
+           {[](const std::string& v) { return !v.empty() && v[0] == '/'; }, "must be an absolute path"});
+    t.real("sandbox.cpu-seconds", DISA_FIELD(sandbox.cpu_seconds), "CPU-time limit per test run", above(0.0));
+    t.real("sandbox.wall-seconds", DISA_FIELD(sandbox.wall_seconds), "wall-clock limit per test run", above(0.0));
+    t.integer("sandbox.memory-mb", DISA_FIELD(sandbox.memory_mb), "address-space limit per test run (MiB)",
+              at_least<int64_t>(16));
+    t.integer("sandbox.max-processes", DISA_FIELD(sandbox.max_processes), "process limit per test run",
+              at_least<int64_t>(1));
+    t.integer("sandbox.max-file-mb", DISA_FIELD(sandbox.max_file_mb), "largest file a test run may write (MiB)",
+              at_least<int64_t>(1));
+    t.integer("sandbox.max-open-files", DISA_FIELD(sandbox.max_open_files), "open-file limit per test run",
+              at_least<int64_t>(8));
+    t.text("sandbox.work-root", DISA_FIELD(sandbox.work_root), "directory for the temporary working dirs");
+    t.integer("sandbox.uid-base", DISA_FIELD(sandbox.uid_base), "first private uid for test runs (as root)",
+              at_least<int64_t>(1000));
+    t.integer("sandbox.uid-count", DISA_FIELD(sandbox.uid_count), "number of private uids", at_least<int64_t>(1));
+    t.flag("sandbox.require-network-isolation", DISA_FIELD(sandbox.require_network_isolation),
+           "fail instead of running without a private network namespace");
+    t.integer("sandbox.concurrency", DISA_FIELD(sandbox_concurrency), "test runs executed at the same time",
+              at_least<int64_t>(1));
+    t.check("task.max-solutions", [](const TaskOptions& o) { return o.max_solutions >= o.min_solutions; },
             "must be >= task.min-solutions");
-  t.countdown_operands = static_cast<int>(c.get_int("task.countdown-operands"));
-  t.countdown_max_number = static_cast<int>(c.get_int("task.countdown-max-number"));
-  t.graph_nodes = static_cast<int>(c.get_int("task.graph-nodes"));
-  t.graph_edge_probability = c.get_double("task.graph-edge-probability");
-  t.data_path = c.get_string("task.data");
-  t.id_field = c.get_string("task.id-field");
-  t.problem_field = c.get_string("task.problem-field");
-  t.answer_field = c.get_string("task.answer-field");
-  t.prompt_field = c.get_string("task.prompt-field");
-  t.tests_field = c.get_string("task.tests-field");
-  t.math_strict_brackets = c.get_bool("task.math-strict-brackets");
-  t.math_relative_tolerance = c.get_double("task.math-relative-tolerance");
-  t.code_reward = c.get_string("task.code-reward");
-  const int64_t max_chars = c.get_int("task.max-response-chars");
-  c.require(max_chars >= 1, "task.max-response-chars", "must be >= 1");
-  t.response_limits.max_chars = static_cast<std::size_t>(max_chars);
-  SandboxLimits& s = t.sandbox;
-  s.python = c.get_string("sandbox.python");
-  c.require(!s.python.empty() && s.python[0] == '/', "sandbox.python", "must be an absolute path");
-  s.cpu_seconds = c.get_double("sandbox.cpu-seconds");
-  c.require(s.cpu_seconds > 0, "sandbox.cpu-seconds", "must be > 0");
-  s.wall_seconds = c.get_double("sandbox.wall-seconds");
-  c.require(s.wall_seconds > 0, "sandbox.wall-seconds", "must be > 0");
-  s.memory_mb = static_cast<int>(c.get_int("sandbox.memory-mb"));
-  c.require(s.memory_mb >= 16, "sandbox.memory-mb", "must be >= 16");
-  s.max_processes = static_cast<int>(c.get_int("sandbox.max-processes"));
-  c.require(s.max_processes >= 1, "sandbox.max-processes", "must be >= 1");
-  s.max_file_mb = static_cast<int>(c.get_int("sandbox.max-file-mb"));
-  c.require(s.max_file_mb >= 1, "sandbox.max-file-mb", "must be >= 1");
-  s.max_open_files = static_cast<int>(c.get_int("sandbox.max-open-files"));
-  c.require(s.max_open_files >= 8, "sandbox.max-open-files", "must be >= 8");
-  s.work_root = c.get_string("sandbox.work-root");
-  s.uid_base = static_cast<int>(c.get_int("sandbox.uid-base"));
-  c.require(s.uid_base >= 1000, "sandbox.uid-base", "must be >= 1000");
-  s.uid_count = static_cast<int>(c.get_int("sandbox.uid-count"));
-  c.require(s.uid_count >= 1, "sandbox.uid-count", "must be >= 1");
-  s.require_network_isolation = c.get_bool("sandbox.require-network-isolation");
-  t.sandbox_concurrency = static_cast<int>(c.get_int("sandbox.concurrency"));
-  c.require(t.sandbox_concurrency >= 1, "sandbox.concurrency", "must be >= 1");
-  return t;
+    return t;
+  }();
+  return table;
 }
+
+void add_task_options(Options& o) { task_option_table().declare(o); }
+
+TaskOptions task_options_from_config(const Config& c) { return task_option_table().read(c); }
 
 }  // namespace disa::tasks

@@ -8,27 +8,25 @@
 #include "disa/core/error.hpp"
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/work_split.hpp"
-#include "disa/eval/statistics.hpp"
-#include "disa/model/score.hpp"
+#include "disa/stage/statistics.hpp"
 #include "disa/model/tokenizer.hpp"
 #include "disa/tasks/task.hpp"
 
 namespace disa::train {
+namespace {
+// Solutions scored per forward pass.
+constexpr int64_t kScoreBatch = 64;
+}  // namespace
 
 ExactMetrics::ExactMetrics(const tasks::Task& task, const Tokenizer& tokenizer, const std::vector<Prompt>& prompts,
                            int64_t count, int64_t max_new_tokens)
     : prompts_(prompts) {
   const int64_t n = std::min<int64_t>(count, int64_t(prompts.size()));
   for (int64_t i = 0; i < n; ++i) {
-    auto sols = task.enumerate_solutions(*prompts[size_t(i)].record);
-    DISA_CHECK(sols.has_value(), ConfigError,
+    auto solutions = stage::listed_solutions(task, *prompts[size_t(i)].record, tokenizer, max_new_tokens);
+    DISA_CHECK(solutions.has_value(), ConfigError,
                "option --train.exact-every: task '{}' does not list its solutions (set it to 0)", task.name());
-    std::vector<std::vector<int32_t>> toks;
-    for (const auto& sol : *sols) {
-      auto t = tokenizer.encode(sol);
-      if (int64_t(t.size()) <= max_new_tokens) toks.push_back(std::move(t));
-    }
-    solutions_.push_back(std::move(toks));
+    solutions_.push_back(std::move(*solutions));
   }
   reference_.resize(solutions_.size());
 }
@@ -40,15 +38,12 @@ std::map<std::string, double> ExactMetrics::measure(CausalLMImpl& policy, Causal
   auto [b0, b1] = balanced_block(int64_t(solutions_.size()), comm.rank(), comm.size());
   std::vector<double> sums(4, 0.0);  // kl, tv, mass, prompts with a finite kl
   for (int64_t i = b0; i < b1; ++i) {
-    const auto& sols = solutions_[size_t(i)];
-    if (sols.empty()) continue;
-    std::vector<ScoreItem> items;
-    for (const auto& t : sols) items.push_back({prompts_[size_t(i)].tokens, t});
-    ScoreOptions opts;
-    opts.max_batch_size = 64;
-    auto pol = score(policy, items, opts).sums();
-    if (reference_[size_t(i)].empty()) reference_[size_t(i)] = score(reference, items, opts).sums();
-    auto m = eval::exact_metrics(pol, reference_[size_t(i)], 0.1);
+    const auto& solutions = solutions_[size_t(i)];
+    if (solutions.reachable.empty()) continue;
+    const auto& prompt = prompts_[size_t(i)].tokens;
+    auto pol = stage::score_solutions(policy, prompt, solutions, kScoreBatch);
+    if (reference_[size_t(i)].empty()) reference_[size_t(i)] = stage::score_solutions(reference, prompt, solutions, kScoreBatch);
+    auto m = stage::exact_metrics(pol, reference_[size_t(i)], stage::kDefaultCoverageThreshold);
     if (!std::isfinite(m.kl)) continue;
     sums[0] += m.kl;
     sums[1] += m.tv;

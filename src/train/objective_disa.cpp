@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "disa/core/logsumexp.hpp"
+#include "disa/core/option_table.hpp"
 #include "disa/train/objective.hpp"
 
 namespace disa::train {
@@ -81,6 +82,19 @@ class DisaObjective final : public Objective {
 };
 
 }  // namespace
+
+void add_disa_options(OptionTable<Settings>& t) {
+  using Words = std::vector<std::pair<std::string, bool>>;
+  t.real("disa.beta", DISA_FIELD(beta), "inverse temperature beta; must equal the partition file's", above(0.0));
+  t.choice("disa.residual", DISA_FIELD(length_normalized), Words{{"sequence", false}, {"length-normalized", true}},
+           "sequence (s = 1, logmeanexp anchor) or length-normalized (s = 1/|y|, root-found anchor)");
+  t.choice("disa.anchor", DISA_FIELD(exact_anchor), Words{{"estimate", false}, {"exact", true}},
+           "estimate (log Zhat of the file) or exact (the file's exact log Z, listable tasks only: for sensitivity "
+           "studies)");
+  t.real("disa.w-max", DISA_FIELD(w_max), "clamp of the importance weight pi_theta/pi_old (<= 0: none)");
+  t.check("disa.anchor", [](const Settings& s) { return !s.exact_anchor || !s.length_normalized; },
+          "exact is the exact log Z, the anchor of disa.residual = sequence only");
+}
 
 std::unique_ptr<Objective> make_disa_objective(const ObjectiveContext& c) {
   return std::make_unique<DisaObjective>(c.settings);

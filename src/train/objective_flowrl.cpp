@@ -6,6 +6,7 @@
 
 #include "disa/core/error.hpp"
 #include "disa/train/log_z_head.hpp"
+#include "disa/core/option_table.hpp"
 #include "disa/train/objective.hpp"
 
 namespace disa::train {
@@ -73,6 +74,13 @@ class FlowRlObjective final : public Objective {
 };
 
 }  // namespace
+
+void add_flowrl_options(OptionTable<Settings>& t) {
+  t.real("flowrl.beta", DISA_FIELD(flowrl_beta), "FlowRL's beta on the group-normalised reward");
+  t.real("flowrl.w-max", DISA_FIELD(flowrl_w_max), "FlowRL's clamp of pi_theta/pi_old");
+  t.integer("flowrl.head-blocks", DISA_FIELD(flowrl_head_blocks), "Linear-GELU-LayerNorm blocks of the log Z head",
+            at_least<int64_t>(0));
+}
 
 std::unique_ptr<Objective> make_flowrl_objective(const ObjectiveContext& c) {
   return std::make_unique<FlowRlObjective>(c.settings, c.hidden_size, c.device, c.has_anchors);

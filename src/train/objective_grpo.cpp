@@ -1,6 +1,7 @@
 // GRPO (docs/method.md §3): the clipped token-level policy gradient with group-normalised
 // advantages, an optional KL penalty to pi_ref (k1, k2 or k3) and verl's loss
 // aggregation modes.
+#include "disa/core/option_table.hpp"
 #include "disa/train/objective.hpp"
 
 namespace disa::train {
@@ -44,6 +45,20 @@ class GrpoObjective final : public Objective {
 };
 
 }  // namespace
+
+void add_grpo_options(OptionTable<Settings>& t) {
+  t.real("grpo.eps-low", DISA_FIELD(grpo_eps_low), "GRPO lower clip eps_low");
+  t.real("grpo.eps-high", DISA_FIELD(grpo_eps_high), "GRPO upper clip eps_high");
+  std::vector<std::pair<std::string, Aggregation>> aggregations;
+  for (Aggregation a : {Aggregation::TokenMean, Aggregation::SequenceMeanTokenMean, Aggregation::SequenceMeanTokenSum})
+    aggregations.emplace_back(aggregation_name(a), a);
+  t.choice("grpo.aggregation", DISA_FIELD(aggregation), aggregations,
+           "token-mean, seq-mean-token-mean or seq-mean-token-sum");
+  t.text("grpo.kl", DISA_FIELD(kl_kind), "KL penalty to the reference: none, k1, k2 or k3",
+         {[](const std::string& v) { return v == "none" || v == "k1" || v == "k2" || v == "k3"; },
+          "must be none, k1, k2 or k3"});
+  t.real("grpo.kl-coef", DISA_FIELD(kl_coef), "coefficient of the KL penalty");
+}
 
 std::unique_ptr<Objective> make_grpo_objective(const ObjectiveContext& c) {
   return std::make_unique<GrpoObjective>(c.settings);

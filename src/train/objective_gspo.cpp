@@ -1,5 +1,6 @@
 // GSPO (docs/method.md §3): the clipped policy gradient on the length-normalised
 // sequence ratio with group-normalised advantages.
+#include "disa/core/option_table.hpp"
 #include "disa/train/objective.hpp"
 
 namespace disa::train {
@@ -29,6 +30,11 @@ class GspoObjective final : public Objective {
 };
 
 }  // namespace
+
+void add_gspo_options(OptionTable<Settings>& t) {
+  t.real("gspo.eps-low", DISA_FIELD(gspo_eps_low), "GSPO lower clip of the sequence ratio");
+  t.real("gspo.eps-high", DISA_FIELD(gspo_eps_high), "GSPO upper clip of the sequence ratio");
+}
 
 std::unique_ptr<Objective> make_gspo_objective(const ObjectiveContext& c) {
   return std::make_unique<GspoObjective>(c.settings);

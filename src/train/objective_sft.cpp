@@ -1,6 +1,7 @@
 // LoRA-SFT (docs/method.md §3): token-mean negative log-likelihood of the partition
 // file's correct trajectories (reward >= sft.min-reward), LoRA by default.
 #include "disa/core/error.hpp"
+#include "disa/core/option_table.hpp"
 #include "disa/train/objective.hpp"
 
 namespace disa::train {
@@ -21,6 +22,12 @@ class SftObjective final : public Objective {
 };
 
 }  // namespace
+
+void add_sft_options(OptionTable<Settings>& t) {
+  t.integer("sft.batch-size", DISA_FIELD(sft_batch), "sft: trajectories per step over all ranks",
+            at_least<int64_t>(1));
+  t.real("sft.min-reward", DISA_FIELD(sft_min_reward), "sft: trajectories with reward >= this are trained on");
+}
 
 std::unique_ptr<Objective> make_sft_objective(const ObjectiveContext& c) {
   return std::make_unique<SftObjective>(c.settings);

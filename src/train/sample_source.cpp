@@ -12,8 +12,8 @@
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/work_split.hpp"
 #include "disa/model/causal_lm.hpp"
-#include "disa/model/response_text.hpp"
 #include "disa/model/score.hpp"
+#include "disa/stage/rollout.hpp"
 #include "disa/tasks/task.hpp"
 
 namespace disa::train {
@@ -77,12 +77,8 @@ class Rollouts final : public SampleSource {
     }
     stats.add("time_generate", seconds_since(t0), 0);
     std::vector<const tasks::Record*> records;
-    std::vector<std::string> texts;
-    for (const auto& r : results) {
-      records.push_back(c_.prompts[size_t(r.prompt_id)].record);
-      texts.push_back(response_text(*c_.tokenizer, r.tokens));
-    }
-    auto rewards = records.empty() ? std::vector<tasks::RewardResult>{} : c_.task->reward_batch(records, texts);
+    for (const auto& r : results) records.push_back(c_.prompts[size_t(r.prompt_id)].record);
+    const auto rewards = stage::reward_responses(*c_.task, records, *c_.tokenizer, results).rewards;
     std::vector<Sample> samples;
     for (size_t i = 0; i < results.size(); ++i) {
       const auto [p, m] = mine[i / size_t(s.group_size)];

@@ -24,9 +24,9 @@
 #include "disa/model/lora.hpp"
 #include "disa/model/score.hpp"
 #include "disa/model/tokenizer.hpp"
-#include "disa/model/weights.hpp"
 #include "disa/tasks/registry.hpp"
-#include "disa/tasks/task_options.hpp"
+#include "disa/stage/models.hpp"
+#include "disa/stage/rollout.hpp"
 #include "disa/train/checkpoint.hpp"
 #include "disa/train/exact_metrics.hpp"
 #include "disa/train/gradients.hpp"
@@ -92,7 +92,7 @@ class Trainer {
   CausalLM policy_{nullptr}, reference_{nullptr};
   // The checkpoint a --train.resume run continues from, if any.
   std::optional<ResumePoint> resume_;
-  std::unique_ptr<Tokenizer> tokenizer_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
   std::unique_ptr<tasks::Task> task_;
   tasks::Dataset dataset_;
   std::vector<Prompt> prompts_;
@@ -128,17 +128,15 @@ void Trainer::setup_models() {
   // A resumed full fine-tuning run starts from the checkpoint's weights, a LoRA run from
   // the base model with the checkpoint's adapter.
   const bool full_resume = resume_ && !s_.lora;
-  policy_ = load_model(full_resume ? resume_->dir + "/policy" : s_.model_dir, device_, torch::kFloat32);
-  reference_ = load_model(s_.reference_dir, device_, torch::kFloat32);
+  auto models = stage::load_models({"train.model", "policy", s_.model_dir, full_resume ? resume_->dir + "/policy" : ""},
+                                   stage::ModelSource{"train.reference", "reference", s_.reference_dir, ""},
+                                   "the KL and the ratios to pi_ref need both to score the same token sequences",
+                                   device_, torch::kFloat32);
+  policy_ = models.first;
+  reference_ = models.second;
   for (auto& p : reference_->parameters()) p.set_requires_grad(false);
   reference_->eval();
-  tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(s_.model_dir));
-  Tokenizer ref_tok = Tokenizer::load(s_.reference_dir);
-  DISA_CHECK(ref_tok.fingerprint() == tokenizer_->fingerprint(), ConfigError,
-             "option --train.reference: '{}' has another tokenizer than the policy '{}' (fingerprints {} vs {})",
-             s_.reference_dir, s_.model_dir, ref_tok.fingerprint(), tokenizer_->fingerprint());
-  restrict_to_tokenizer(*policy_, *tokenizer_);
-  restrict_to_tokenizer(*reference_, *tokenizer_);
+  tokenizer_ = models.tokenizer;
   if (s_.lora && resume_) {
     const LoraConfig saved = load_lora_adapter(*policy_, resume_->dir + "/adapter");
     DISA_CHECK(saved.rank == s_.lora_config.rank && saved.alpha == s_.lora_config.alpha, ConfigError,
@@ -148,17 +146,14 @@ void Trainer::setup_models() {
   } else if (s_.lora) {
     apply_lora(*policy_, s_.lora_config, s_.seed);
   }
-  gen_.sampling.temperature = s_.temperature;
-  gen_.max_new_tokens = s_.max_new_tokens;
-  gen_.max_batch_size = s_.max_batch_size;
-  set_model_stops(gen_, *policy_, *tokenizer_);
 }
 
 void Trainer::setup_data() {
-  task_ = tasks::make_task(tasks::task_options_from_config(config_));
+  task_ = tasks::make_task(s_.task);
   dataset_ = task_->make_dataset();
-  if (!task_->response_terminator().empty()) gen_.stop_strings.push_back(task_->response_terminator());
-  gen_.validate();
+  SamplingParams sampling;
+  sampling.temperature = s_.temperature;
+  gen_ = stage::generation_params(*policy_, *tokenizer_, *task_, sampling, s_.max_new_tokens, s_.max_batch_size);
   if (!s_.anchors_path.empty()) {
     AnchorExpectations e;
     objective_->expect(e);
@@ -326,8 +321,7 @@ void Trainer::open_metrics(int64_t resume_rows) {
 }
 
 std::string Trainer::run() {
-  device_ = select_device(mpi_, config_.get_string("train.device"));
-  configure_threads(mpi_, config_.get_int("train.threads"));
+  device_ = stage::setup_compute(mpi_, s_.compute);
   setup_objective();
   if (s_.resume) resume_ = find_resume_point(s_.out_dir, s_.algorithm_name, s_.seed);
   setup_models();

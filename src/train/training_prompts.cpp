@@ -7,8 +7,7 @@
 
 #include "disa/core/error.hpp"
 #include "disa/core/log.hpp"
-#include "disa/model/tokenizer.hpp"
-#include "disa/tasks/task.hpp"
+#include "disa/stage/prompts.hpp"
 
 namespace disa::train {
 
@@ -17,11 +16,11 @@ TrainingPrompts load_training_prompts(const tasks::Dataset& dataset, const tasks
                                       const Settings& s, bool needs_anchor) {
   TrainingPrompts out;
   std::vector<std::string> missing;
+  auto encoded = stage::encode_prompts(task, dataset, tokenizer);
   for (size_t i = 0; i < dataset.size(); ++i) {
     Prompt p;
-    p.record = &dataset[i];
-    p.tokens = tokenizer.encode(task.render_prompt(dataset[i]));
-    DISA_CHECK(!p.tokens.empty(), DataError, "prompt '{}' encodes to no tokens", dataset[i].id);
+    p.record = encoded[i].record;
+    p.tokens = std::move(encoded[i].tokens);
     if (anchors) {
       if (auto fi = anchors->index_of(dataset[i].id)) {
         anchors->check_prompt(*fi, dataset[i].id, p.tokens);

@@ -6,7 +6,7 @@
 
 #include <torch/torch.h>
 
-#include "disa/core/config.hpp"
+#include "disa/core/option_table.hpp"
 #include "disa/core/log.hpp"
 #include "disa/core/random.hpp"
 #include "disa/core/timing.hpp"
@@ -16,10 +16,12 @@
 #include "disa/dist/mpi_context.hpp"
 #include "disa/dist/work_split.hpp"
 #include "disa/model/generate.hpp"
-#include "disa/model/response_text.hpp"
 #include "disa/model/score.hpp"
 #include "disa/model/tokenizer.hpp"
 #include "disa/model/weights.hpp"
+#include "disa/stage/compute.hpp"
+#include "disa/stage/models.hpp"
+#include "disa/stage/rollout.hpp"
 #include "disa/tasks/registry.hpp"
 #include "disa/tasks/task_options.hpp"
 #include "disa/train/gradients.hpp"
@@ -27,56 +29,81 @@
 
 namespace disa::train {
 
-void add_warm_start_options(Options& o) {
-  o.add_string("sft.model", "", "initial model directory (e.g. from 'disa model init')");
-  o.add_string("sft.out", "", "output model directory (HF layout)");
-  o.add_int("sft.steps", 300, "optimiser steps");
-  o.add_int("sft.batch-size", 32, "(prompt, solution) pairs per step, over all ranks");
-  o.add_double("sft.lr", 3e-3, "AdamW learning rate (constant after warm-up)");
-  o.add_int("sft.warmup", 20, "linear learning-rate warm-up steps");
-  o.add_string("sft.schedule", "constant", "after warm-up: constant or cosine");
-  o.add_double("sft.min-lr-ratio", 0.1, "cosine: final learning rate / peak");
-  o.add_double("sft.weight-decay", 0.0, "AdamW weight decay");
-  o.add_double("sft.clip", 1.0, "global gradient-norm clip (0: off)");
-  o.add_int("sft.seed", 1, "seed of the data order and solution choice");
-  o.add_int("sft.log-every", 25, "steps between progress lines");
-  o.add_int("sft.eval-samples", 4, "samples per test prompt for the final pass-rate estimate (0: none)");
-  o.add_int("sft.eval-prompts", 64, "test-split prompts of the final pass-rate estimate");
-  o.add_int("sft.max-new-tokens", 48, "generation limit of the final pass-rate estimate");
-  o.add_string("sft.device", "auto", "auto, cpu or cuda");
-  o.add_int("sft.threads", 0, "CPU threads per rank (0: hardware threads / ranks per node)");
-  tasks::add_task_options(o);
+namespace {
+
+// The settings of `disa warm-start`; the initialisers are the options' defaults.
+struct WarmStartSettings {
+  std::string model_dir, out_dir;
+  int64_t steps = 300, batch = 32;
+  double lr = 3e-3;
+  int64_t warmup = 20;
+  bool cosine = false;
+  double min_lr_ratio = 0.1, weight_decay = 0, clip = 1.0;
+  uint64_t seed = 1;
+  int64_t log_every = 25, eval_samples = 4, eval_prompts = 64, max_new_tokens = 48;
+  stage::ComputeSettings compute;
+  tasks::TaskOptions task;
+};
+
+const OptionTable<WarmStartSettings>& settings_table() {
+  static const OptionTable<WarmStartSettings> table = [] {
+    OptionTable<WarmStartSettings> t;
+    t.text("warm-start.model", DISA_FIELD(model_dir), "initial model directory (e.g. from 'disa model init')",
+           required("the initial model directory"));
+    t.text("warm-start.out", DISA_FIELD(out_dir), "output model directory (HF layout)",
+           required("the model directory to write"));
+    t.integer("warm-start.steps", DISA_FIELD(steps), "optimiser steps", at_least<int64_t>(0));
+    t.integer("warm-start.batch-size", DISA_FIELD(batch), "(prompt, solution) pairs per step, over all ranks",
+              at_least<int64_t>(1));
+    t.real("warm-start.lr", DISA_FIELD(lr), "AdamW learning rate (constant after warm-up)", above(0.0));
+    t.integer("warm-start.warmup", DISA_FIELD(warmup), "linear learning-rate warm-up steps", at_least<int64_t>(0));
+    t.choice("warm-start.schedule", DISA_FIELD(cosine),
+             std::vector<std::pair<std::string, bool>>{{"constant", false}, {"cosine", true}},
+             "after warm-up: constant or cosine");
+    t.real("warm-start.min-lr-ratio", DISA_FIELD(min_lr_ratio), "cosine: final learning rate / peak",
+           within(0.0, 1.0));
+    t.real("warm-start.weight-decay", DISA_FIELD(weight_decay), "AdamW weight decay");
+    t.real("warm-start.clip", DISA_FIELD(clip), "global gradient-norm clip (0: off)");
+    t.integer("warm-start.seed", DISA_FIELD(seed), "seed of the data order and solution choice");
+    t.integer("warm-start.log-every", DISA_FIELD(log_every), "steps between progress lines", at_least<int64_t>(1));
+    t.integer("warm-start.eval-samples", DISA_FIELD(eval_samples),
+              "samples per test prompt for the final pass-rate estimate (0: none)", at_least<int64_t>(0));
+    t.integer("warm-start.eval-prompts", DISA_FIELD(eval_prompts),
+              "test-split prompts of the final pass-rate estimate", within<int64_t>(1, 1000000));
+    t.integer("warm-start.max-new-tokens", DISA_FIELD(max_new_tokens),
+              "generation limit of the final pass-rate estimate", at_least<int64_t>(1));
+    t.include(DISA_FIELD(compute), stage::compute_option_table("warm-start"));
+    t.include(DISA_FIELD(task), tasks::task_option_table());
+    return t;
+  }();
+  return table;
 }
 
+}  // namespace
+
+void add_warm_start_options(Options& o) { settings_table().declare(o); }
+
 std::string run_warm_start(const Config& c, MpiContext& mpi) {
-  const std::string in = c.get_string("sft.model"), out = c.get_string("sft.out");
-  c.require(!in.empty(), "sft.model", "is required");
-  c.require(!out.empty(), "sft.out", "is required");
-  c.require(std::filesystem::is_directory(in), "sft.model", "must be an existing model directory");
-  const int64_t steps = c.get_int("sft.steps"), batch = c.get_int("sft.batch-size");
-  c.require(steps >= 0, "sft.steps", "must be >= 0");
-  c.require(batch >= 1, "sft.batch-size", "must be >= 1");
-  const double lr = c.get_double("sft.lr");
-  c.require(lr > 0, "sft.lr", "must be > 0");
-  const std::string schedule_name = c.get_string("sft.schedule");
-  c.require(schedule_name == "constant" || schedule_name == "cosine", "sft.schedule", "must be constant or cosine");
+  const WarmStartSettings ws = settings_table().read(c);
+  const std::string& out = ws.out_dir;
+  const int64_t steps = ws.steps, batch = ws.batch;
   LrSchedule schedule;
-  schedule.lr = lr;
-  schedule.warmup = std::max<int64_t>(c.get_int("sft.warmup"), 1);
-  schedule.cosine = schedule_name == "cosine";
-  schedule.min_ratio = c.get_double("sft.min-lr-ratio");
+  schedule.lr = ws.lr;
+  schedule.warmup = std::max<int64_t>(ws.warmup, 1);
+  schedule.cosine = ws.cosine;
+  schedule.min_ratio = ws.min_lr_ratio;
   schedule.steps = steps;
-  const int64_t log_every = std::max<int64_t>(1, c.get_int("sft.log-every"));
-  const double clip = c.get_double("sft.clip");
-  const uint64_t seed = uint64_t(c.get_int("sft.seed"));
+  const int64_t log_every = ws.log_every;
+  const double clip = ws.clip;
+  const uint64_t seed = ws.seed;
 
   auto comm = make_mpi_communicator(mpi.world());
-  torch::Device device = select_device(mpi, c.get_string("sft.device"));
-  configure_threads(mpi, c.get_int("sft.threads"));
-  auto model = load_model(in, device, torch::kFloat32);
-  auto tokenizer = Tokenizer::load(in);
-  restrict_to_tokenizer(*model, tokenizer);
-  auto task_options = tasks::task_options_from_config(c);
+  const torch::Device device = stage::setup_compute(mpi, ws.compute);
+  auto models = stage::load_models({"warm-start.model", "initial model", ws.model_dir, ""}, std::nullopt, "",
+                                   device, torch::kFloat32);
+  auto model = models.first;
+  const Tokenizer& tokenizer = *models.tokenizer;
+  const auto& task_options = ws.task;
   auto task = tasks::make_task(task_options);
   auto data = task->make_dataset();
 
@@ -104,7 +131,7 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
   }
   model->train();
   torch::optim::AdamW optimizer(model->parameters(),
-                                torch::optim::AdamWOptions(lr).weight_decay(c.get_double("sft.weight-decay")));
+                                torch::optim::AdamWOptions(ws.lr).weight_decay(ws.weight_decay));
   auto [b0, b1] = balanced_block(batch, comm->rank(), comm->size());
   const auto start = Clock::now();
   double loss_sum = 0;
@@ -141,7 +168,7 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
     tokens_seen += global_tokens;
     if ((step + 1) % log_every == 0 || step + 1 == steps) {
       const double el = seconds_since(start);
-      log::info("sft step {}/{}: nll/token {:.4f}, lr {:.2e}, {:.0f} tokens/s", step + 1, steps,
+      log::info("warm-start step {}/{}: nll/token {:.4f}, lr {:.2e}, {:.0f} tokens/s", step + 1, steps,
                 loss_sum / double(loss_steps), step_lr, tokens_seen / std::max(el, 1e-9));
       loss_sum = 0;
       loss_steps = 0;
@@ -150,11 +177,11 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
   model->eval();
 
   // Pass-rate estimate on the test split (samples at temperature 1).
-  const int64_t eval_samples = c.get_int("sft.eval-samples");
+  const int64_t eval_samples = ws.eval_samples;
   if (eval_samples > 0) {
     auto test_options = task_options;
     test_options.split = "test";
-    test_options.count = int(c.get_int("sft.eval-prompts"));
+    test_options.count = int(ws.eval_prompts);
     auto test_task = tasks::make_task(test_options);
     auto test = test_task->make_dataset();
     auto [t0, t1] = balanced_block(int64_t(test.size()), comm->rank(), comm->size());
@@ -165,27 +192,24 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
         requests.push_back({tokenizer.encode(test_task->render_prompt(test[size_t(i)])), i, s});
         records.push_back(&test[size_t(i)]);
       }
-    GenerationParams gp;
-    gp.max_new_tokens = c.get_int("sft.max-new-tokens");
-    set_model_stops(gp, *model, tokenizer);
-    if (!test_task->response_terminator().empty()) gp.stop_strings.push_back(test_task->response_terminator());
+    const GenerationParams gp = stage::generation_params(*model, tokenizer, *test_task, SamplingParams{},
+                                                         ws.max_new_tokens, GenerationParams{}.max_batch_size);
     int64_t correct = 0;
     if (!requests.empty()) {
       auto results = generate(*model, requests, gp, seed + 1, &tokenizer);
-      std::vector<std::string> texts;
-      for (auto& r : results) texts.push_back(response_text(tokenizer, r.tokens));
-      for (auto& r : test_task->reward_batch(records, texts)) correct += r.reason == tasks::Reason::Correct;
+      for (auto& r : stage::reward_responses(*test_task, records, tokenizer, results).rewards)
+        correct += r.reason == tasks::Reason::Correct;
     }
     correct = comm->all_reduce(correct, ReduceOp::Sum);
     const int64_t total = int64_t(test.size()) * eval_samples;
-    log::info("sft: pass rate on the test split {:.3f} ({} of {} samples, T=1)", double(correct) / double(total),
+    log::info("warm-start: pass rate on the test split {:.3f} ({} of {} samples, T=1)", double(correct) / double(total),
               correct, total);
   }
   if (mpi.is_root()) {
     SaveOptions so;
-    so.copy_from_dir = in;
+    so.copy_from_dir = ws.model_dir;
     save_model(*model, out, so);
-    log::info("sft: wrote {}", out);
+    log::info("warm-start: wrote {}", out);
   }
   comm->barrier();
   return out;

@@ -10,12 +10,12 @@ rm -rf "$out"
 mkdir -p "$out"
 task=(--task.name graph_paths --task.count 200 --task.graph-nodes 4 --task.graph-edge-probability 0.6)
 "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$out/init" --log.level warn
-"$disa" sft --sft.model "$out/init" --sft.out "$out/reference" "${task[@]}" \
-  --sft.steps "${DISA_FIXTURE_STEPS:-150}" --sft.batch-size 32 --sft.lr 1e-2 --sft.log-every 100 \
-  --sft.eval-samples 0 --log.level warn
-"$disa" sft --sft.model "$out/reference" --sft.out "$out/strong" "${task[@]}" \
-  --sft.steps "${DISA_FIXTURE_STRONG_STEPS:-150}" --sft.batch-size 32 --sft.lr 5e-3 --sft.seed 2 \
-  --sft.eval-samples 0 --log.level warn
+"$disa" warm-start --warm-start.model "$out/init" --warm-start.out "$out/reference" "${task[@]}" \
+  --warm-start.steps "${DISA_FIXTURE_STEPS:-150}" --warm-start.batch-size 32 --warm-start.lr 1e-2 \
+  --warm-start.log-every 100 --warm-start.eval-samples 0 --log.level warn
+"$disa" warm-start --warm-start.model "$out/reference" --warm-start.out "$out/strong" "${task[@]}" \
+  --warm-start.steps "${DISA_FIXTURE_STRONG_STEPS:-150}" --warm-start.batch-size 32 --warm-start.lr 5e-3 \
+  --warm-start.seed 2 --warm-start.eval-samples 0 --log.level warn
 # Same weights, another tokenizer: one more added token changes the fingerprint.
 cp -r "$out/reference" "$out/other_tokenizer"
 /usr/bin/python3 - "$out/other_tokenizer/tokenizer.json" <<'PY'

@@ -10,7 +10,8 @@ rm -rf "$out"
 mkdir -p "$out"
 "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$out/policy" --log.level warn
 "$disa" model init --arch qwen2 --size tiny --seed 4 --out "$out/reference" --log.level warn
-"$disa" sft --sft.model "$out/policy" --sft.out "$out/warm" --task.name graph_paths --task.count 100 \
-  --task.graph-nodes 4 --task.graph-edge-probability 0.6 --sft.steps "${DISA_EVAL_FIXTURE_STEPS:-60}" \
-  --sft.batch-size 16 --sft.lr 1e-2 --sft.warmup 5 --sft.eval-samples 0 --sft.threads 2 --log.level warn
+"$disa" warm-start --warm-start.model "$out/policy" --warm-start.out "$out/warm" --task.name graph_paths \
+  --task.count 100 --task.graph-nodes 4 --task.graph-edge-probability 0.6 \
+  --warm-start.steps "${DISA_EVAL_FIXTURE_STEPS:-60}" --warm-start.batch-size 16 --warm-start.lr 1e-2 \
+  --warm-start.warmup 5 --warm-start.eval-samples 0 --warm-start.threads 2 --log.level warn
 echo "fixture models in $out"

@@ -21,6 +21,7 @@
 
 #include "disa/eval/summary.hpp"
 #include "disa/io/hdf5.hpp"
+#include "disa/tasks/reward.hpp"
 #include "support/run_disa.hpp"
 
 namespace {
@@ -113,7 +114,11 @@ TEST(EvalStage, FileStructureAndInvariants) {
   EXPECT_NE(f.attr_string("/", "dataset_fingerprints").find("small:"), std::string::npos);
   EXPECT_NE(f.attr_string("/", "config").find("samples = 8"), std::string::npos);
   EXPECT_NE(f.attr_string("/", "code_version").find("disa"), std::string::npos);
-  EXPECT_NE(f.attr_string("/samples/reason", "names").find("0=correct"), std::string::npos);
+  // Every coded column names its codes one way, comma-separated by code, as the partition file does.
+  EXPECT_EQ(f.code_names("/samples/reason"), disa::tasks::reason_names());
+  EXPECT_EQ(f.attr_string("/samples/reason", "names").rfind("correct,partial,", 0), 0u);
+  EXPECT_EQ(f.attr_string("/samples/finish_reason", "names"), "stop,length");
+  EXPECT_EQ(f.attr_string("/prompts/judge_status", "names"), "disabled,no_correct,single,parsed,unparsable,too_long");
   // Samples are prompt-major; correct agrees with the reason code.
   auto prompt = f.read<int64_t>("/samples/prompt_index");
   auto sample = f.read<int64_t>("/samples/sample_index");

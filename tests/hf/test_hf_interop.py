@@ -11,7 +11,7 @@ and prints the largest |difference|:
 
   a. `disa model init` directories (qwen2, qwen3, llama tiny; qwen2 small) loaded by
      transformers, with --vocab full and --vocab tokenizer;
-  b. trained disa outputs: a `disa sft` model, the policy/ of `disa train` (DISA, full
+  b. trained disa outputs: a `disa warm-start` model, the policy/ of `disa train` (DISA, full
      weights), and a LoRA-SFT run of `disa train`, whose PEFT adapter loaded by
      peft.PeftModel on the base must equal disa's merged policy/;
   c. directories written by transformers' save_pretrained (Qwen2/Qwen3/Llama configs with
@@ -193,17 +193,17 @@ def check_moved(name, a, base):
 
 
 def check_trained_models():
-    print("b. disa sft / train outputs -> transformers, PEFT", flush=True)
+    print("b. disa warm-start / train outputs -> transformers, PEFT", flush=True)
     init = os.path.join(SCRATCH, "b_init")
-    ref = os.path.join(SCRATCH, "b_sft")
+    ref = os.path.join(SCRATCH, "b_warm_start")
     disa("model", "init", "--arch", "qwen2", "--size", "tiny", "--seed", "3", "--out", init,
          "--log.level", "warn")
-    disa("sft", "--sft.model", init, "--sft.out", ref, *TASK, "--sft.steps", "150",
-         "--sft.batch-size", "32", "--sft.lr", "1e-2", "--sft.eval-samples", "0",
-         "--sft.threads", "1", "--log.level", "warn")
+    disa("warm-start", "--warm-start.model", init, "--warm-start.out", ref, *TASK,
+         "--warm-start.steps", "150", "--warm-start.batch-size", "32", "--warm-start.lr", "1e-2",
+         "--warm-start.eval-samples", "0", "--warm-start.threads", "1", "--log.level", "warn")
     items = random_items(11, tokenizer_vocab(ref))
-    check_dir("sft output", ref, items)
-    check_moved("sft output", disa_score(ref, items), disa_score(init, items))
+    check_dir("warm-start output", ref, items)
+    check_moved("warm-start output", disa_score(ref, items), disa_score(init, items))
     ref_disa = disa_score(ref, items)
 
     anchors = os.path.join(SCRATCH, "b_anchors.h5")

@@ -6,7 +6,7 @@
 #     dry-run mode (fake SLURM_* variables) print the expected srun/sbatch/mpirun lines and
 #     create nothing;
 #   * every configs/**/*.ini is accepted by `disa <command> --config FILE --print-config`
-#     (sft*.ini -> sft, anchor*.ini -> anchor, train-*.ini -> train, eval*.ini -> eval,
+#     (warm-start*.ini -> warm-start, anchor*.ini -> anchor, train-*.ini -> train, eval*.ini -> eval,
 #     else the `disa <command> ... --config` named in its first lines): sections, option
 #     names and value types (enumerated values are checked only when a stage runs);
 #   * every option of every disa command line printed by the dry runs exists (checked
@@ -28,7 +28,7 @@ trap 'rm -rf "$tmp"' EXIT
 while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(SLURM_|SBATCH_|DISA_|NCCL_)' || true)
 for v in SCALE CONFIG CONFIG_DIR RUN_DIR REFERENCE ALGORITHM ALGORITHMS DEVICE THREADS RESUME \
   POLICY EVAL_OUT TRAIN_OUT ANCHORS INIT_MODEL INIT_ARGS INIT_POLICY BETAS ALPHAS BETA \
-  STRONG_MODEL SWEEP_TRAIN STAGES EVAL_REFERENCE AFTER ANCHOR_CONFIG TRAIN_CONFIG SFT_OUT; do
+  STRONG_MODEL SWEEP_TRAIN STAGES EVAL_REFERENCE AFTER ANCHOR_CONFIG TRAIN_CONFIG WARM_START_OUT; do
   unset "$v"
 done
 
@@ -91,7 +91,7 @@ for f in jobs/*.sh jobs/*.sbatch; do
 done
 
 # 2. Outside Slurm and not in dry-run mode the batch scripts refuse, saying why.
-for s in sft anchor train eval; do
+for s in warm-start anchor train eval; do
   run "refuse-$s" 1 SCALE=tiny DISA_BIN="$disa" -- "jobs/$s.sbatch"
   expect "refuse-$s" "not started by sbatch"
   expect "refuse-$s" "DISA_DRY_RUN=1"
@@ -129,15 +129,16 @@ expect anchor-mpi "^srun --kill-on-bad-exit=1 --cpus-per-task=8 --cpu-bind=cores
 run anchor-noref 1 "${slurm[@]}" SCALE=gpu-1.5b -- jobs/anchor.sbatch
 expect anchor-noref "set REFERENCE="
 
-run sft-tiny 0 "${slurm[@]}" SCALE=tiny "RUN_DIR=$tmp/run" -- jobs/sft.sbatch
-reject sft-tiny "$srun model init"
-expect sft-tiny "^srun .* --nodes=1 --ntasks=1 $d model init .*--out $tmp/run/init$" 1
-expect sft-tiny "$srun sft --config configs/tiny/sft\.ini --sft\.model $tmp/run/init --sft\.out $tmp/run/reference --sft\.threads 8$" 1
-run sft-strong 0 "${slurm[@]}" SCALE=tiny CONFIG=configs/tiny/sft-strong.ini INIT_MODEL=runs/tiny/reference SFT_OUT=runs/tiny/strong -- jobs/sft.sbatch
-expect sft-strong "$srun sft --config configs/tiny/sft-strong\.ini --sft\.model runs/tiny/reference --sft\.out runs/tiny/strong --sft\.threads 8$" 1
-reject sft-strong "model init"
-run sft-7b 1 "${slurm[@]}" SCALE=gpu-7b REFERENCE=/m/ref -- jobs/sft.sbatch
-expect sft-7b "has no sft\.ini"
+run warm-start-tiny 0 "${slurm[@]}" SCALE=tiny "RUN_DIR=$tmp/run" -- jobs/warm-start.sbatch
+reject warm-start-tiny "$srun model init"
+expect warm-start-tiny "^srun .* --nodes=1 --ntasks=1 $d model init .*--out $tmp/run/init$" 1
+expect warm-start-tiny "$srun warm-start --config configs/tiny/warm-start\.ini --warm-start\.model $tmp/run/init --warm-start\.out $tmp/run/reference --warm-start\.threads 8$" 1
+run warm-start-strong 0 "${slurm[@]}" SCALE=tiny CONFIG=configs/tiny/warm-start-strong.ini INIT_MODEL=runs/tiny/reference \
+  WARM_START_OUT=runs/tiny/strong -- jobs/warm-start.sbatch
+expect warm-start-strong "$srun warm-start --config configs/tiny/warm-start-strong\.ini --warm-start\.model runs/tiny/reference --warm-start\.out runs/tiny/strong --warm-start\.threads 8$" 1
+reject warm-start-strong "model init"
+run warm-start-7b 1 "${slurm[@]}" SCALE=gpu-7b REFERENCE=/m/ref -- jobs/warm-start.sbatch
+expect warm-start-7b "has no warm-start\.ini"
 
 for a in disa flowrl grpo gspo sft; do
   run "train-$a" 0 "${slurm[@]}" SCALE=gpu-1.5b REFERENCE=$ref -- jobs/train.sbatch "$a" --train.steps 3
@@ -163,7 +164,7 @@ expect anchor-bare "^srun --mpi=pmix --kill-on-bad-exit=1 $d anchor --config con
 # 4. The pipeline: sbatch lines chained with afterok.
 run submit-tiny 0 DISA_DRY_RUN=1 "DISA_BIN=$disa" SCALE=tiny "RUN_DIR=$tmp/run" -- jobs/submit-pipeline.sh
 expect submit-tiny "^sbatch " 13
-expect submit-tiny "^sbatch --parsable --job-name=disa-sft jobs/sft\.sbatch$" 1
+expect submit-tiny "^sbatch --parsable --job-name=disa-warm-start jobs/warm-start\.sbatch$" 1
 expect submit-tiny "^sbatch --parsable --job-name=disa-anchor --dependency=afterok:900001 jobs/anchor\.sbatch$" 1
 expect submit-tiny "^sbatch --parsable --job-name=disa-eval-reference --dependency=afterok:900001 jobs/eval\.sbatch reference$" 1
 for a in disa flowrl grpo gspo sft; do
@@ -176,7 +177,7 @@ run submit-gpu 0 DISA_DRY_RUN=1 "DISA_BIN=$disa" SCALE=gpu-7b REFERENCE=/m/ref A
   DISA_SBATCH_ARGS="--account=abc --nodes=2" -- jobs/submit-pipeline.sh
 expect submit-gpu "^sbatch " 6
 expect submit-gpu "^sbatch --parsable --job-name=disa-anchor --account=abc --nodes=2 jobs/anchor\.sbatch$" 1
-reject submit-gpu "sft\.sbatch"
+reject submit-gpu "warm-start\.sbatch"
 run submit-noref 1 DISA_DRY_RUN=1 "DISA_BIN=$disa" SCALE=gpu-7b -- jobs/submit-pipeline.sh
 expect submit-noref "set REFERENCE="
 
@@ -230,7 +231,7 @@ add_check() {  # add_check COMMAND_WORDS CMD...: `CMD --print-config` must succe
 while IFS= read -r f; do
   base=$(basename "$f")
   case "$base" in
-    sft*.ini) cmd=(sft) ;;
+    warm-start*.ini) cmd=(warm-start) ;;
     anchor*.ini) cmd=(anchor) ;;
     train-*.ini) cmd=(train) ;;
     eval*.ini) cmd=(eval) ;;
@@ -240,7 +241,7 @@ while IFS= read -r f; do
       ;;
   esac
   if [ ${#cmd[@]} = 0 ]; then
-    fail "$f: cannot tell its command from the name (sft/anchor/train-/eval) or a 'disa <command> ... --config' line at its top"
+    fail "$f: cannot tell its command from the name (warm-start/anchor/train-/eval) or a 'disa <command> ... --config' line at its top"
     continue
   fi
   add_check "${cmd[*]}" "$disa" "${cmd[@]}" --config "$f"

@@ -59,9 +59,10 @@ class TrainStage : public ::testing::Test {
     fs::remove(anchors());
     // A policy warm-started separately from the same initialisation: its preferences among
     // the correct solutions differ from the reference's, so it starts away from p*.
-    RunResult r = disa("sft --sft.model " + kFixture + "/init --sft.out " + work("other") + kGraph +
-                       " --task.count 200 --sft.steps 300 --sft.lr 3e-3 --sft.seed 7 --sft.eval-samples 0"
-                       " --sft.threads 1");
+    RunResult r = disa("warm-start --warm-start.model " + kFixture + "/init --warm-start.out " + work("other") +
+                       kGraph +
+                       " --task.count 200 --warm-start.steps 300 --warm-start.lr 3e-3 --warm-start.seed 7"
+                       " --warm-start.eval-samples 0 --warm-start.threads 1");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + anchors() + kTask +
                        " --anchor.beta 1.5 --anchor.samples 64 --anchor.max-new-tokens 16 --anchor.threads 1"

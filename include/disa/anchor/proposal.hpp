@@ -6,12 +6,8 @@
 
 #include <string>
 
+#include "disa/core/option_table.hpp"
 #include "disa/model/sampling.hpp"
-
-namespace disa {
-class Options;
-class Config;
-}  // namespace disa
 
 namespace disa::anchor {
 
@@ -32,9 +28,7 @@ struct ProposalSpec {
   std::string describe() const;
 };
 
-// Adds the proposal.* options.
-void add_proposal_options(Options& options);
-// Reads and validates them (ConfigError naming the option).
-ProposalSpec proposal_from_config(const Config& config);
+// The proposal.* options, declared once (read and validated into a ProposalSpec).
+const OptionTable<ProposalSpec>& proposal_option_table();
 
 }  // namespace disa::anchor

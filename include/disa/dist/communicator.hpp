@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,15 @@ class Communicator {
   explicit Communicator(MPI_Comm comm);
   // Splits tensors into per-dtype buckets (indices into `tensors`).
   std::vector<std::vector<size_t>> make_buckets(const std::vector<torch::Tensor>& tensors) const;
+  // The bucket's tensors flattened into one buffer (converted to `wire` when given).
+  static torch::Tensor flatten_bucket(const std::vector<torch::Tensor>& tensors, const std::vector<size_t>& bucket,
+                                      std::optional<torch::ScalarType> wire = std::nullopt);
+  // After a reducing collective: divides by the world size for ReduceOp::Mean (integers
+  // truncate); a no-op for the other operations.
+  void apply_mean(torch::Tensor& buffer, ReduceOp op) const;
+  // Copies the buffer back into the bucket's tensors.
+  static void unflatten_bucket(const torch::Tensor& buffer, std::vector<torch::Tensor>& tensors,
+                               const std::vector<size_t>& bucket);
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
   size_t bucket_bytes_ = size_t(32) << 20;

@@ -35,9 +35,10 @@ enum class JudgeStatus : int8_t {
   Unparsable = 4,  // the judge's answer had no integer in range
   TooLong = 5,     // even two responses exceed the judge's context
 };
+inline constexpr int kJudgeStatuses = 6;
 const char* judge_status_name(JudgeStatus status);
-// "0=disabled,1=no_correct,..." for the names attribute in eval.h5.
-std::string judge_status_names();
+// judge_status_name of every status, by code: the "names" attribute in eval.h5.
+std::vector<std::string> judge_status_names();
 
 // The judge's prompt template: "{problem}" (the task prompt), "{responses}" (the
 // numbered responses) and "{count}" (how many are shown); "{{" "}}" are literal braces.
@@ -55,8 +56,8 @@ class JudgeTemplate {
 };
 
 struct JudgeSettings {
-  std::string model_dir;
-  std::string template_path;
+  std::string model_dir;  // empty: no judge
+  std::string template_path = "configs/eval-judge-prompt.txt";
   int64_t max_new_tokens = 32;
   double temperature = 0.0;   // 0: greedy
   int64_t max_responses = 8;  // distinct correct responses shown at most

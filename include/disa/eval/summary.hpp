@@ -12,9 +12,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "disa/eval/statistics.hpp"
+#include "disa/stage/statistics.hpp"
 
 namespace disa::eval {
+
+using stage::MeanSe;
 
 // Format name and version of eval.h5.
 inline constexpr const char* kEvalFormat = "disa-eval";

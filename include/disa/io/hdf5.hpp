@@ -97,6 +97,10 @@ class File {
     set_attr(object, name, std::string(value));
   }
   void set_attr(const std::string& object, const std::string& name, double value);
+  // The attribute "names" of a coded column (finish reason, reward reason, ...): the
+  // codes' names by code, comma-separated ("stop,length"), one spelling in every file.
+  void set_code_names(const std::string& object, const std::vector<std::string>& names_by_code);
+  std::vector<std::string> code_names(const std::string& object) const;
   void set_attr(const std::string& object, const std::string& name, int64_t value);
   void set_attr(const std::string& object, const std::string& name, const std::vector<double>& value);
   void set_attr(const std::string& object, const std::string& name, const std::vector<int64_t>& value);

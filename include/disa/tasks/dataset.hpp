@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <map>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +60,13 @@ struct JsonlFieldMap {
 // is an error too. Other keys of each line are kept in the record's fields.
 Dataset load_jsonl(const std::string& path, const JsonlFieldMap& map);
 
+struct TaskOptions;
+// The data set of a file-based task (math, code): the JSONL file --task.data, ids from
+// --task.id-field, and the `required` (record field, JSON key) pairs. ConfigError naming
+// --task.data when it is not given.
+Dataset load_task_data(const TaskOptions& options, const std::string& task,
+                       std::vector<std::pair<std::string, std::string>> required);
+
 // 64-bit FNV-1a of a string (stable across platforms and runs).
 uint64_t fnv1a64(const std::string& text);
 
@@ -80,5 +89,23 @@ class Rng {
 // seed), so train and test never share a prompt whatever seeds are used:
 // "test" for `test_percent` percent of contents, "train" otherwise.
 std::string split_of(const std::string& content_key, int test_percent);
+
+
+// One drawn prompt of a synthetic task: its content key (split and deduplication), its
+// fields, and a count of its solutions (called only for a new key of the wanted split).
+struct SyntheticCandidate {
+  std::string key;
+  nlohmann::json fields;
+  std::function<int()> count_solutions;
+};
+
+// The data set of a synthetic task: draws candidates with an Rng seeded by (task,
+// options.seed) until options.count distinct ones of options.split have
+// options.min_solutions..max_solutions solutions; `draw` returns nullopt to reject a
+// draw. Records are named "<id_prefix>-<split>-<00000>". ConfigError saying what to relax
+// when the attempts run out (`difficulty` describes the task's knobs).
+Dataset draw_synthetic_dataset(const TaskOptions& options, const std::string& task, const std::string& id_prefix,
+                               const std::string& difficulty,
+                               const std::function<std::optional<SyntheticCandidate>(Rng&)>& draw);
 
 }  // namespace disa::tasks

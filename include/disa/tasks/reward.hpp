@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace disa::tasks {
 
@@ -33,6 +34,9 @@ const char* to_string(Reason reason);
 std::optional<Reason> reason_from_string(const std::string& name);
 // Every reason in declaration order (for per-verdict tables).
 const Reason* all_reasons(std::size_t* count);
+// to_string of every reason, by code (index i names Reason(i)): the "names" attribute of
+// the stored reason columns.
+std::vector<std::string> reason_names();
 
 struct RewardResult {
   double reward = 0.0;      // in [0, 1]

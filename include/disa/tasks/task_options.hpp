@@ -6,13 +6,9 @@
 #include <cstdint>
 #include <string>
 
+#include "disa/core/option_table.hpp"
 #include "disa/tasks/reward.hpp"
 #include "disa/tasks/sandbox.hpp"
-
-namespace disa {
-class Options;
-class Config;
-}  // namespace disa
 
 namespace disa::tasks {
 
@@ -52,7 +48,10 @@ struct TaskOptions {
   ResponseLimits response_limits;
 };
 
-// Adds the "task.*" and "sandbox.*" options with the defaults above.
+// The "task.*" and "sandbox.*" options, declared once; their defaults are the
+// initialisers above.
+const OptionTable<TaskOptions>& task_option_table();
+// Adds them to a command.
 void add_task_options(Options& options);
 // Reads them back; ConfigError naming the option for a bad value.
 TaskOptions task_options_from_config(const Config& config);

@@ -9,15 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "disa/stage/solution_set.hpp"
 #include "disa/train/sample.hpp"
 
 namespace disa {
-class CausalLMImpl;
 class Communicator;
-class Tokenizer;
-namespace tasks {
-class Task;
-}
 }  // namespace disa
 
 namespace disa::train {
@@ -33,7 +29,7 @@ class ExactMetrics {
 
  private:
   const std::vector<Prompt>& prompts_;
-  std::vector<std::vector<std::vector<int32_t>>> solutions_;
+  std::vector<stage::SolutionSet> solutions_;
   std::vector<std::vector<double>> reference_;
 };
 

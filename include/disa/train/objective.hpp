@@ -14,6 +14,7 @@
 
 #include <torch/torch.h>
 
+#include "disa/core/option_table.hpp"
 #include "disa/train/frozen_anchors.hpp"
 #include "disa/train/metric.hpp"
 #include "disa/train/losses.hpp"
@@ -98,6 +99,9 @@ class Objective {
 std::unique_ptr<Objective> make_objective(const ObjectiveContext& context);
 // The registered algorithm names, in registration order.
 std::vector<std::string> objective_names();
+// Declares every registered objective's own options (disa.*, flowrl.*, ...), in
+// registration order.
+void add_objective_options(OptionTable<Settings>& table);
 
 // Shared by the residual objectives (DISA, FlowRL): residual, weight and clamp statistics
 // and their columns.

@@ -9,6 +9,8 @@
 
 #include "disa/io/partition_file.hpp"
 #include "disa/model/lora.hpp"
+#include "disa/stage/compute.hpp"
+#include "disa/tasks/task_options.hpp"
 #include "disa/train/losses.hpp"
 
 namespace disa {
@@ -18,40 +20,47 @@ class Config;
 
 namespace disa::train {
 
+// The settings of `disa train`; the initialisers are the options' defaults
+// (train_settings.cpp declares each option once, bound to its field).
 struct Settings {
-  std::string algorithm_name;  // a registered objective (objective.hpp)
-  std::string model_dir, reference_dir, anchors_path, out_dir;
-  int64_t steps = 0, prompts_per_step = 0, group_size = 0, mini_batches = 1, ppo_epochs = 1, micro_batch = 0;
-  double lr = 0, min_lr_ratio = 0, weight_decay = 0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+  std::string algorithm_name = "disa";  // a registered objective (objective.hpp)
+  std::string model_dir, reference_dir, anchors_path, out_dir = "train";
+  int64_t steps = 100, prompts_per_step = 16, group_size = 8, mini_batches = 1, ppo_epochs = 1, micro_batch = 64;
+  double lr = 1e-3;
   int64_t warmup = 0;
   bool cosine = false;
-  double clip = 0;
-  uint64_t seed = 0;
+  double min_lr_ratio = 0.1, weight_decay = 0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+  double clip = 1.0;
+  uint64_t seed = 1;
   double temperature = 1.0;
-  int64_t max_new_tokens = 0, max_batch_size = 0, log_every = 1, checkpoint_every = 0, keep_checkpoints = 0;
+  int64_t max_new_tokens = 64, max_batch_size = 64, log_every = 1, checkpoint_every = 0, keep_checkpoints = 2;
   bool resume = false;
   int64_t stop_after_steps = -1;
-  int64_t exact_every = 0, exact_prompts = 0;
+  int64_t exact_every = 0, exact_prompts = 32;
   bool offline = false, allow_missing_anchors = false;
   double anchor_shift = 0;
+  stage::ComputeSettings compute;
   std::string lora_mode = "auto";  // auto: the objective's default (objective.hpp)
   bool lora = false;               // resolved by the trainer from lora_mode and the objective
   LoraConfig lora_config;
   // disa
-  double beta = 1.0, w_max = 10.0;
+  double beta = 1.0;
   bool length_normalized = false;
   bool exact_anchor = false;  // use the file's exact log Z instead of the estimate (studies)
+  double w_max = 10.0;
   // flowrl
   double flowrl_beta = 15.0, flowrl_w_max = 10.0;
   int64_t flowrl_head_blocks = 2;
   // grpo / gspo
-  double grpo_eps_low = 0.2, grpo_eps_high = 0.2, gspo_eps_low = 0.2, gspo_eps_high = 0.2;
+  double grpo_eps_low = 0.2, grpo_eps_high = 0.2;
   Aggregation aggregation = Aggregation::TokenMean;
-  std::string kl_kind;
+  std::string kl_kind = "none";
   double kl_coef = 0;
+  double gspo_eps_low = 3e-4, gspo_eps_high = 4e-4;
   // sft
-  int64_t sft_batch = 0;
+  int64_t sft_batch = 64;
   double sft_min_reward = 1.0;
+  tasks::TaskOptions task;
   const char* residual() const {
     return length_normalized ? partition::kLengthNormalizedAnchor : partition::kSequenceAnchor;
   }

@@ -1,4 +1,4 @@
-// `disa sft`: the supervised warm start that turns a randomly initialised model into a
+// `disa warm-start`: the supervised warm start that turns a randomly initialised model into a
 // reference policy pi_ref with a moderate pass rate. Each step draws a global batch of
 // (prompt, correct response) pairs — the response uniform over the prompt's listed
 // solution set, so no correct solution is preferred — shards it over the MPI ranks,
@@ -18,6 +18,7 @@ class MpiContext;
 
 namespace disa::train {
 
+// The warm-start.* options (named apart from train.algorithm = sft and its sft.* options).
 void add_warm_start_options(Options& options);
 
 // Trains and writes the model directory; returns its path.

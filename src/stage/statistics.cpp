@@ -1,6 +1,6 @@
-// The evaluation statistics (include/disa/eval/statistics.hpp): Pass@k, means and
+// The evaluation statistics (include/disa/stage/statistics.hpp): Pass@k, means and
 // standard errors over prompts, macro averages and the exact distribution metrics.
-#include "disa/eval/statistics.hpp"
+#include "disa/stage/statistics.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include "disa/core/error.hpp"
 #include "disa/core/logsumexp.hpp"
 
-namespace disa::eval {
+namespace disa::stage {
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -157,4 +157,4 @@ ExactMetrics exact_metrics(const std::vector<double>& log_policy, const std::vec
   return m;
 }
 
-}  // namespace disa::eval
+}  // namespace disa::stage

@@ -1,4 +1,4 @@
-// The statistics of `disa eval` (docs/method.md §4) as small pure functions: the
+// The statistics train and eval report (docs/method.md §4) as small pure functions: the
 // unbiased Pass@k estimator in its stable product form, the Pass@k levels reported for
 // a given k, means and standard errors over prompts (skipping undefined values), the
 // macro average over benchmarks, and the exact distribution metrics of one prompt
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace disa::eval {
+namespace disa::stage {
 
 // Unbiased Pass@k from n samples of which c are correct: 1 - C(n-c, k) / C(n, k),
 // computed as 1 - prod_{i=n-c+1}^{n} (1 - k/i) (no binomial coefficients, stable for
@@ -85,5 +85,9 @@ struct ExactMetrics {
 // differ or an entry is NaN or +inf.
 ExactMetrics exact_metrics(const std::vector<double>& log_policy,
                            const std::vector<double>& log_reference, double coverage_threshold);
+// The coverage threshold of eval (eval.coverage-threshold's default) and of the exact
+// metrics train records: a correct response counts as covered when the policy gives it
+// at least a tenth of the uniform share 1/|C|.
+inline constexpr double kDefaultCoverageThreshold = 0.1;
 
-}  // namespace disa::eval
+}  // namespace disa::stage

@@ -8,11 +8,11 @@
 #include <limits>
 
 #include "disa/core/error.hpp"
-#include "disa/eval/statistics.hpp"
+#include "disa/stage/statistics.hpp"
 
 namespace {
 
-using namespace disa::eval;
+using namespace disa::stage;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 

@@ -1,0 +1,31 @@
+// Phase timing (include/disa/stage/phase_times.hpp).
+#include "disa/stage/phase_times.hpp"
+
+#include <algorithm>
+
+#include "disa/core/error.hpp"
+
+namespace disa::stage {
+
+PhaseTimes::PhaseTimes(std::vector<std::string> phases)
+    : phases_(std::move(phases)), seconds_(phases_.size(), 0.0) {}
+
+size_t PhaseTimes::index(const std::string& phase) const {
+  const auto it = std::find(phases_.begin(), phases_.end(), phase);
+  DISA_CHECK(it != phases_.end(), Error, "PhaseTimes: no phase '{}'", phase);
+  return size_t(it - phases_.begin());
+}
+
+void PhaseTimes::add(const std::string& phase, Clock::time_point start) {
+  seconds_[index(phase)] += seconds_since(start);
+}
+
+double PhaseTimes::seconds(const std::string& phase) const { return seconds_[index(phase)]; }
+
+std::vector<double> PhaseTimes::slowest_rank(Communicator& comm) const {
+  std::vector<double> out = seconds_;
+  comm.all_reduce(out, ReduceOp::Max);
+  return out;
+}
+
+}  // namespace disa::stage

@@ -1,0 +1,31 @@
+// Generation parameters and rewarding responses (include/disa/stage/rollout.hpp).
+#include "disa/stage/rollout.hpp"
+
+#include "disa/core/error.hpp"
+#include "disa/model/response_text.hpp"
+
+namespace disa::stage {
+
+GenerationParams generation_params(const CausalLMImpl& model, const Tokenizer& tokenizer, const tasks::Task& task,
+                                   const SamplingParams& sampling, int64_t max_new_tokens, int64_t max_batch_size) {
+  GenerationParams p;
+  p.sampling = sampling;
+  p.max_new_tokens = max_new_tokens;
+  p.max_batch_size = max_batch_size;
+  set_model_stops(p, model, tokenizer);
+  if (!task.response_terminator().empty()) p.stop_strings.push_back(task.response_terminator());
+  p.validate();
+  return p;
+}
+
+RewardedResponses reward_responses(const tasks::Task& task, const std::vector<const tasks::Record*>& records,
+                                   const Tokenizer& tokenizer, const std::vector<GenerationResult>& results) {
+  DISA_ASSERT(records.size() == results.size());
+  RewardedResponses out;
+  out.texts.reserve(results.size());
+  for (const auto& r : results) out.texts.push_back(response_text(tokenizer, r.tokens));
+  if (!records.empty()) out.rewards = task.reward_batch(records, out.texts);
+  return out;
+}
+
+}  // namespace disa::stage

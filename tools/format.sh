@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Formats in place, per .clang-format, the C++/CUDA sources git tracks under src/ include/
+# tests/ bench/ (*.cpp *.hpp *.h *.cu), with clang-format 14 (clang-format-14, else
+# clang-format; CLANG_FORMAT=/path overrides). tools/check-format.sh checks the same files.
+# Usage: tools/format.sh [PATH...]   (paths limit the formatting, e.g. src/io)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+clang_format="${CLANG_FORMAT:-}"
+if [ -z "$clang_format" ]; then
+  for c in clang-format-14 clang-format; do
+    if command -v "$c" >/dev/null; then clang_format="$c"; break; fi
+  done
+fi
+if [ -z "$clang_format" ] || ! command -v "$clang_format" >/dev/null; then
+  echo "format: no clang-format-14 or clang-format found: install clang-format-14" \
+       "(tools/install-deps.sh does) or set CLANG_FORMAT" >&2
+  exit 2
+fi
+version=$("$clang_format" --version)
+case "$version" in
+  *"version 14."*) ;;
+  *) echo "format: warning: .clang-format is tuned for clang-format 14, $clang_format is: $version" >&2 ;;
+esac
+
+if [ $# -eq 0 ]; then set -- src include tests bench; fi
+mapfile -d '' files < <(git ls-files -z -- "$@" | grep -zE '\.(cpp|hpp|h|cu)$' || true)
+existing=()
+for f in "${files[@]}"; do
+  if [ -f "$f" ]; then existing+=("$f"); fi  # skip files deleted in the working tree
+done
+if [ ${#existing[@]} -gt 0 ]; then
+  printf '%s\0' "${existing[@]}" | xargs -0 "$clang_format" --style=file -i
+fi
+echo "format: formatted ${#existing[@]} files ($clang_format)"
