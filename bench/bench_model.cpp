@@ -26,9 +26,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 double peak_rss_mib() {
   struct rusage ru {};
@@ -70,8 +68,7 @@ void sync(const torch::Device& d) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string arch = "qwen2", sizes = "tiny,small", batches = "1,64", device_name = "cpu",
-              dtype_name = "float32";
+  std::string arch = "qwen2", sizes = "tiny,small", batches = "1,64", device_name = "cpu", dtype_name = "float32";
   int64_t prompt_len = 64, new_tokens = 32, nocache_steps = 8, threads = 0;
   double hbm_gbs = 0;
   const char* usage =
@@ -89,16 +86,26 @@ int main(int argc, char** argv) {
   }
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--arch") arch = v;
-    else if (k == "--sizes" || k == "--size") sizes = v;
-    else if (k == "--batches") batches = v;
-    else if (k == "--prompt") prompt_len = std::stoll(v);
-    else if (k == "--new") new_tokens = std::stoll(v);
-    else if (k == "--nocache-steps") nocache_steps = std::stoll(v);
-    else if (k == "--device") device_name = v;
-    else if (k == "--dtype") dtype_name = v;
-    else if (k == "--threads") threads = std::stoll(v);
-    else if (k == "--hbm-gbs") hbm_gbs = std::stod(v);
+    if (k == "--arch")
+      arch = v;
+    else if (k == "--sizes" || k == "--size")
+      sizes = v;
+    else if (k == "--batches")
+      batches = v;
+    else if (k == "--prompt")
+      prompt_len = std::stoll(v);
+    else if (k == "--new")
+      new_tokens = std::stoll(v);
+    else if (k == "--nocache-steps")
+      nocache_steps = std::stoll(v);
+    else if (k == "--device")
+      device_name = v;
+    else if (k == "--dtype")
+      dtype_name = v;
+    else if (k == "--threads")
+      threads = std::stoll(v);
+    else if (k == "--hbm-gbs")
+      hbm_gbs = std::stod(v);
     else {
       std::fprintf(stderr, "bench_model: unknown option %s\n", k.c_str());
       return 2;
@@ -108,14 +115,13 @@ int main(int argc, char** argv) {
   try {
     const torch::Device device = disa::parse_device_name(device_name);
     const torch::Dtype dtype = disa::parse_dtype_name(dtype_name);
-    std::printf("bench_model: arch %s, device %s, dtype %s, %d threads, prompt %lld, new %lld, "
-                "no-cache steps %lld\n",
-                arch.c_str(), device_name.c_str(), dtype_name.c_str(), torch::get_num_threads(),
-                static_cast<long long>(prompt_len), static_cast<long long>(new_tokens),
-                static_cast<long long>(nocache_steps));
-    std::printf("%-6s %10s %6s %14s %14s %16s %16s %14s\n", "size", "params", "batch",
-                "prefill tok/s", "decode tok/s", "cached-step tok/s", "no-cache tok/s",
-                "peak RSS MiB");
+    std::printf(
+        "bench_model: arch %s, device %s, dtype %s, %d threads, prompt %lld, new %lld, "
+        "no-cache steps %lld\n",
+        arch.c_str(), device_name.c_str(), dtype_name.c_str(), torch::get_num_threads(),
+        static_cast<long long>(prompt_len), static_cast<long long>(new_tokens), static_cast<long long>(nocache_steps));
+    std::printf("%-6s %10s %6s %14s %14s %16s %16s %14s\n", "size", "params", "batch", "prefill tok/s", "decode tok/s",
+                "cached-step tok/s", "no-cache tok/s", "peak RSS MiB");
     for (const auto& size : split(sizes)) {
       disa::ModelConfig c = bench_config(arch, size);
       disa::CausalLM model = disa::init_random_model(c, 1, device, dtype);
@@ -186,8 +192,8 @@ int main(int argc, char** argv) {
         sync(device);
         const double nocache = static_cast<double>(B * nocache_steps) / seconds_since(t0);
         std::printf("%-6s %9.2fM %6lld %14.0f %14.0f %16.0f %16.0f %14.0f\n", size.c_str(),
-                    static_cast<double>(c.num_parameters()) / 1e6, static_cast<long long>(B),
-                    prefill, decode, step_rate, nocache, peak_rss_mib());
+                    static_cast<double>(c.num_parameters()) / 1e6, static_cast<long long>(B), prefill, decode,
+                    step_rate, nocache, peak_rss_mib());
         if (hbm_gbs > 0) {
           // One decode step reads the weights and the KV cache (K and V of every layer at the
           // mean context) once; activations are negligible at these batch sizes.
@@ -199,11 +205,11 @@ int main(int argc, char** argv) {
           const double per_step = param_bytes + kv_bytes;
           const double step_gbs = per_step / std::max(step_seconds, 1e-12) / 1e9;
           const double gen_gbs = per_step * (decode / static_cast<double>(B)) / 1e9;
-          std::printf("roofline %s batch %lld: %.3f GB params + %.3f GB KV per step; cached step %.3f ms "
-                      "-> %.0f GB/s = %.1f%% of %.0f GB/s; generate() decode %.0f GB/s = %.1f%%\n",
-                      size.c_str(), static_cast<long long>(B), param_bytes / 1e9, kv_bytes / 1e9,
-                      step_seconds * 1e3, step_gbs, 100.0 * step_gbs / hbm_gbs, hbm_gbs, gen_gbs,
-                      100.0 * gen_gbs / hbm_gbs);
+          std::printf(
+              "roofline %s batch %lld: %.3f GB params + %.3f GB KV per step; cached step %.3f ms "
+              "-> %.0f GB/s = %.1f%% of %.0f GB/s; generate() decode %.0f GB/s = %.1f%%\n",
+              size.c_str(), static_cast<long long>(B), param_bytes / 1e9, kv_bytes / 1e9, step_seconds * 1e3, step_gbs,
+              100.0 * step_gbs / hbm_gbs, hbm_gbs, gen_gbs, 100.0 * gen_gbs / hbm_gbs);
         }
         std::fflush(stdout);
       }

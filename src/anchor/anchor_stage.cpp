@@ -21,18 +21,18 @@
 #include "disa/anchor/work_plan.hpp"
 #include "disa/build_info.hpp"
 #include "disa/core/config.hpp"
-#include "disa/core/option_table.hpp"
 #include "disa/core/log.hpp"
-#include "disa/core/timing.hpp"
 #include "disa/core/logsumexp.hpp"
+#include "disa/core/option_table.hpp"
 #include "disa/core/random.hpp"
 #include "disa/core/table.hpp"
+#include "disa/core/timing.hpp"
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/device.hpp"
 #include "disa/dist/mpi_context.hpp"
 #include "disa/io/hdf5.hpp"
-#include "disa/io/provenance.hpp"
 #include "disa/io/partition_file.hpp"
+#include "disa/io/provenance.hpp"
 #include "disa/model/generate.hpp"
 #include "disa/model/score.hpp"
 #include "disa/model/tokenizer.hpp"
@@ -54,10 +54,9 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // always far below it).
 constexpr uint64_t kComponentStep = ~uint64_t(0);
 // Options that may differ between an interrupted run and its --resume.
-const std::set<std::string> kResumeFreeOptions{"anchor.resume", "anchor.stop-after-rounds",
-                                               "anchor.checkpoint-seconds", "anchor.threads",
-                                               "log.level", "log.all-ranks"};
-
+const std::set<std::string> kResumeFreeOptions{
+    "anchor.resume", "anchor.stop-after-rounds", "anchor.checkpoint-seconds", "anchor.threads", "log.level",
+    "log.all-ranks"};
 
 // The settings of `disa anchor`; the initialisers are the options' defaults.
 struct Settings {
@@ -85,8 +84,7 @@ const OptionTable<Settings>& settings_table() {
            {[](const double& v) { return v > 0 && std::isfinite(v); }, "must be > 0"});
     t.integer("anchor.samples", DISA_FIELD(samples), "proposal samples per prompt (N >= 1)",
               at_least<int64_t>(1, "samples per prompt, N"));
-    t.integer("anchor.seed", DISA_FIELD(seed),
-              "seed: a sample's random stream depends on (seed, prompt, sample) only");
+    t.integer("anchor.seed", DISA_FIELD(seed), "seed: a sample's random stream depends on (seed, prompt, sample) only");
     t.integer("anchor.batch-size", DISA_FIELD(batch_size), "work units (prompt, sample) per global batch",
               at_least<int64_t>(1));
     t.integer("anchor.max-new-tokens", DISA_FIELD(max_new_tokens), "generation limit per response",
@@ -158,7 +156,7 @@ class AnchorStage {
   tasks::Dataset dataset_;
   std::vector<stage::EncodedPrompt> prompts_;
   WorkPlan plan_;
-  partition::Writer writer_;  // the partition file
+  partition::Writer writer_;                    // the partition file
   std::map<int64_t, int64_t> batch_first_row_;  // batch id -> first row (done batches)
   // Per-prompt accumulators (O(prompts)): log-sum-exp of the log weights, counts.
   std::vector<double> lse_max_, lse_sum_;
@@ -186,9 +184,10 @@ void AnchorStage::load_inputs() {
   prompts_ = stage::encode_prompts(*task_, dataset_, *tokenizer_);
   plan_ = WorkPlan{int64_t(dataset_.size()), s_.samples, s_.batch_size};
   if (s_.proposal.truncates())
-    log::warn("the proposal is truncated (top-k={}, top-p={}): it cannot draw the reference mass outside its "
-              "support, so log Zhat is biased low (docs/method.md §2, support). Recorded in the file.",
-              s_.proposal.sampling.top_k, s_.proposal.sampling.top_p);
+    log::warn(
+        "the proposal is truncated (top-k={}, top-p={}): it cannot draw the reference mass outside its "
+        "support, so log Zhat is biased low (docs/method.md §2, support). Recorded in the file.",
+        s_.proposal.sampling.top_k, s_.proposal.sampling.top_p);
 }
 
 void AnchorStage::write_provenance() {
@@ -298,7 +297,8 @@ Rows AnchorStage::process_batch(int64_t batch) {
   if (prop.kind == ProposalSpec::Kind::Mixture)
     for (size_t i = 0; i < n; ++i) {
       const int64_t u = u0 + int64_t(i);
-      double draw = counter_uniform(s_.seed, uint64_t(plan_.prompt_of(u)), uint64_t(plan_.sample_of(u)), kComponentStep);
+      double draw =
+          counter_uniform(s_.seed, uint64_t(plan_.prompt_of(u)), uint64_t(plan_.sample_of(u)), kComponentStep);
       component[i] = draw < prop.alpha ? partition::kComponentStrong : partition::kComponentReference;
     }
 
@@ -373,8 +373,8 @@ Rows AnchorStage::process_batch(int64_t batch) {
       DISA_THROW(DataError,
                  "non-finite log importance weight {} for prompt '{}' (index {}), sample {}: reward {}, "
                  "log pi_ref {}, log q {}",
-                 log_weight, dataset_[size_t(plan_.prompt_of(u))].id, plan_.prompt_of(u), plan_.sample_of(u),
-                 reward, log_pi_ref[i], log_q);
+                 log_weight, dataset_[size_t(plan_.prompt_of(u))].id, plan_.prompt_of(u), plan_.sample_of(u), reward,
+                 log_pi_ref[i], log_q);
     rows.prompt_index.push_back(plan_.prompt_of(u));
     rows.sample_index.push_back(plan_.sample_of(u));
     rows.tokens.push_back(g.tokens);
@@ -425,8 +425,7 @@ void AnchorStage::sample_rounds(const std::vector<int64_t>& todo) {
     const double elapsed = seconds_since(start);
     const int64_t tokens = comm_->all_reduce(generated_tokens_, ReduceOp::Sum);
     log::info("round {}/{}: {}/{} samples this run, {:.1f} samples/s, {:.0f} tokens/s", t + 1, rounds, done_units,
-              todo_units, done_units / std::max(elapsed, 1e-9),
-              tokens / std::max(elapsed, 1e-9));
+              todo_units, done_units / std::max(elapsed, 1e-9), tokens / std::max(elapsed, 1e-9));
     if (injected_stop) {
       // Fault injection for the resume tests: die as a killed job would, file not closed.
       log::warn("--anchor.stop-after-rounds={}: stopping abruptly (simulated kill)", s_.stop_after_rounds);
@@ -468,9 +467,10 @@ std::vector<double> AnchorStage::exact_log_z(int64_t p0, int64_t p1) {
     out[size_t(p - p0)] = exact_log_partition(s_.beta, mass.value());
   }
   if (unreachable > 0)
-    log::warn("{} correct responses are longer than anchor.max-new-tokens={} and cannot be sampled; the exact "
-              "log Z counts only reachable ones",
-              unreachable, s_.max_new_tokens);
+    log::warn(
+        "{} correct responses are longer than anchor.max-new-tokens={} and cannot be sampled; the exact "
+        "log Z counts only reachable ones",
+        unreachable, s_.max_new_tokens);
   return out;
 }
 
@@ -480,8 +480,8 @@ void AnchorStage::finalize_anchors() {
   // from the file in chunks (memory independent of the number of prompts).
   auto [p0, p1] = balanced_block(plan_.num_prompts, comm_->rank(), comm_->size());
   const size_t m = size_t(p1 - p0);
-  std::vector<double> log_z_hat(m), log_z_ln(m), log_z_exact(m), pass_rate(m), ess(m), ess_fraction(m),
-      max_w(m), k_hat(m), delta_se(m), boot(m), rel_var(m);
+  std::vector<double> log_z_hat(m), log_z_ln(m), log_z_exact(m), pass_rate(m), ess(m), ess_fraction(m), max_w(m),
+      k_hat(m), delta_se(m), boot(m), rel_var(m);
   std::vector<int64_t> n_col(m), correct_col(m), flags(m);
   // Rows of every batch in the file (index complete after the rounds).
   {
@@ -602,17 +602,17 @@ void AnchorStage::print_summary(double total_seconds) const {
   t.row("prompts x samples", fmt::format("{} x {} = {}", plan_.num_prompts, s_.samples, plan_.num_units()));
   t.row("sampled in this run", fmt::format("{} samples, {} tokens", samples, tokens));
   t.row("ESS/N quantiles 5/25/50/75/95%", fmt::format("{:.3f} / {:.3f} / {:.3f} / {:.3f} / {:.3f}", quantile(0.05),
-                                                       quantile(0.25), quantile(0.5), quantile(0.75), quantile(0.95)));
-  t.row("prompts with k_hat > 0.7", fmt::format("{} of {} ({} not assessable: < 5 distinct tail weights)", heavy,
-                                                k_hat.size(), not_assessable));
+                                                      quantile(0.25), quantile(0.5), quantile(0.75), quantile(0.95)));
+  t.row("prompts with k_hat > 0.7",
+        fmt::format("{} of {} ({} not assessable: < 5 distinct tail weights)", heavy, k_hat.size(), not_assessable));
   t.row("prompts with no correct sample", fmt::format("{} of {}", all_wrong, k_hat.size()));
   if (with_truth > 0)
     t.row("|log Zhat - log Z| mean / max",
           fmt::format("{:.4f} / {:.4f} over {} prompts", err_sum / double(with_truth), err_max, with_truth));
   else
     t.row("|log Zhat - log Z|", "no exact log Z (task does not list its solutions)");
-  t.row("samples/s, tokens/s", fmt::format("{:.1f}, {:.0f}", samples / std::max(total_seconds, 1e-9),
-                                           tokens / std::max(gen, 1e-9)));
+  t.row("samples/s, tokens/s",
+        fmt::format("{:.1f}, {:.0f}", samples / std::max(total_seconds, 1e-9), tokens / std::max(gen, 1e-9)));
   t.row("time: generate / score / reward", fmt::format("{:.2f} / {:.2f} / {:.2f} s", gen, sco, rew));
   t.row("time: reduce / write / diagnostics", fmt::format("{:.2f} / {:.2f} / {:.2f} s", red, wri, dia));
   t.row("wall time", fmt::format("{:.2f} s on {} rank(s)", total_seconds, mpi_.size()));

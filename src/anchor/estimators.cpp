@@ -163,8 +163,7 @@ double length_normalized_anchor(const std::vector<double>& log_ratio, const std:
                                 const std::vector<double>& beta_reward, double tolerance) {
   const size_t n = log_ratio.size();
   DISA_CHECK(n > 0 && lengths.size() == n && beta_reward.size() == n, DataError,
-             "length-normalised anchor: {} log ratios, {} lengths, {} rewards", n, lengths.size(),
-             beta_reward.size());
+             "length-normalised anchor: {} log ratios, {} lengths, {} rewards", n, lengths.size(), beta_reward.size());
   for (size_t i = 0; i < n; ++i)
     DISA_CHECK(lengths[i] >= 1 && std::isfinite(log_ratio[i]) && std::isfinite(beta_reward[i]), DataError,
                "length-normalised anchor: sample {} has length {}, log ratio {}, beta*r {}", i, lengths[i],
@@ -197,7 +196,7 @@ double length_normalized_anchor(const std::vector<double>& log_ratio, const std:
       lo = c;
     else
       hi = c;
-    double next = c - v / slope;  // Newton step
+    double next = c - v / slope;                            // Newton step
     if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);  // safeguard
     c = next;
     if (hi - lo < 1e-15 * std::max(1.0, std::abs(c))) return c;

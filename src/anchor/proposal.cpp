@@ -17,14 +17,13 @@ const char* ProposalSpec::kind_name() const {
 }
 
 std::string ProposalSpec::describe() const {
-  std::string sampler = fmt::format("T={}, top_k={}, top_p={}", sampling.temperature, sampling.top_k,
-                                    sampling.top_p);
+  std::string sampler = fmt::format("T={}, top_k={}, top_p={}", sampling.temperature, sampling.top_k, sampling.top_p);
   switch (kind) {
     case Kind::Reference: return fmt::format("reference({})", sampler);
     case Kind::Model: return fmt::format("model({}, {})", model_dir, sampler);
     case Kind::Mixture:
-      return fmt::format("mixture(alpha={}, q_strong=model({}, {}), 1-alpha: reference(T=1))", alpha,
-                         model_dir, sampler);
+      return fmt::format("mixture(alpha={}, q_strong=model({}, {}), 1-alpha: reference(T=1))", alpha, model_dir,
+                         sampler);
   }
   return "?";
 }
@@ -34,8 +33,9 @@ const OptionTable<ProposalSpec>& proposal_option_table() {
   static const OptionTable<ProposalSpec> table = [] {
     OptionTable<ProposalSpec> t;
     t.choice("proposal.kind", DISA_FIELD(kind),
-             std::vector<std::pair<std::string, Kind>>{
-                 {"reference", Kind::Reference}, {"model", Kind::Model}, {"mixture", Kind::Mixture}},
+             std::vector<std::pair<std::string, Kind>>{{"reference", Kind::Reference},
+                                                       {"model", Kind::Model},
+                                                       {"mixture", Kind::Mixture}},
              "proposal q: reference (the reference model itself), model (another model directory, "
              "--proposal.model), mixture (alpha * q_strong + (1 - alpha) * pi_ref)");
     t.text("proposal.model", DISA_FIELD(model_dir), "model directory of the strong proposal (kind model or mixture)");
@@ -47,10 +47,12 @@ const OptionTable<ProposalSpec>& proposal_option_table() {
               "top-k truncation of the proposal (0: off; truncation biases log Z low)", at_least<int64_t>(0));
     t.real("proposal.top-p", DISA_FIELD(sampling.top_p),
            "top-p truncation of the proposal (1: off; truncation biases log Z low)", above_up_to(0, 1));
-    t.check("proposal.model", [](const ProposalSpec& p) { return p.kind == Kind::Reference || !p.model_dir.empty(); },
-            "is required for proposal.kind = model or mixture");
-    t.check("proposal.alpha", [](const ProposalSpec& p) { return p.kind != Kind::Mixture || (p.alpha > 0 && p.alpha < 1); },
-            "must lie in (0, 1)");
+    t.check(
+        "proposal.model", [](const ProposalSpec& p) { return p.kind == Kind::Reference || !p.model_dir.empty(); },
+        "is required for proposal.kind = model or mixture");
+    t.check(
+        "proposal.alpha", [](const ProposalSpec& p) { return p.kind != Kind::Mixture || (p.alpha > 0 && p.alpha < 1); },
+        "must lie in (0, 1)");
     return t;
   }();
   return table;

@@ -18,8 +18,7 @@ int run_version(const std::vector<std::string>& args, MpiContext& mpi) {
   auto config = parse_command(options, args, mpi, /*quiet=*/true);
   if (!config) return 0;
   if (mpi.is_root())
-    std::printf("disa %s (%s, %s, %s)\n", DISA_VERSION_STRING, DISA_GIT_DESCRIBE, DISA_BUILD_TYPE,
-                DISA_CXX_COMPILER);
+    std::printf("disa %s (%s, %s, %s)\n", DISA_VERSION_STRING, DISA_GIT_DESCRIBE, DISA_BUILD_TYPE, DISA_CXX_COMPILER);
   return 0;
 }
 
@@ -32,8 +31,8 @@ int run_env(const std::vector<std::string>& args, MpiContext& mpi) {
   if (!config) return 0;
   // Gather one line per rank so that rank 0 can show where every rank runs.
   auto comm = make_mpi_communicator(mpi.world());
-  std::string mine = fmt::format("rank {} on {} (local rank {} of {})", mpi.rank(), mpi.node_name(),
-                                 mpi.local_rank(), mpi.local_size());
+  std::string mine = fmt::format("rank {} on {} (local rank {} of {})", mpi.rank(), mpi.node_name(), mpi.local_rank(),
+                                 mpi.local_size());
   auto all = comm->all_gather(mine);
   if (mpi.is_root()) {
     Table table("disa env");

@@ -36,7 +36,8 @@ double quantile(std::vector<double> v, double q) {
 
 std::string quantiles(const std::vector<double>& v) {
   std::string out;
-  for (double q : {0.05, 0.25, 0.5, 0.75, 0.95}) out += fmt::format("{}{:.3f}", out.empty() ? "" : " / ", quantile(v, q));
+  for (double q : {0.05, 0.25, 0.5, 0.75, 0.95})
+    out += fmt::format("{}{:.3f}", out.empty() ? "" : " / ", quantile(v, q));
   return out;
 }
 
@@ -88,8 +89,8 @@ void summarize_partition(const h5::File& f, Table& t) {
 std::string summarize_train(const h5::File& f, Table& t) {
   const auto steps = f.read<int64_t>("/metrics/step");
   t.section("training metrics");
-  t.row("steps recorded", steps.empty() ? "none" : fmt::format("{} (steps {}..{})", steps.size(), steps.front() + 1,
-                                                               steps.back() + 1));
+  t.row("steps recorded",
+        steps.empty() ? "none" : fmt::format("{} (steps {}..{})", steps.size(), steps.front() + 1, steps.back() + 1));
   const auto ckpt = f.exists("/checkpoints/step") ? f.read<int64_t>("/checkpoints/step") : std::vector<int64_t>{};
   std::string ck;
   for (int64_t s : ckpt) ck += (ck.empty() ? "" : ", ") + std::to_string(s);
@@ -131,8 +132,8 @@ std::string summarize_eval(const h5::File& f, Table& t) {
     all.push_back(metrics.substr(s, e - s));
   }
   const std::string pass_k = "pass_at_" + std::to_string(f.attr_int("/", "samples_per_prompt"));
-  for (const std::string m : {pass_k.c_str(), "distinct_correct", "judge_strategies", "policy_mass", "kl", "tv",
-                              "coverage", "mean_length"})
+  for (const std::string m :
+       {pass_k.c_str(), "distinct_correct", "judge_strategies", "policy_mass", "kl", "tv", "coverage", "mean_length"})
     if (std::find(all.begin(), all.end(), m) != all.end() && m != "pass_at_1") wanted.push_back(m);
   std::vector<std::string> header{"benchmark", "prompts"};
   for (const auto& m : wanted) header.push_back(m);
@@ -179,8 +180,8 @@ int run_inspect(const std::vector<std::string>& args, MpiContext& mpi) {
     if (name == "format" || name == "format_version" || name == "status") continue;
     if (name == "config") {
       stored_config = value;
-      t.row("config", fmt::format("{} lines (--inspect.config prints them)",
-                                  std::count(value.begin(), value.end(), '\n')));
+      t.row("config",
+            fmt::format("{} lines (--inspect.config prints them)", std::count(value.begin(), value.end(), '\n')));
       continue;
     }
     if (name == "judge_prompt_template") {

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "command.hpp"
 #include "disa/core/error.hpp"
@@ -30,12 +30,10 @@ namespace {
 std::string rope_text(const ModelConfig& c) {
   switch (c.rope_scaling.type) {
     case RopeScaling::Type::None: return fmt::format("theta {}", c.rope_theta);
-    case RopeScaling::Type::Linear:
-      return fmt::format("theta {}, linear x{}", c.rope_theta, c.rope_scaling.factor);
+    case RopeScaling::Type::Linear: return fmt::format("theta {}, linear x{}", c.rope_theta, c.rope_scaling.factor);
     case RopeScaling::Type::Llama3:
-      return fmt::format("theta {}, llama3 x{} (low {}, high {}, original {})", c.rope_theta,
-                         c.rope_scaling.factor, c.rope_scaling.low_freq_factor,
-                         c.rope_scaling.high_freq_factor,
+      return fmt::format("theta {}, llama3 x{} (low {}, high {}, original {})", c.rope_theta, c.rope_scaling.factor,
+                         c.rope_scaling.low_freq_factor, c.rope_scaling.high_freq_factor,
                          c.rope_scaling.original_max_position_embeddings);
   }
   return "?";
@@ -54,11 +52,9 @@ Table describe(const ModelConfig& c, const std::string& dir) {
   t.row("biases (qkv / o / mlp)", fmt::format("{} / {} / {}", c.qkv_bias, c.o_bias, c.mlp_bias));
   t.row("q/k norm", c.qk_norm ? "yes" : "no");
   t.row("tied lm_head", c.tie_word_embeddings ? "yes" : "no");
-  t.row("eos / bos ids", fmt::format("[{}] / {}", fmt::join(c.eos_token_ids, ", "),
-                                     c.bos_token_id));
+  t.row("eos / bos ids", fmt::format("[{}] / {}", fmt::join(c.eos_token_ids, ", "), c.bos_token_id));
   t.row("stored dtype", c.torch_dtype);
-  t.row("parameters", fmt::format("{} ({:.2f} M)", c.num_parameters(),
-                                  static_cast<double>(c.num_parameters()) / 1e6));
+  t.row("parameters", fmt::format("{} ({:.2f} M)", c.num_parameters(), static_cast<double>(c.num_parameters()) / 1e6));
   return t;
 }
 
@@ -76,8 +72,7 @@ int run_model_init(const std::vector<std::string>& args, MpiContext& mpi) {
   config->require(!config->get_string("out").empty(), "out", "an output directory is required");
   config->require(config->get_int("seed") >= 0, "seed", "must be >= 0");
   const std::string arch = config->get_string("arch"), size = config->get_string("size");
-  config->require(arch == "qwen2" || arch == "qwen3" || arch == "llama", "arch",
-                  "must be qwen2, qwen3 or llama");
+  config->require(arch == "qwen2" || arch == "qwen3" || arch == "llama", "arch", "must be qwen2, qwen3 or llama");
   config->require(size == "tiny" || size == "small", "size", "must be tiny or small");
   ModelConfig mc = preset_config(arch, size);
   const torch::Dtype dtype = parse_dtype_name(config->get_string("dtype"));
@@ -88,15 +83,14 @@ int run_model_init(const std::vector<std::string>& args, MpiContext& mpi) {
     so.dtype = dtype;
     save_model(*model, out, so);
     write_byte_level_tokenizer(out, {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
-    log::info("wrote {} {} model ({} parameters, fingerprint {}) to {}", mc.model_type,
-              size, mc.num_parameters(), model->fingerprint, out);
+    log::info("wrote {} {} model ({} parameters, fingerprint {}) to {}", mc.model_type, size, mc.num_parameters(),
+              model->fingerprint, out);
   }
   return 0;
 }
 
 int run_model_info(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options options("model info",
-                  "Print a model directory's configuration, parameter count and fingerprint.");
+  Options options("model info", "Print a model directory's configuration, parameter count and fingerprint.");
   options.add_positional("dir", "the model directory", 1);
   auto config = parse_command(options, args, mpi, /*quiet=*/true);
   if (!config) return 0;
@@ -109,13 +103,12 @@ int run_model_info(const std::vector<std::string>& args, MpiContext& mpi) {
   Table t = describe(mc, dir);
   int64_t stored = 0;
   for (const auto* v : ck.tensors()) stored += v->numel();
-  t.row("stored tensors", fmt::format("{} tensors, {} values in {} file(s){}", ck.tensors().size(),
-                                      stored, ck.files().size(), ck.sharded() ? " (sharded)" : ""));
+  t.row("stored tensors", fmt::format("{} tensors, {} values in {} file(s){}", ck.tensors().size(), stored,
+                                      ck.files().size(), ck.sharded() ? " (sharded)" : ""));
   t.row("fingerprint", model_fingerprint(dir));
   if (std::filesystem::exists(std::filesystem::path(dir) / "tokenizer.json")) {
     Tokenizer tok = Tokenizer::load(dir);
-    t.row("tokenizer", fmt::format("vocab {}, fingerprint {}", tok.vocab_size(),
-                                   tok.fingerprint()));
+    t.row("tokenizer", fmt::format("vocab {}, fingerprint {}", tok.vocab_size(), tok.fingerprint()));
   }
   std::fputs(t.render().c_str(), stdout);
   return 0;
@@ -124,8 +117,8 @@ int run_model_info(const std::vector<std::string>& args, MpiContext& mpi) {
 // One stdin line of `disa model score`: {"prompt": [ids...], "response": [ids...]}.
 // Errors name the line number; ids are checked against the model's vocabulary (and the
 // response ids against the scored vocabulary, so no log-prob is -inf).
-ScoreItem parse_score_line(const std::string& line, size_t number, int64_t model_vocab,
-                           int64_t response_vocab, const std::string& response_vocab_name) {
+ScoreItem parse_score_line(const std::string& line, size_t number, int64_t model_vocab, int64_t response_vocab,
+                           const std::string& response_vocab_name) {
   using Json = nlohmann::json;
   Json value;
   try {
@@ -135,36 +128,36 @@ ScoreItem parse_score_line(const std::string& line, size_t number, int64_t model
   }
   DISA_CHECK(value.is_object(), DataError,
              "stdin line {}: expected a JSON object {{\"prompt\": [ids], \"response\": [ids]}}, "
-             "got {}", number, value.type_name());
+             "got {}",
+             number, value.type_name());
   for (auto it = value.begin(); it != value.end(); ++it)
     DISA_CHECK(it.key() == "prompt" || it.key() == "response", DataError,
-               "stdin line {}: unexpected field \"{}\" (only prompt and response)", number,
-               it.key());
+               "stdin line {}: unexpected field \"{}\" (only prompt and response)", number, it.key());
   ScoreItem item;
   for (const char* field : {"prompt", "response"}) {
-    DISA_CHECK(value.contains(field), DataError, "stdin line {}: field {} is missing", number,
-               field);
+    DISA_CHECK(value.contains(field), DataError, "stdin line {}: field {} is missing", number, field);
     const Json& ids = value[field];
-    DISA_CHECK(ids.is_array(), DataError, "stdin line {}: field {} must be an array of token "
-               "ids, got {}", number, field, ids.type_name());
+    DISA_CHECK(ids.is_array(), DataError,
+               "stdin line {}: field {} must be an array of token "
+               "ids, got {}",
+               number, field, ids.type_name());
     const bool response = std::string(field) == "response";
     const int64_t limit = response ? response_vocab : model_vocab;
     std::vector<int32_t>& out = response ? item.response : item.prompt;
     for (size_t k = 0; k < ids.size(); ++k) {
       const Json& id = ids[k];
-      DISA_CHECK(id.is_number_integer(), DataError,
-                 "stdin line {}: {}[{}] = {} is not an integer token id", number, field, k,
-                 id.dump());
+      DISA_CHECK(id.is_number_integer(), DataError, "stdin line {}: {}[{}] = {} is not an integer token id", number,
+                 field, k, id.dump());
       const int64_t v = id.get<int64_t>();
-      DISA_CHECK(v >= 0 && v < limit, DataError,
-                 "stdin line {}: {}[{}] = {} is outside the {} [0, {})", number, field, k, v,
-                 response ? response_vocab_name : std::string("model vocabulary"), limit);
+      DISA_CHECK(v >= 0 && v < limit, DataError, "stdin line {}: {}[{}] = {} is outside the {} [0, {})", number, field,
+                 k, v, response ? response_vocab_name : std::string("model vocabulary"), limit);
       out.push_back(static_cast<int32_t>(v));
     }
   }
   DISA_CHECK(!item.prompt.empty(), DataError,
              "stdin line {}: the prompt is empty (the first response token needs a context; "
-             "prepend e.g. a BOS id)", number);
+             "prepend e.g. a BOS id)",
+             number);
   return item;
 }
 
@@ -186,12 +179,10 @@ int run_model_score(const std::vector<std::string>& args, MpiContext& mpi) {
   if (!config) return 0;
   config->require(!config->get_string("model").empty(), "model", "a model directory is required");
   const std::string vocab_mode = config->get_string("vocab");
-  config->require(vocab_mode == "full" || vocab_mode == "tokenizer", "vocab",
-                  "must be full or tokenizer");
+  config->require(vocab_mode == "full" || vocab_mode == "tokenizer", "vocab", "must be full or tokenizer");
   const std::string dtype_name = config->get_string("dtype");
   const torch::Dtype dtype = parse_dtype_name(dtype_name);
-  config->require(dtype == torch::kFloat32 || dtype == torch::kBFloat16, "dtype",
-                  "must be float32 or bfloat16");
+  config->require(dtype == torch::kFloat32 || dtype == torch::kBFloat16, "dtype", "must be float32 or bfloat16");
   config->require(config->get_int("batch-size") >= 1, "batch-size", "must be >= 1");
   config->require(config->get_int("threads") >= 0, "threads", "must be >= 0");
   const torch::Device device = parse_device_name(config->get_string("device"));
@@ -205,10 +196,10 @@ int run_model_score(const std::vector<std::string>& args, MpiContext& mpi) {
   ScoreOptions so;
   if (vocab_mode == "tokenizer") restrict_to_tokenizer(*model, Tokenizer::load(dir));
   const int64_t response_vocab = model->output_vocab();
-  const std::string response_vocab_name =
-      response_vocab < model_vocab ? "tokenizer vocabulary (--vocab tokenizer)" : "model vocabulary";
-  log::debug("model score: {} ({} vocab {}, scored vocabulary {})", dir, model->config().model_type,
-             model_vocab, response_vocab);
+  const std::string response_vocab_name = response_vocab < model_vocab ? "tokenizer vocabulary (--vocab tokenizer)"
+                                                                       : "model vocabulary";
+  log::debug("model score: {} ({} vocab {}, scored vocabulary {})", dir, model->config().model_type, model_vocab,
+             response_vocab);
   const size_t batch = static_cast<size_t>(config->get_int("batch-size"));
 
   std::vector<ScoreItem> items;
@@ -250,12 +241,8 @@ int run_model_score(const std::vector<std::string>& args, MpiContext& mpi) {
 
 }  // namespace
 
-DISA_REGISTER_COMMAND("model init", "write a randomly initialised HF model directory",
-                      run_model_init);
-DISA_REGISTER_COMMAND("model info", "print a model directory's configuration and fingerprint",
-                      run_model_info);
-DISA_REGISTER_COMMAND("model score",
-                      "per-token log-probs of stdin JSONL (prompt, response) id pairs",
-                      run_model_score);
+DISA_REGISTER_COMMAND("model init", "write a randomly initialised HF model directory", run_model_init);
+DISA_REGISTER_COMMAND("model info", "print a model directory's configuration and fingerprint", run_model_info);
+DISA_REGISTER_COMMAND("model score", "per-token log-probs of stdin JSONL (prompt, response) id pairs", run_model_score);
 
 }  // namespace disa::apps

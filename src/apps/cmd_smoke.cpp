@@ -77,9 +77,8 @@ int run_smoke(const std::vector<std::string>& args, MpiContext& mpi) {
     comm->all_reduce_logsumexp(reduced);
     std::vector<double> col0, col1;
     for (int r = 0; r < size; ++r) col0.push_back(1e4 + r), col1.push_back(-1e4 - r);
-    bool ok = std::abs(reduced[0] - logsumexp(col0)) < 1e-9 &&
-              std::abs(reduced[1] - logsumexp(col1)) < 1e-9 && std::isinf(reduced[2]) &&
-              reduced[2] < 0 && reduced[3] == 0.0;
+    bool ok = std::abs(reduced[0] - logsumexp(col0)) < 1e-9 && std::abs(reduced[1] - logsumexp(col1)) < 1e-9 &&
+              std::isinf(reduced[2]) && reduced[2] < 0 && reduced[3] == 0.0;
     check("log-sum-exp all-reduce (|x| = 1e4, -inf)", ok);
   }
   // Parallel HDF5: uneven slabs (rank 0 writes nothing), ragged, strings, append.

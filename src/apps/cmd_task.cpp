@@ -33,8 +33,7 @@ int run_task_sample(const std::vector<std::string>& args, MpiContext& mpi) {
   Options opts("task sample", "print prompts with one correct solution and the solution-set size");
   tasks::add_task_options(opts);
   opts.add_int("sample.n", 5, "number of prompts to print (from the start of the data set)");
-  opts.add_string("sample.format", "table",
-                  "table (human-readable) or jsonl (id, prompt, solutions, n_solutions)");
+  opts.add_string("sample.format", "table", "table (human-readable) or jsonl (id, prompt, solutions, n_solutions)");
   opts.add_bool("sample.all-solutions", false, "jsonl: list every correct response, not one");
   auto cfg = parse_command(opts, args, mpi, /*quiet=*/true);
   if (!cfg) return 0;
@@ -48,8 +47,7 @@ int run_task_sample(const std::vector<std::string>& args, MpiContext& mpi) {
 
   auto task = tasks::make_task(options);
   const tasks::Dataset ds = task->make_dataset();
-  log::info("task {}: {} records from {} (fingerprint {})", task->name(), ds.size(), ds.source(),
-            ds.fingerprint());
+  log::info("task {}: {} records from {} (fingerprint {})", task->name(), ds.size(), ds.source(), ds.fingerprint());
   const std::size_t count = std::min<std::size_t>(static_cast<std::size_t>(n), ds.size());
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < count; ++i) {
@@ -60,10 +58,10 @@ int run_task_sample(const std::vector<std::string>& args, MpiContext& mpi) {
       Json line = {{"id", r.id}, {"prompt", prompt}};
       if (solutions) {
         line["n_solutions"] = solutions->size();
-        line["solutions"] = all ? *solutions
-                                : std::vector<std::string>(solutions->begin(),
-                                                           solutions->begin() +
-                                                               std::min<std::size_t>(1, solutions->size()));
+        line["solutions"] =
+            all ? *solutions
+                : std::vector<std::string>(solutions->begin(),
+                                           solutions->begin() + std::min<std::size_t>(1, solutions->size()));
       } else {
         line["fields"] = r.fields;
       }
@@ -84,8 +82,7 @@ int run_task_sample(const std::vector<std::string>& args, MpiContext& mpi) {
     rows.push_back({r.id, one_line(prompt, 80), solution, size});
   }
   if (format == "table")
-    std::fputs(render_grid({"id", "prompt", "one correct response", "solutions"}, rows).c_str(),
-               stdout);
+    std::fputs(render_grid({"id", "prompt", "one correct response", "solutions"}, rows).c_str(), stdout);
   return 0;
 }
 
@@ -95,8 +92,7 @@ int run_task_check(const std::vector<std::string>& args, MpiContext& mpi) {
   opts.add_string("check.responses", "", "JSONL file with one {\"id\", \"response\"} per line");
   opts.add_string("check.id-field", "id", "JSON key of the record id in the responses file");
   opts.add_string("check.response-field", "response", "JSON key of the response text");
-  opts.add_string("check.output", "",
-                  "optional JSONL file: id, reward, reason, canonical_key, detail per response");
+  opts.add_string("check.output", "", "optional JSONL file: id, reward, reason, canonical_key, detail per response");
   auto cfg = parse_command(opts, args, mpi, /*quiet=*/true);
   if (!cfg) return 0;
   const tasks::TaskOptions options = tasks::task_options_from_config(*cfg);
@@ -125,14 +121,11 @@ int run_task_check(const std::vector<std::string>& args, MpiContext& mpi) {
       DISA_THROW(DataError, "{}:{}: malformed JSON: {}", path, line_no, e.what());
     }
     DISA_CHECK(j.is_object(), DataError, "{}:{}: expected a JSON object", path, line_no);
-    DISA_CHECK(j.contains(id_field), DataError, "{}:{}: missing field '{}'", path, line_no,
-               id_field);
+    DISA_CHECK(j.contains(id_field), DataError, "{}:{}: missing field '{}'", path, line_no, id_field);
     DISA_CHECK(j.contains(response_field) && j[response_field].is_string(), DataError,
                "{}:{}: missing string field '{}'", path, line_no, response_field);
-    const std::string id = j[id_field].is_string() ? j[id_field].get<std::string>()
-                                                   : j[id_field].dump();
-    DISA_CHECK(ds.contains(id), DataError, "{}:{}: id '{}' is not in the data set {}", path,
-               line_no, id, ds.source());
+    const std::string id = j[id_field].is_string() ? j[id_field].get<std::string>() : j[id_field].dump();
+    DISA_CHECK(ds.contains(id), DataError, "{}:{}: id '{}' is not in the data set {}", path, line_no, id, ds.source());
     records.push_back(&ds.by_id(id));
     responses.push_back(j[response_field].get<std::string>());
   }
@@ -166,8 +159,8 @@ int run_task_check(const std::vector<std::string>& args, MpiContext& mpi) {
   for (std::size_t k = 0; k < n_reasons; ++k) {
     auto it = counts.find(tasks::to_string(reasons[k]));
     if (it == counts.end()) continue;
-    rows.push_back({it->first, std::to_string(it->second),
-                    fmt::format("{:.1f}%", 100.0 * it->second / results.size())});
+    rows.push_back(
+        {it->first, std::to_string(it->second), fmt::format("{:.1f}%", 100.0 * it->second / results.size())});
   }
   std::size_t distinct = 0;
   for (const auto& [id, keys] : correct_keys) distinct += keys.size();
@@ -184,10 +177,8 @@ int run_task_check(const std::vector<std::string>& args, MpiContext& mpi) {
 
 }  // namespace
 
-DISA_REGISTER_COMMAND("task sample",
-                      "print prompts with one correct solution and the solution-set size",
+DISA_REGISTER_COMMAND("task sample", "print prompts with one correct solution and the solution-set size",
                       run_task_sample);
-DISA_REGISTER_COMMAND("task check", "score a JSONL file of responses: per-verdict counts",
-                      run_task_check);
+DISA_REGISTER_COMMAND("task check", "score a JSONL file of responses: per-verdict counts", run_task_check);
 
 }  // namespace disa::apps

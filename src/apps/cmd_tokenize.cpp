@@ -29,8 +29,8 @@ std::string encode_line(const Tokenizer& tok, const std::string& line, size_t nu
     } catch (const Json::parse_error& e) {
       DISA_THROW(DataError, "stdin line {}: not a JSON string: {}", number, e.what());
     }
-    DISA_CHECK(value.is_string(), DataError, "stdin line {}: expected a JSON string, got {}",
-               number, value.type_name());
+    DISA_CHECK(value.is_string(), DataError, "stdin line {}: expected a JSON string, got {}", number,
+               value.type_name());
     text = value.get<std::string>();
   }
   std::vector<int32_t> ids;
@@ -50,13 +50,12 @@ std::string decode_line(const Tokenizer& tok, const std::string& line, size_t nu
   } catch (const Json::parse_error& e) {
     DISA_THROW(DataError, "stdin line {}: not a JSON array of ids: {}", number, e.what());
   }
-  DISA_CHECK(value.is_array(), DataError, "stdin line {}: expected a JSON array of ids, got {}",
-             number, value.type_name());
+  DISA_CHECK(value.is_array(), DataError, "stdin line {}: expected a JSON array of ids, got {}", number,
+             value.type_name());
   std::vector<int32_t> ids;
   for (const Json& id : value) {
-    DISA_CHECK(id.is_number_integer() && id.get<int64_t>() >= INT32_MIN &&
-                   id.get<int64_t>() <= INT32_MAX,
-               DataError, "stdin line {}: id {} is not a 32-bit integer", number, id.dump());
+    DISA_CHECK(id.is_number_integer() && id.get<int64_t>() >= INT32_MIN && id.get<int64_t>() <= INT32_MAX, DataError,
+               "stdin line {}: id {} is not a 32-bit integer", number, id.dump());
     ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
   }
   std::string text;
@@ -66,8 +65,7 @@ std::string decode_line(const Tokenizer& tok, const std::string& line, size_t nu
     DISA_THROW(DataError, "stdin line {}: {}", number, e.what());
   }
   if (json) return Json(text).dump();
-  DISA_CHECK(text.find('\n') == std::string::npos && text.find('\r') == std::string::npos,
-             DataError,
+  DISA_CHECK(text.find('\n') == std::string::npos && text.find('\r') == std::string::npos, DataError,
              "stdin line {}: the decoded text contains a line break; use --json to get it as "
              "a JSON string",
              number);
@@ -83,13 +81,11 @@ int run_tokenize(const std::vector<std::string>& args, MpiContext& mpi) {
   options.add_bool("json", false,
                    "each input text (encode) / output text (decode) is a JSON string, so texts "
                    "may contain newlines");
-  options.add_bool("add-special-tokens", false,
-                   "add the post-processor's special tokens (e.g. a BOS) when encoding");
+  options.add_bool("add-special-tokens", false, "add the post-processor's special tokens (e.g. a BOS) when encoding");
   options.add_bool("skip-special-tokens", false, "leave special tokens out when decoding");
   auto config = parse_command(options, args, mpi, /*quiet=*/true);
   if (!config) return 0;
-  config->require(!config->get_string("tokenizer").empty(), "tokenizer",
-                  "give the directory of tokenizer.json");
+  config->require(!config->get_string("tokenizer").empty(), "tokenizer", "give the directory of tokenizer.json");
   if (!mpi.is_root()) return 0;  // stdin belongs to rank 0
 
   const Tokenizer tok = Tokenizer::load(config->get_string("tokenizer"));
@@ -114,7 +110,6 @@ int run_tokenize(const std::vector<std::string>& args, MpiContext& mpi) {
 
 }  // namespace
 
-DISA_REGISTER_COMMAND("tokenize", "tokenize stdin lines to JSON id arrays (or --decode them)",
-                      run_tokenize);
+DISA_REGISTER_COMMAND("tokenize", "tokenize stdin lines to JSON id arrays (or --decode them)", run_tokenize);
 
 }  // namespace disa::apps

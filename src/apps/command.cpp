@@ -26,8 +26,8 @@ void register_command(Command command) {
 
 const std::vector<Command>& commands() { return registry(); }
 
-std::optional<Config> parse_command(const Options& options, const std::vector<std::string>& args,
-                                    MpiContext& mpi, bool quiet) {
+std::optional<Config> parse_command(const Options& options, const std::vector<std::string>& args, MpiContext& mpi,
+                                    bool quiet) {
   ParseOutcome outcome = parse_options(options, args);
   if (outcome.action == ParseOutcome::Action::Help) {
     if (mpi.is_root()) std::fputs(options.help_text().c_str(), stdout);

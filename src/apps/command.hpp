@@ -35,8 +35,8 @@ struct Registrar {
 // Parses the command's options. On --help or --print-config prints (rank 0) and returns
 // nullopt; otherwise sets up logging and prints the boxed configuration + environment
 // table on rank 0 (unless `quiet`), and returns the resolved configuration.
-std::optional<Config> parse_command(const Options& options, const std::vector<std::string>& args,
-                                    MpiContext& mpi, bool quiet = false);
+std::optional<Config> parse_command(const Options& options, const std::vector<std::string>& args, MpiContext& mpi,
+                                    bool quiet = false);
 
 // A stage command (anchor, train, eval, warm-start): `add_options` declares its options,
 // `run` runs it on the resolved configuration. The command parses, then runs.

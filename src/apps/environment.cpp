@@ -26,8 +26,7 @@ int collect_blas(struct dl_phdr_info* info, size_t, void* data) {
   std::string name = info->dlpi_name ? info->dlpi_name : "";
   auto base = std::filesystem::path(name).filename().string();
   // cuBLAS / NVBLAS are the GPU's BLAS (loaded with a CUDA LibTorch even without a GPU).
-  if (base.find("cublas") != std::string::npos || base.find("nvblas") != std::string::npos)
-    return 0;
+  if (base.find("cublas") != std::string::npos || base.find("nvblas") != std::string::npos) return 0;
   if (base.find("blas") != std::string::npos || base.find("mkl_rt") != std::string::npos ||
       base.find("mkl_core") != std::string::npos)
     found->push_back(name);
@@ -41,8 +40,7 @@ std::string blas_in_use() {
   dl_iterate_phdr(collect_blas, &libs);
   std::string config;
   using GetConfig = char* (*)();
-  if (auto* f = reinterpret_cast<GetConfig>(dlsym(RTLD_DEFAULT, "openblas_get_config")))
-    config = f();
+  if (auto* f = reinterpret_cast<GetConfig>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) config = f();
   std::string out;
   for (const auto& l : libs) {
     std::error_code ec;
@@ -52,7 +50,7 @@ std::string blas_in_use() {
                        : shown.find("mkl") != std::string::npos    ? "MKL"
                        : shown.find("blis") != std::string::npos   ? "BLIS"
                        : shown.find("atlas") != std::string::npos  ? "ATLAS"
-                                                                    : "reference BLAS (slow!)";
+                                                                   : "reference BLAS (slow!)";
     if (!out.empty()) out += "; ";
     out += kind + " (" + shown + ")";
   }
@@ -71,34 +69,32 @@ std::string blas_in_use() {
 std::vector<std::pair<std::string, std::string>> environment_rows(const MpiContext& mpi) {
   std::vector<std::pair<std::string, std::string>> rows;
   rows.emplace_back("disa", fmt::format("{} ({}, {})", DISA_VERSION_STRING, DISA_GIT_DESCRIBE, DISA_BUILD_TYPE));
-  rows.emplace_back("LibTorch", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR,
-                                            TORCH_VERSION_PATCH));
+  rows.emplace_back("LibTorch", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH));
   bool cuda = torch::cuda::is_available();
-  rows.emplace_back("LibTorch CUDA",
-                    cuda ? fmt::format("available, {} device(s)", torch::cuda::device_count())
-                         : std::string("no GPU visible at run time") +
-                               (at::show_config().find("USE_CUDA=1") != std::string::npos ||
-                                 at::show_config().find("USE_CUDA=ON") != std::string::npos
-                                    ? " (LibTorch built with CUDA)" : " (CPU-only LibTorch)"));
+  rows.emplace_back("LibTorch CUDA", cuda ? fmt::format("available, {} device(s)", torch::cuda::device_count())
+                                          : std::string("no GPU visible at run time") +
+                                                (at::show_config().find("USE_CUDA=1") != std::string::npos ||
+                                                         at::show_config().find("USE_CUDA=ON") != std::string::npos
+                                                     ? " (LibTorch built with CUDA)"
+                                                     : " (CPU-only LibTorch)"));
 #ifdef DISA_WITH_CUDA
   int runtime = 0;
-  const std::string cuda_runtime =
-      cudaRuntimeGetVersion(&runtime) == cudaSuccess
-          ? fmt::format("{}.{}", runtime / 1000, (runtime % 1000) / 10) : "unknown";
+  const std::string cuda_runtime = cudaRuntimeGetVersion(&runtime) == cudaSuccess
+                                       ? fmt::format("{}.{}", runtime / 1000, (runtime % 1000) / 10)
+                                       : "unknown";
   rows.emplace_back("CUDA + NCCL compiled",
-                    fmt::format("yes (CUDA {}.{} headers, runtime {} loaded, {})",
-                                CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10,
-                                cuda_runtime, nccl_version()));
+                    fmt::format("yes (CUDA {}.{} headers, runtime {} loaded, {})", CUDART_VERSION / 1000,
+                                (CUDART_VERSION % 1000) / 10, cuda_runtime, nccl_version()));
 #else
   rows.emplace_back("CUDA + NCCL compiled", "no (configure with -DDISA_WITH_CUDA=ON)");
 #endif
   rows.emplace_back("MPI library", MpiContext::library_version());
-  rows.emplace_back("HDF5", fmt::format("{} ({})", h5::library_version(),
-                                        h5::library_is_parallel() ? "parallel" : "serial"));
+  rows.emplace_back("HDF5",
+                    fmt::format("{} ({})", h5::library_version(), h5::library_is_parallel() ? "parallel" : "serial"));
   rows.emplace_back("world size", std::to_string(mpi.size()));
   rows.emplace_back("nodes", std::to_string(mpi.num_nodes()));
-  rows.emplace_back("node-local ranks", fmt::format("{} on {} (this rank: local {})", mpi.local_size(),
-                                                    mpi.node_name(), mpi.local_rank()));
+  rows.emplace_back("node-local ranks",
+                    fmt::format("{} on {} (this rank: local {})", mpi.local_size(), mpi.node_name(), mpi.local_rank()));
   rows.emplace_back("intra-op threads", std::to_string(at::get_num_threads()));
   rows.emplace_back("inter-op threads", std::to_string(at::get_num_interop_threads()));
   rows.emplace_back("hardware threads", std::to_string(std::thread::hardware_concurrency()));

@@ -15,8 +15,7 @@ namespace {
 
 void print_usage() {
   std::string out = "usage: disa <command> [options]   (disa <command> --help for its options)\n\ncommands:\n";
-  for (const auto& c : disa::apps::commands())
-    out += fmt::format("  {:<16} {}\n", c.name, c.summary);
+  for (const auto& c : disa::apps::commands()) out += fmt::format("  {:<16} {}\n", c.name, c.summary);
   std::fputs(out.c_str(), stdout);
 }
 

@@ -60,8 +60,7 @@ Options::Options(std::string command, std::string summary)
   desc_.add_options()("help,h", "print this help and exit");
   desc_.add_options()("config", po::value<std::string>(),
                       "INI file with options ([section] key = value); the command line wins");
-  desc_.add_options()("print-config",
-                      "print the resolved configuration as INI (reusable with --config) and exit");
+  desc_.add_options()("print-config", "print the resolved configuration as INI (reusable with --config) and exit");
   add_string("log.level", "info", "log level: trace, debug, info, warn, error");
   add_bool("log.all-ranks", false, "log from every rank, not only rank 0");
 }
@@ -72,8 +71,7 @@ Options& Options::add_spec(Spec spec) {
   return *this;
 }
 
-Options& Options::add_string(const std::string& name, const std::string& def,
-                             const std::string& help) {
+Options& Options::add_string(const std::string& name, const std::string& def, const std::string& help) {
   desc_.add_options()(name.c_str(), po::value<std::string>()->default_value(def), help.c_str());
   return add_spec({name, Kind::String, def, help});
 }
@@ -84,27 +82,23 @@ Options& Options::add_int(const std::string& name, int64_t def, const std::strin
 }
 
 Options& Options::add_double(const std::string& name, double def, const std::string& help) {
-  desc_.add_options()(name.c_str(),
-                      po::value<double>()->default_value(def, format_double(def)), help.c_str());
+  desc_.add_options()(name.c_str(), po::value<double>()->default_value(def, format_double(def)), help.c_str());
   return add_spec({name, Kind::Double, format_double(def), help});
 }
 
 Options& Options::add_bool(const std::string& name, bool def, const std::string& help) {
   desc_.add_options()(name.c_str(),
-                      po::value<bool>()->default_value(def, def ? "true" : "false")
-                          ->implicit_value(true, "true"),
+                      po::value<bool>()->default_value(def, def ? "true" : "false")->implicit_value(true, "true"),
                       help.c_str());
   return add_spec({name, Kind::Bool, def ? "true" : "false", help});
 }
 
 Options& Options::add_list(const std::string& name, const std::string& help) {
-  desc_.add_options()(name.c_str(), po::value<std::vector<std::string>>()->composing(),
-                      help.c_str());
+  desc_.add_options()(name.c_str(), po::value<std::vector<std::string>>()->composing(), help.c_str());
   return add_spec({name, Kind::List, "", help});
 }
 
-Options& Options::add_positional(const std::string& name, const std::string& help,
-                                 int max_count) {
+Options& Options::add_positional(const std::string& name, const std::string& help, int max_count) {
   add_list(name, help);
   specs_.back().positional = true;
   pos_.add(name.c_str(), max_count);
@@ -127,8 +121,8 @@ std::string Options::help_text() const {
   out << "  --print-config       print the resolved configuration as INI and exit\n";
   out << "  -h, --help           print this help and exit\n\n";
   for (const auto& s : specs_) {
-    std::string kind = s.kind == Kind::String ? "STR"
-                       : s.kind == Kind::Int  ? "INT"
+    std::string kind = s.kind == Kind::String   ? "STR"
+                       : s.kind == Kind::Int    ? "INT"
                        : s.kind == Kind::Double ? "NUM"
                        : s.kind == Kind::Bool   ? "BOOL"
                                                 : "STR...";
@@ -143,8 +137,7 @@ std::string Options::help_text() const {
 // ----------------------------------------------------------------------------- Config
 
 Config::Config(const Options& options, po::variables_map vm, std::string config_file)
-    : command_(options.command()), specs_(options.specs()), vm_(std::move(vm)),
-      config_file_(std::move(config_file)) {}
+    : command_(options.command()), specs_(options.specs()), vm_(std::move(vm)), config_file_(std::move(config_file)) {}
 
 const Options::Spec& Config::spec(const std::string& name) const {
   for (const auto& s : specs_)
@@ -164,32 +157,27 @@ bool Config::is_set(const std::string& name) const {
 }
 
 std::string Config::get_string(const std::string& name) const {
-  DISA_CHECK(spec(name).kind == Options::Kind::String, ConfigError,
-             "internal: option --{} is not a string", name);
+  DISA_CHECK(spec(name).kind == Options::Kind::String, ConfigError, "internal: option --{} is not a string", name);
   return vm_.at(name).as<std::string>();
 }
 
 int64_t Config::get_int(const std::string& name) const {
-  DISA_CHECK(spec(name).kind == Options::Kind::Int, ConfigError,
-             "internal: option --{} is not an integer", name);
+  DISA_CHECK(spec(name).kind == Options::Kind::Int, ConfigError, "internal: option --{} is not an integer", name);
   return vm_.at(name).as<int64_t>();
 }
 
 double Config::get_double(const std::string& name) const {
-  DISA_CHECK(spec(name).kind == Options::Kind::Double, ConfigError,
-             "internal: option --{} is not a number", name);
+  DISA_CHECK(spec(name).kind == Options::Kind::Double, ConfigError, "internal: option --{} is not a number", name);
   return vm_.at(name).as<double>();
 }
 
 bool Config::get_bool(const std::string& name) const {
-  DISA_CHECK(spec(name).kind == Options::Kind::Bool, ConfigError,
-             "internal: option --{} is not a boolean", name);
+  DISA_CHECK(spec(name).kind == Options::Kind::Bool, ConfigError, "internal: option --{} is not a boolean", name);
   return vm_.at(name).as<bool>();
 }
 
 std::vector<std::string> Config::get_list(const std::string& name) const {
-  DISA_CHECK(spec(name).kind == Options::Kind::List, ConfigError,
-             "internal: option --{} is not a list", name);
+  DISA_CHECK(spec(name).kind == Options::Kind::List, ConfigError, "internal: option --{} is not a list", name);
   auto it = vm_.find(name);
   if (it == vm_.end() || it->second.empty()) return {};
   return it->second.as<std::vector<std::string>>();
@@ -223,8 +211,7 @@ std::string Config::to_ini() const {
     std::string sec = dot == std::string::npos ? "" : s.name.substr(0, dot);
     if (std::find(sections.begin(), sections.end(), sec) == sections.end()) sections.push_back(sec);
   }
-  std::stable_partition(sections.begin(), sections.end(),
-                        [](const std::string& s) { return s.empty(); });
+  std::stable_partition(sections.begin(), sections.end(), [](const std::string& s) { return s.empty(); });
   for (const auto& sec : sections) {
     if (!sec.empty()) out << "\n[" << sec << "]\n";
     for (const auto& s : specs_) {
@@ -262,8 +249,7 @@ ParseOutcome parse_options(const Options& options, const std::vector<std::string
               .style(po::command_line_style::unix_style)
               .run();
   } catch (const po::error& e) {
-    DISA_THROW(ConfigError, "disa {}: {} (see 'disa {} --help')", options.command(), e.what(),
-               options.command());
+    DISA_THROW(ConfigError, "disa {}: {} (see 'disa {} --help')", options.command(), e.what(), options.command());
   }
   po::variables_map cli_vm;
   try {
@@ -292,30 +278,27 @@ ParseOutcome parse_options(const Options& options, const std::vector<std::string
       for (int n = 1; std::getline(scan, line); ++n) {
         std::string t = trim(line);
         if (t.empty() || t[0] != '[') continue;
-        if (t.back() != ']')
-          DISA_THROW(ConfigError, "{}:{}: malformed section header '{}'", config_file, n, t);
+        if (t.back() != ']') DISA_THROW(ConfigError, "{}:{}: malformed section header '{}'", config_file, n, t);
         std::string sec = trim(t.substr(1, t.size() - 2));
         bool known = false;
         for (const auto& s : options.specs())
           if (s.name.rfind(sec + ".", 0) == 0) known = true;
         if (!known)
-          DISA_THROW(ConfigError, "{}:{}: unknown section [{}] for 'disa {}'", config_file, n,
-                     sec, options.command());
+          DISA_THROW(ConfigError, "{}:{}: unknown section [{}] for 'disa {}'", config_file, n, sec, options.command());
       }
     }
     try {
       file_opts = po::parse_config_file(in, options.description(), false);
     } catch (const po::unknown_option& e) {
-      DISA_THROW(ConfigError, "{}: unknown option '{}' for 'disa {}'",
-                 locate_in_ini(config_file, e.get_option_name()), e.get_option_name(),
-                 options.command());
+      DISA_THROW(ConfigError, "{}: unknown option '{}' for 'disa {}'", locate_in_ini(config_file, e.get_option_name()),
+                 e.get_option_name(), options.command());
     } catch (const po::error& e) {
       DISA_THROW(ConfigError, "{}: {}", config_file, e.what());
     }
     for (const auto& o : file_opts.options)
       if (o.string_key == "config" || o.string_key == "help" || o.string_key == "print-config")
-        DISA_THROW(ConfigError, "{}: '{}' is only valid on the command line",
-                   locate_in_ini(config_file, o.string_key), o.string_key);
+        DISA_THROW(ConfigError, "{}: '{}' is only valid on the command line", locate_in_ini(config_file, o.string_key),
+                   o.string_key);
     // The command line wins: drop file entries for options given there.
     std::vector<po::option> kept;
     for (auto& o : file_opts.options)
@@ -330,8 +313,7 @@ ParseOutcome parse_options(const Options& options, const std::vector<std::string
       try {
         po::store(file_opts, vm);
       } catch (const po::error_with_option_name& e) {
-        DISA_THROW(ConfigError, "{}: {}", locate_in_ini(config_file, e.get_option_name()),
-                   e.what());
+        DISA_THROW(ConfigError, "{}: {}", locate_in_ini(config_file, e.get_option_name()), e.what());
       } catch (const po::error& e) {
         DISA_THROW(ConfigError, "{}: {}", config_file, e.what());
       }

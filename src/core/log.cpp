@@ -13,8 +13,7 @@ bool g_printing = true;
 void init(int rank, bool all_ranks, const std::string& level) {
   auto lvl = spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off")
-    DISA_THROW(ConfigError, "option --log.level: unknown level '{}' (trace, debug, info, warn, error)",
-               level);
+    DISA_THROW(ConfigError, "option --log.level: unknown level '{}' (trace, debug, info, warn, error)", level);
   auto logger = spdlog::stderr_color_mt(fmt::format("disa-{}", rank));
   logger->set_pattern(fmt::format("%Y-%m-%d %H:%M:%S [rank {}] %^%l%$ %v", rank));
   g_printing = all_ranks || rank == 0;

@@ -55,8 +55,7 @@ std::string Table::render() const {
   return out;
 }
 
-std::string render_grid(const std::vector<std::string>& header,
-                        const std::vector<std::vector<std::string>>& rows) {
+std::string render_grid(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> w(header.size(), 0);
   for (size_t c = 0; c < header.size(); ++c) w[c] = width(header[c]);
   for (const auto& r : rows)

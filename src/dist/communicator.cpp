@@ -85,16 +85,14 @@ int64_t Communicator::all_reduce(int64_t value, ReduceOp op) {
 
 void Communicator::all_reduce(std::vector<double>& values, ReduceOp op) {
   if (values.empty()) return;
-  DISA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), MPI_DOUBLE,
-                               to_mpi(op), comm_));
+  DISA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), MPI_DOUBLE, to_mpi(op), comm_));
   if (op == ReduceOp::Mean)
     for (auto& v : values) v /= size_;
 }
 
 void Communicator::all_reduce(std::vector<int64_t>& values, ReduceOp op) {
   if (values.empty()) return;
-  DISA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), MPI_INT64_T,
-                               to_mpi(op), comm_));
+  DISA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), MPI_INT64_T, to_mpi(op), comm_));
   if (op == ReduceOp::Mean)
     for (auto& v : values) v /= size_;
 }
@@ -135,8 +133,8 @@ std::vector<std::string> Communicator::all_gather(const std::string& bytes) {
   DISA_CHECK(total < std::numeric_limits<int>::max(), DistError,
              "all_gather: {} bytes in total exceed MPI's int displacement", total);
   std::string all(size_t(total), '\0');
-  DISA_MPI_CHECK(MPI_Allgatherv(bytes.data(), local, MPI_BYTE, all.data(), counts.data(),
-                                displs.data(), MPI_BYTE, comm_));
+  DISA_MPI_CHECK(
+      MPI_Allgatherv(bytes.data(), local, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE, comm_));
   std::vector<std::string> out(size_);
   for (int r = 0; r < size_; ++r) out[r] = all.substr(size_t(displs[r]), size_t(counts[r]));
   return out;
@@ -146,9 +144,8 @@ void Communicator::all_reduce_logsumexp(std::vector<double>& log_values) {
   if (log_values.empty()) return;
   std::vector<LogSumExp> pairs(log_values.size());
   for (size_t i = 0; i < log_values.size(); ++i) {
-    DISA_CHECK(!std::isnan(log_values[i]) && log_values[i] != std::numeric_limits<double>::infinity(),
-               DistError, "all_reduce_logsumexp: entry {} is {} (must be finite or -inf)", i,
-               log_values[i]);
+    DISA_CHECK(!std::isnan(log_values[i]) && log_values[i] != std::numeric_limits<double>::infinity(), DistError,
+               "all_reduce_logsumexp: entry {} is {} (must be finite or -inf)", i, log_values[i]);
     pairs[i].add(log_values[i]);
   }
   const auto& t = logsumexp_types();
@@ -185,8 +182,7 @@ void Communicator::unflatten_bucket(const torch::Tensor& buffer, std::vector<tor
   }
 }
 
-std::vector<std::vector<size_t>> Communicator::make_buckets(
-    const std::vector<torch::Tensor>& tensors) const {
+std::vector<std::vector<size_t>> Communicator::make_buckets(const std::vector<torch::Tensor>& tensors) const {
   // Group by dtype and device, keep the order within a group, cut at bucket_bytes.
   std::vector<std::vector<size_t>> buckets;
   std::vector<std::pair<std::string, size_t>> open;  // (dtype/device key, bucket index)

@@ -27,8 +27,7 @@ torch::Device select_device(const MpiContext& mpi, const std::string& requested)
   // With per-rank GPU binding (Slurm --gpus-per-task) each rank sees one device.
   int index = mpi.local_rank() % count;
   if (mpi.local_size() > count && mpi.is_root())
-    fmt::print(stderr, "warning: {} ranks on node {} share {} GPU(s)\n", mpi.local_size(),
-               mpi.node_name(), count);
+    fmt::print(stderr, "warning: {} ranks on node {} share {} GPU(s)\n", mpi.local_size(), mpi.node_name(), count);
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 

@@ -50,10 +50,8 @@ class MpiCommunicator final : public Communicator {
                  c10::toString(first.scalar_type()));
       torch::Tensor buffer = flatten_bucket(tensors, bucket, wire);
       DISA_CHECK(buffer.numel() < std::numeric_limits<int>::max(), DistError,
-                 "all_reduce: bucket of {} elements exceeds MPI's int count; lower DISA_BUCKET_MB",
-                 buffer.numel());
-      DISA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buffer.data_ptr(), int(buffer.numel()), type,
-                                   mpi_op(op), comm_));
+                 "all_reduce: bucket of {} elements exceeds MPI's int count; lower DISA_BUCKET_MB", buffer.numel());
+      DISA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buffer.data_ptr(), int(buffer.numel()), type, mpi_op(op), comm_));
       ++collective_calls_;
       apply_mean(buffer, op);
       unflatten_bucket(buffer, tensors, bucket);
@@ -78,8 +76,6 @@ class MpiCommunicator final : public Communicator {
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_mpi_communicator(MPI_Comm comm) {
-  return std::make_unique<MpiCommunicator>(comm);
-}
+std::unique_ptr<Communicator> make_mpi_communicator(MPI_Comm comm) { return std::make_unique<MpiCommunicator>(comm); }
 
 }  // namespace disa

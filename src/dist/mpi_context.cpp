@@ -35,8 +35,7 @@ MpiContext::MpiContext(int* argc, char*** argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   DISA_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   DISA_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
-  DISA_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL,
-                                     &node_comm_));
+  DISA_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node_comm_));
   DISA_MPI_CHECK(MPI_Comm_rank(node_comm_, &local_rank_));
   DISA_MPI_CHECK(MPI_Comm_size(node_comm_, &local_size_));
   int is_leader = local_rank_ == 0 ? 1 : 0;

@@ -14,22 +14,22 @@
 
 #include "disa/dist/mpi_check.hpp"
 
-#define DISA_NCCL_CHECK(call)                                                              \
-  do {                                                                                     \
-    ncclResult_t disa_nccl_rc_ = (call);                                                   \
-    if (disa_nccl_rc_ != ncclSuccess)                                                      \
-      throw ::disa::DistError(::fmt::format("NCCL call {} failed at {}: {}", #call,        \
-                                            ::disa::source_location(__FILE__, __LINE__),   \
-                                            ncclGetErrorString(disa_nccl_rc_)));           \
+#define DISA_NCCL_CHECK(call)                                                            \
+  do {                                                                                   \
+    ncclResult_t disa_nccl_rc_ = (call);                                                 \
+    if (disa_nccl_rc_ != ncclSuccess)                                                    \
+      throw ::disa::DistError(::fmt::format("NCCL call {} failed at {}: {}", #call,      \
+                                            ::disa::source_location(__FILE__, __LINE__), \
+                                            ncclGetErrorString(disa_nccl_rc_)));         \
   } while (0)
 
-#define DISA_CUDA_CHECK(call)                                                              \
-  do {                                                                                     \
-    cudaError_t disa_cuda_rc_ = (call);                                                    \
-    if (disa_cuda_rc_ != cudaSuccess)                                                      \
-      throw ::disa::DistError(::fmt::format("CUDA call {} failed at {}: {}", #call,        \
-                                            ::disa::source_location(__FILE__, __LINE__),   \
-                                            cudaGetErrorString(disa_cuda_rc_)));           \
+#define DISA_CUDA_CHECK(call)                                                            \
+  do {                                                                                   \
+    cudaError_t disa_cuda_rc_ = (call);                                                  \
+    if (disa_cuda_rc_ != cudaSuccess)                                                    \
+      throw ::disa::DistError(::fmt::format("CUDA call {} failed at {}: {}", #call,      \
+                                            ::disa::source_location(__FILE__, __LINE__), \
+                                            cudaGetErrorString(disa_cuda_rc_)));         \
   } while (0)
 
 namespace disa {
@@ -48,8 +48,7 @@ ncclDataType_t nccl_type(torch::ScalarType t) {
     case torch::kUInt8: return ncclUint8;
     case torch::kInt8: return ncclInt8;
     default:
-      throw DistError(fmt::format("all_reduce: dtype {} is not supported by the NCCL backend",
-                                  c10::toString(t)));
+      throw DistError(fmt::format("all_reduce: dtype {} is not supported by the NCCL backend", c10::toString(t)));
   }
 }
 
@@ -83,13 +82,11 @@ class NcclCommunicator final : public Communicator {
     auto stream = c10::cuda::getCurrentCUDAStream(device_.index());
     for (const auto& bucket : make_buckets(tensors)) {
       const auto& first = tensors[bucket.front()];
-      DISA_CHECK(first.device() == device_, DistError,
-                 "NCCL all_reduce: tensor on {} but the communicator is on {}",
+      DISA_CHECK(first.device() == device_, DistError, "NCCL all_reduce: tensor on {} but the communicator is on {}",
                  first.device().str(), device_.str());
       torch::Tensor buffer = flatten_bucket(tensors, bucket);
       DISA_NCCL_CHECK(ncclAllReduce(buffer.data_ptr(), buffer.data_ptr(), size_t(buffer.numel()),
-                                    nccl_type(buffer.scalar_type()), nccl_op(op), nccl_,
-                                    stream.stream()));
+                                    nccl_type(buffer.scalar_type()), nccl_op(op), nccl_, stream.stream()));
       ++collective_calls_;
       apply_mean(buffer, op);
       unflatten_bucket(buffer, tensors, bucket);
@@ -136,10 +133,10 @@ std::string nccl_version() {
 namespace disa {
 
 std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm, const torch::Device& device) {
-  throw ConfigError(fmt::format(
-      "device {} needs the NCCL communicator, but this disa was built without CUDA "
-      "(configure with -DDISA_WITH_CUDA=ON against a CUDA LibTorch)",
-      device.str()));
+  throw ConfigError(
+      fmt::format("device {} needs the NCCL communicator, but this disa was built without CUDA "
+                  "(configure with -DDISA_WITH_CUDA=ON against a CUDA LibTorch)",
+                  device.str()));
 }
 
 bool nccl_compiled() { return false; }

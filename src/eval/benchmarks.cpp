@@ -18,22 +18,19 @@ bool is_task_name(const std::string& s) {
 bool is_file_task(const std::string& s) { return s == "math" || s == "code"; }
 
 void require_file(const std::string& path, const std::string& entry) {
-  if (path.empty())
-    DISA_THROW(ConfigError, "option --eval.dataset: entry '{}' names no data file", entry);
+  if (path.empty()) DISA_THROW(ConfigError, "option --eval.dataset: entry '{}' names no data file", entry);
   if (!std::filesystem::is_regular_file(path))
     DISA_THROW(ConfigError, "option --eval.dataset: entry '{}': data file '{}' does not exist", entry, path);
 }
 
 }  // namespace
 
-std::vector<BenchmarkSpec> parse_benchmarks(const std::vector<std::string>& entries,
-                                            const tasks::TaskOptions& base) {
+std::vector<BenchmarkSpec> parse_benchmarks(const std::vector<std::string>& entries, const tasks::TaskOptions& base) {
   std::vector<BenchmarkSpec> specs;
   if (entries.empty()) {
     BenchmarkSpec s;
     s.task = base;
-    if (!is_task_name(base.name))
-      DISA_THROW(ConfigError, "option --task.name: unknown task '{}'", base.name);
+    if (!is_task_name(base.name)) DISA_THROW(ConfigError, "option --task.name: unknown task '{}'", base.name);
     if (is_file_task(base.name)) {
       if (base.data_path.empty())
         DISA_THROW(ConfigError, "option --task.data: the {} task needs a JSONL file (or give --eval.dataset)",
@@ -60,16 +57,16 @@ std::vector<BenchmarkSpec> parse_benchmarks(const std::vector<std::string>& entr
     const auto colon = spec.find(':');
     if (is_task_name(spec)) {
       if (is_file_task(spec))
-        DISA_THROW(ConfigError, "option --eval.dataset: entry '{}': the {} task needs a data file ({}:PATH)",
-                   entry, spec, spec);
+        DISA_THROW(ConfigError, "option --eval.dataset: entry '{}': the {} task needs a data file ({}:PATH)", entry,
+                   spec, spec);
       s.task.name = spec;
       if (name.empty()) name = spec;
     } else if (colon != std::string::npos && is_task_name(spec.substr(0, colon))) {
       const std::string task = spec.substr(0, colon), path = spec.substr(colon + 1);
       if (!is_file_task(task))
         DISA_THROW(ConfigError,
-                   "option --eval.dataset: entry '{}': the {} task generates its prompts and reads no file",
-                   entry, task);
+                   "option --eval.dataset: entry '{}': the {} task generates its prompts and reads no file", entry,
+                   task);
       require_file(path, entry);
       s.task.name = task;
       s.task.data_path = path;
@@ -85,8 +82,10 @@ std::vector<BenchmarkSpec> parse_benchmarks(const std::vector<std::string>& entr
       if (name.empty()) name = std::filesystem::path(spec).stem().string();
     }
     if (name == "macro")
-      DISA_THROW(ConfigError, "option --eval.dataset: entry '{}': the name 'macro' is reserved for the macro "
-                 "average", entry);
+      DISA_THROW(ConfigError,
+                 "option --eval.dataset: entry '{}': the name 'macro' is reserved for the macro "
+                 "average",
+                 entry);
     if (!names.insert(name).second)
       DISA_THROW(ConfigError, "option --eval.dataset: the benchmark name '{}' is used twice", name);
     s.name = name;

@@ -26,9 +26,8 @@ std::vector<std::string> resolve_compare_metrics(const std::vector<std::string>&
   for (const auto& m : requested) {
     std::string name = m;
     if (m == "pass_at_k" && !runs.empty()) name = fmt::format("pass_at_{}", runs.front().summary.k);
-    const bool known = std::any_of(runs.begin(), runs.end(), [&](const ComparedRun& r) {
-      return r.summary.values.count(name) != 0;
-    });
+    const bool known =
+        std::any_of(runs.begin(), runs.end(), [&](const ComparedRun& r) { return r.summary.values.count(name) != 0; });
     if (!known) {
       std::string names;
       if (!runs.empty())
@@ -55,8 +54,7 @@ std::string render_comparison(const std::vector<ComparedRun>& runs, const std::v
     if (r.summary.k != k) k = 0;
   std::vector<std::string> header{"run"};
   for (const auto& m : metrics)
-    for (const auto& b : benchmarks)
-      header.push_back(metrics.size() > 1 ? metric_label(m, k) + " " + b : b);
+    for (const auto& b : benchmarks) header.push_back(metrics.size() > 1 ? metric_label(m, k) + " " + b : b);
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : runs) {
     std::vector<std::string> row{r.label};

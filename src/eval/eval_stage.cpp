@@ -17,16 +17,16 @@
 
 #include "disa/build_info.hpp"
 #include "disa/core/config.hpp"
-#include "disa/core/option_table.hpp"
 #include "disa/core/log.hpp"
-#include "disa/core/timing.hpp"
 #include "disa/core/logsumexp.hpp"
+#include "disa/core/option_table.hpp"
 #include "disa/core/table.hpp"
+#include "disa/core/timing.hpp"
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/device.hpp"
 #include "disa/dist/mpi_context.hpp"
-#include "disa/eval/benchmarks.hpp"
 #include "disa/dist/work_split.hpp"
+#include "disa/eval/benchmarks.hpp"
 #include "disa/eval/judge.hpp"
 #include "disa/eval/summary.hpp"
 #include "disa/io/hdf5.hpp"
@@ -50,7 +50,6 @@ namespace {
 using namespace disa::stage;  // the statistics (stage/statistics.hpp)
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 
 // The settings of `disa eval`; the initialisers are the options' defaults.
 struct Settings {
@@ -82,7 +81,8 @@ const OptionTable<Settings>& settings_table() {
     t.list("eval.dataset", DISA_FIELD(datasets),
            "benchmark, repeatable: NAME=PATH (JSONL, task of --task.name), NAME=TASK:PATH, NAME=TASK or TASK "
            "(synthetic, generated with task.*); none: the task of task.*");
-    t.integer("eval.samples", DISA_FIELD(samples), "samples per prompt (k)", at_least<int64_t>(1, "samples per prompt, k"));
+    t.integer("eval.samples", DISA_FIELD(samples), "samples per prompt (k)",
+              at_least<int64_t>(1, "samples per prompt, k"));
     t.real("eval.temperature", DISA_FIELD(sampling.temperature), "sampling temperature (0: greedy)",
            {[](const double& v) { return v >= 0 && std::isfinite(v); }, "must be >= 0 (0: greedy)"});
     t.real("eval.top-p", DISA_FIELD(sampling.top_p), "nucleus sampling threshold (1: off)", above_up_to(0, 1));
@@ -135,8 +135,8 @@ struct LocalResults {
   std::vector<double> reward, log_prob;
   std::vector<std::string> key;
   // prompts
-  std::vector<int64_t> prompts;                // global indices
-  std::vector<std::vector<double>> metrics;    // [prompt][metric]
+  std::vector<int64_t> prompts;              // global indices
+  std::vector<std::vector<double>> metrics;  // [prompt][metric]
   std::vector<int8_t> judge_status;
   std::vector<std::string> judge_answer;
   std::vector<int64_t> reachable_solutions, unreachable_solutions;
@@ -161,8 +161,7 @@ class EvalStage {
   void write_provenance();
   EvalSummary aggregate(std::vector<int64_t>& judge_counts);
   void write_side_files(const EvalSummary& summary) const;
-  void print_summary(const EvalSummary& summary, const std::vector<int64_t>& judge_counts,
-                     double seconds) const;
+  void print_summary(const EvalSummary& summary, const std::vector<int64_t>& judge_counts, double seconds) const;
 
   const Config& config_;
   MpiContext& mpi_;
@@ -246,8 +245,9 @@ std::vector<ExactMetrics> EvalStage::exact_for(const Batch& batch, std::vector<i
       continue;
     }
     const auto log_policy = stage::score_solutions(*policy_, prompt.tokens, *solutions, s_.score_batch);
-    const auto log_reference = reference_ ? stage::score_solutions(*reference_, prompt.tokens, *solutions, s_.score_batch)
-                                          : std::vector<double>{};
+    const auto log_reference = reference_
+                                   ? stage::score_solutions(*reference_, prompt.tokens, *solutions, s_.score_batch)
+                                   : std::vector<double>{};
     out.push_back(exact_metrics(log_policy, log_reference, s_.coverage_threshold));
     reachable.push_back(int64_t(solutions->reachable.size()));
     unreachable.push_back(solutions->unreachable);
@@ -258,8 +258,8 @@ std::vector<ExactMetrics> EvalStage::exact_for(const Batch& batch, std::vector<i
 void EvalStage::process_batch(const Batch& batch) {
   const auto& bench = benchmarks_[size_t(batch.benchmark)];
   const int64_t k = s_.samples;
-  const GenerationParams params = stage::generation_params(*policy_, *tokenizer_, *bench.task, s_.sampling,
-                                                           s_.max_new_tokens, s_.max_batch_size);
+  const GenerationParams params =
+      stage::generation_params(*policy_, *tokenizer_, *bench.task, s_.sampling, s_.max_new_tokens, s_.max_batch_size);
   std::vector<GenerationRequest> requests;
   for (int64_t p = batch.p0; p < batch.p1; ++p)
     for (int64_t j = 0; j < k; ++j) requests.push_back({prompts_[size_t(p)].tokens, p, j});
@@ -287,8 +287,8 @@ void EvalStage::process_batch(const Batch& batch) {
       const auto& g = results[i];
       const auto& r = rewards[i];
       const bool correct = r.reason == tasks::Reason::Correct;
-      outcomes.push_back({correct, r.reward, r.canonical_key, int64_t(g.tokens.size()),
-                          g.finish_reason == FinishReason::Length});
+      outcomes.push_back(
+          {correct, r.reward, r.canonical_key, int64_t(g.tokens.size()), g.finish_reason == FinishReason::Length});
       if (correct) c.correct_responses.push_back(responses[i]);
       local_.prompt_index.push_back(p);
       local_.sample_index.push_back(j);
@@ -325,10 +325,9 @@ void EvalStage::process_batch(const Batch& batch) {
     std::vector<double> row{double(st.n_correct), st.mean_at_k, st.mean_reward};
     row.insert(row.end(), st.pass_at.begin(), st.pass_at.end());
     const double strategies = judge_ ? v.strategies : kNaN;
-    for (double x : {double(st.distinct_correct), double(st.distinct_answers), st.mean_length,
-                     st.mean_correct_length, st.truncated_fraction, strategies,
-                     ex.size >= 0 ? double(ex.size) : kNaN, ex.policy_mass, ex.reference_mass, ex.kl, ex.tv,
-                     ex.coverage})
+    for (double x : {double(st.distinct_correct), double(st.distinct_answers), st.mean_length, st.mean_correct_length,
+                     st.truncated_fraction, strategies, ex.size >= 0 ? double(ex.size) : kNaN, ex.policy_mass,
+                     ex.reference_mass, ex.kl, ex.tv, ex.coverage})
       row.push_back(x);
     DISA_ASSERT(row.size() == metric_names_.size());
     local_.prompts.push_back(p);
@@ -524,8 +523,8 @@ void EvalStage::print_summary(const EvalSummary& summary, const std::vector<int6
   if (!mpi_.is_root()) return;
   Table t("disa eval: summary");
   t.row("eval file", s_.out);
-  t.row("benchmarks x prompts x k", fmt::format("{} x {} x {} = {} samples", benchmarks_.size(),
-                                                 prompts_.size(), s_.samples, samples));
+  t.row("benchmarks x prompts x k",
+        fmt::format("{} x {} x {} = {} samples", benchmarks_.size(), prompts_.size(), s_.samples, samples));
   const size_t B = benchmarks_.size();
   if (judge_) {
     auto c = [&](JudgeStatus st) { return judge_counts[B * kJudgeStatuses + size_t(st)]; };
@@ -534,8 +533,8 @@ void EvalStage::print_summary(const EvalSummary& summary, const std::vector<int6
                                c(JudgeStatus::Unparsable), c(JudgeStatus::Single), c(JudgeStatus::NoCorrect),
                                c(JudgeStatus::TooLong)));
   }
-  t.row("samples/s, tokens/s", fmt::format("{:.1f}, {:.0f}", double(samples) / std::max(seconds, 1e-9),
-                                           double(tokens) / std::max(gen, 1e-9)));
+  t.row("samples/s, tokens/s",
+        fmt::format("{:.1f}, {:.0f}", double(samples) / std::max(seconds, 1e-9), double(tokens) / std::max(gen, 1e-9)));
   t.row("time: generate / reward / judge", fmt::format("{:.2f} / {:.2f} / {:.2f} s", gen, rew, jud));
   t.row("time: exact metrics / write", fmt::format("{:.2f} / {:.2f} s", exa, wri));
   t.row("wall time", fmt::format("{:.2f} s on {} rank(s)", seconds, mpi_.size()));

@@ -13,8 +13,8 @@
 
 #include "disa/core/error.hpp"
 #include "disa/core/log.hpp"
-#include "disa/model/response_text.hpp"
 #include "disa/model/generate.hpp"
+#include "disa/model/response_text.hpp"
 #include "disa/model/weights.hpp"
 #include "disa/tasks/task.hpp"
 
@@ -38,11 +38,9 @@ struct Candidate {
 
 // Integers of `text` in order of appearance (see parse_judge_answer).
 std::vector<Candidate> integer_candidates(const std::string& text) {
-  static const char* kWords[] = {"zero",    "one",     "two",       "three",    "four",
-                                 "five",    "six",     "seven",     "eight",    "nine",
-                                 "ten",     "eleven",  "twelve",    "thirteen", "fourteen",
-                                 "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
-                                 "twenty"};
+  static const char* kWords[] = {"zero",     "one",     "two",     "three",     "four",     "five",     "six",
+                                 "seven",    "eight",   "nine",    "ten",       "eleven",   "twelve",   "thirteen",
+                                 "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"};
   const std::string low = lower(text);
   std::vector<Candidate> out;
   size_t i = 0;
@@ -132,8 +130,10 @@ JudgeTemplate::JudgeTemplate(std::string text, std::string origin)
   try {
     render("problem", {"a", "b"});
   } catch (const Error& e) {
-    DISA_THROW(ConfigError, "{}: bad judge prompt template (placeholders: {{problem}}, {{responses}}, "
-               "{{count}}; {{{{ and }}}} for literal braces): {}", origin_, e.what());
+    DISA_THROW(ConfigError,
+               "{}: bad judge prompt template (placeholders: {{problem}}, {{responses}}, "
+               "{{count}}; {{{{ and }}}} for literal braces): {}",
+               origin_, e.what());
   }
 }
 

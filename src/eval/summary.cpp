@@ -31,9 +31,9 @@ const MeanSe* EvalSummary::find(const std::string& metric, const std::string& ro
 std::vector<std::string> prompt_metric_names(int64_t k) {
   std::vector<std::string> names{"n_correct", "mean_at_k", "mean_reward"};
   for (int64_t j : pass_at_levels(k)) names.push_back(fmt::format("pass_at_{}", j));
-  for (const char* n : {"distinct_correct", "distinct_answers", "mean_length", "mean_correct_length",
-                        "truncated_fraction", "judge_strategies", "solutions", "policy_mass", "reference_mass",
-                        "kl", "tv", "coverage"})
+  for (const char* n :
+       {"distinct_correct", "distinct_answers", "mean_length", "mean_correct_length", "truncated_fraction",
+        "judge_strategies", "solutions", "policy_mass", "reference_mass", "kl", "tv", "coverage"})
     names.push_back(n);
   return names;
 }
@@ -41,14 +41,20 @@ std::vector<std::string> prompt_metric_names(int64_t k) {
 std::string metric_label(const std::string& metric, int64_t k) {
   if (metric == "mean_at_k") return k > 0 ? fmt::format("Mean@{}", k) : std::string("Mean@k");
   if (metric.rfind("pass_at_", 0) == 0) return "Pass@" + metric.substr(8);
-  static const std::map<std::string, std::string> labels{
-      {"n_correct", "correct"},          {"mean_reward", "reward"},
-      {"distinct_correct", "distinct correct"}, {"distinct_answers", "distinct answers"},
-      {"mean_length", "length"},         {"mean_correct_length", "correct length"},
-      {"truncated_fraction", "truncated"}, {"judge_strategies", "strategies (judge)"},
-      {"solutions", "|C|"},              {"policy_mass", "pi(C)"},
-      {"reference_mass", "pi_ref(C)"},   {"kl", "KL(p*|C||pi|C)"},
-      {"tv", "TV"},                      {"coverage", "coverage"}};
+  static const std::map<std::string, std::string> labels{{"n_correct", "correct"},
+                                                         {"mean_reward", "reward"},
+                                                         {"distinct_correct", "distinct correct"},
+                                                         {"distinct_answers", "distinct answers"},
+                                                         {"mean_length", "length"},
+                                                         {"mean_correct_length", "correct length"},
+                                                         {"truncated_fraction", "truncated"},
+                                                         {"judge_strategies", "strategies (judge)"},
+                                                         {"solutions", "|C|"},
+                                                         {"policy_mass", "pi(C)"},
+                                                         {"reference_mass", "pi_ref(C)"},
+                                                         {"kl", "KL(p*|C||pi|C)"},
+                                                         {"tv", "TV"},
+                                                         {"coverage", "coverage"}};
   auto it = labels.find(metric);
   return it == labels.end() ? metric : it->second;
 }
@@ -105,8 +111,7 @@ EvalSummary read_eval_summary(const std::string& path) {
       auto se = f.read<double>("/summary/" + m + "/se");
       auto count = f.read<int64_t>("/summary/" + m + "/count");
       if (mean.size() != s.rows.size() || se.size() != s.rows.size() || count.size() != s.rows.size())
-        DISA_THROW(IoError, "'{}': /summary/{} has {} rows, /summary/row has {}", path, m, mean.size(),
-                   s.rows.size());
+        DISA_THROW(IoError, "'{}': /summary/{} has {} rows, /summary/row has {}", path, m, mean.size(), s.rows.size());
       std::vector<MeanSe> row;
       for (size_t r = 0; r < mean.size(); ++r) row.push_back({mean[r], se[r], count[r]});
       s.values[m] = std::move(row);
@@ -174,9 +179,10 @@ std::string render_summary_table(const EvalSummary& s) {
 std::string render_summary_markdown(const EvalSummary& s, const std::string& title) {
   const auto metrics = headline_metrics(s);
   std::string out = "# " + title + "\n\n";
-  out += fmt::format("{} samples per prompt; cells are mean ± standard error over prompts (macro: over "
-                     "benchmarks).\n\n",
-                     s.k);
+  out += fmt::format(
+      "{} samples per prompt; cells are mean ± standard error over prompts (macro: over "
+      "benchmarks).\n\n",
+      s.k);
   out += "| benchmark | prompts |";
   for (const auto& m : metrics) out += " " + metric_label(m, s.k) + " |";
   out += "\n|---|---:|";

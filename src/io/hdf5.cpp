@@ -17,8 +17,7 @@ herr_t walk_error(unsigned n, const H5E_error2_t* err, void* out) {
   auto* s = static_cast<std::string*>(out);
   if (n < 3) {  // the innermost few entries carry the useful text
     if (!s->empty()) *s += "; ";
-    *s += fmt::format("{}(): {}", err->func_name ? err->func_name : "?",
-                      err->desc ? err->desc : "?");
+    *s += fmt::format("{}(): {}", err->func_name ? err->func_name : "?", err->desc ? err->desc : "?");
   }
   return 0;
 }
@@ -27,8 +26,8 @@ herr_t walk_error(unsigned n, const H5E_error2_t* err, void* out) {
   std::string stack;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_error, &stack);
   H5Eclear2(H5E_DEFAULT);
-  throw IoError(fmt::format("{}: HDF5 call {} failed at {}: {}", context, call,
-                            source_location(file, line), stack.empty() ? "no HDF5 message" : stack));
+  throw IoError(fmt::format("{}: HDF5 call {} failed at {}: {}", context, call, source_location(file, line),
+                            stack.empty() ? "no HDF5 message" : stack));
 }
 
 // HDF5's automatic error printing is replaced by our messages.
@@ -42,11 +41,11 @@ const SilenceHdf5 g_silence;
 
 // Checks an HDF5 call returning herr_t/hid_t (negative on failure); `context` names
 // the file/dataset involved.
-#define DISA_H5_CHECK(call, context)                                          \
-  ([&]() {                                                                    \
-    auto disa_h5_rc_ = (call);                                                \
+#define DISA_H5_CHECK(call, context)                                               \
+  ([&]() {                                                                         \
+    auto disa_h5_rc_ = (call);                                                     \
     if (disa_h5_rc_ < 0) ::disa::h5::throw_h5(#call, __FILE__, __LINE__, context); \
-    return disa_h5_rc_;                                                       \
+    return disa_h5_rc_;                                                            \
   }())
 
 namespace disa::h5 {
@@ -54,13 +53,34 @@ namespace {
 
 template <class T>
 hid_t native_type();
-template <> hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
-template <> hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
-template <> hid_t native_type<int8_t>() { return H5T_NATIVE_INT8; }
-template <> hid_t native_type<uint8_t>() { return H5T_NATIVE_UINT8; }
-template <> hid_t native_type<int32_t>() { return H5T_NATIVE_INT32; }
-template <> hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
-template <> hid_t native_type<uint64_t>() { return H5T_NATIVE_UINT64; }
+template <>
+hid_t native_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
+template <>
+hid_t native_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
+template <>
+hid_t native_type<int8_t>() {
+  return H5T_NATIVE_INT8;
+}
+template <>
+hid_t native_type<uint8_t>() {
+  return H5T_NATIVE_UINT8;
+}
+template <>
+hid_t native_type<int32_t>() {
+  return H5T_NATIVE_INT32;
+}
+template <>
+hid_t native_type<int64_t>() {
+  return H5T_NATIVE_INT64;
+}
+template <>
+hid_t native_type<uint64_t>() {
+  return H5T_NATIVE_UINT64;
+}
 
 std::vector<hsize_t> dims_of(int64_t rows, int64_t cols) {
   if (cols == 1) return {hsize_t(rows)};
@@ -114,8 +134,7 @@ void Handle::reset() {
 
 // ------------------------------------------------------------------------- open/close
 
-File File::create(const std::string& final_path, MPI_Comm comm, const std::string& format,
-                  int64_t format_version) {
+File File::create(const std::string& final_path, MPI_Comm comm, const std::string& format, int64_t format_version) {
   File f;
   f.final_path_ = final_path;
   f.path_ = final_path + kIncompleteSuffix;
@@ -128,8 +147,7 @@ File File::create(const std::string& final_path, MPI_Comm comm, const std::strin
     if (f.rank_ == 0) std::filesystem::create_directories(parent, ec);
     MPI_Barrier(comm);
     if (!std::filesystem::is_directory(parent))
-      DISA_THROW(IoError, "cannot create directory '{}' for output file '{}'", parent.string(),
-                 final_path);
+      DISA_THROW(IoError, "cannot create directory '{}' for output file '{}'", parent.string(), final_path);
   }
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   DISA_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), final_path);
@@ -148,16 +166,15 @@ File File::create(const std::string& final_path, MPI_Comm comm, const std::strin
   return f;
 }
 
-File File::reopen_incomplete(const std::string& final_path, MPI_Comm comm,
-                             const std::string& format, int64_t format_version) {
+File File::reopen_incomplete(const std::string& final_path, MPI_Comm comm, const std::string& format,
+                             int64_t format_version) {
   File f;
   f.final_path_ = final_path;
   f.path_ = final_path + kIncompleteSuffix;
   f.comm_ = comm;
   MPI_Comm_rank(comm, &f.rank_);
   MPI_Comm_size(comm, &f.size_);
-  if (!std::filesystem::exists(f.path_))
-    DISA_THROW(IoError, "cannot resume: '{}' does not exist", f.path_);
+  if (!std::filesystem::exists(f.path_)) DISA_THROW(IoError, "cannot resume: '{}' does not exist", f.path_);
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   DISA_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), final_path);
   DISA_H5_CHECK(H5Pset_coll_metadata_write(fapl.get(), true), final_path);
@@ -178,7 +195,8 @@ File File::open(const std::string& path, const std::string& expected_format, int
   f.final_path_ = f.path_ = path;
   if (!std::filesystem::exists(path)) {
     if (std::filesystem::exists(path + kIncompleteSuffix))
-      DISA_THROW(IoError, "'{}' does not exist, but '{}{}' does: the job writing it did not "
+      DISA_THROW(IoError,
+                 "'{}' does not exist, but '{}{}' does: the job writing it did not "
                  "finish (rerun it, with --resume where the command supports it)",
                  path, path, kIncompleteSuffix);
     DISA_THROW(IoError, "'{}' does not exist", path);
@@ -196,19 +214,17 @@ File File::open(const std::string& path, const std::string& expected_format, int
 
 void File::check_format(const std::string& format, int64_t version) const {
   if (!has_attr("/", "format") || !has_attr("/", "format_version"))
-    DISA_THROW(IoError, "'{}' has no 'format'/'format_version' attributes: not a file written by disa",
-               path_);
+    DISA_THROW(IoError, "'{}' has no 'format'/'format_version' attributes: not a file written by disa", path_);
   std::string got = attr_string("/", "format");
   int64_t got_version = attr_int("/", "format_version");
-  if (got != format)
-    DISA_THROW(IoError, "'{}' is a '{}' file, expected a '{}' file", path_, got, format);
+  if (got != format) DISA_THROW(IoError, "'{}' is a '{}' file, expected a '{}' file", path_, got, format);
   if (version >= 0 && got_version != version)
-    DISA_THROW(IoError, "'{}' has format '{}' version {}, but this disa reads version {} "
+    DISA_THROW(IoError,
+               "'{}' has format '{}' version {}, but this disa reads version {} "
                "(rewrite the file with this version of disa)",
                path_, got, got_version, version);
   if (path_ == final_path_ && has_attr("/", "status") && attr_string("/", "status") != "complete")
-    DISA_THROW(IoError, "'{}' is marked '{}': the job that wrote it did not finish", path_,
-               attr_string("/", "status"));
+    DISA_THROW(IoError, "'{}' is marked '{}': the job that wrote it did not finish", path_, attr_string("/", "status"));
 }
 
 File::~File() {
@@ -289,16 +305,14 @@ std::vector<int64_t> File::shape(const std::string& dataset) const {
 
 std::vector<std::string> File::list(const std::string& group) const {
   std::vector<std::string> names;
-  Handle g(DISA_H5_CHECK(H5Gopen2(file_.get(), group.c_str(), H5P_DEFAULT),
-                         fmt::format("{}: group {}", path_, group)),
+  Handle g(DISA_H5_CHECK(H5Gopen2(file_.get(), group.c_str(), H5P_DEFAULT), fmt::format("{}: group {}", path_, group)),
            H5Gclose);
   H5G_info_t info;
   DISA_H5_CHECK(H5Gget_info(g.get(), &info), path_);
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     ssize_t n = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
     std::string name(size_t(n), '\0');
-    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), size_t(n) + 1,
-                       H5P_DEFAULT);
+    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), size_t(n) + 1, H5P_DEFAULT);
     names.push_back(name);
   }
   return names;
@@ -308,16 +322,14 @@ std::vector<std::string> File::list(const std::string& group) const {
 
 namespace {
 Handle open_object(hid_t file, const std::string& object, const std::string& path) {
-  return Handle(DISA_H5_CHECK(H5Oopen(file, object.c_str(), H5P_DEFAULT),
-                              fmt::format("{}: object {}", path, object)),
+  return Handle(DISA_H5_CHECK(H5Oopen(file, object.c_str(), H5P_DEFAULT), fmt::format("{}: object {}", path, object)),
                 H5Oclose);
 }
 
 void write_attribute(hid_t obj, const std::string& name, hid_t type, hid_t space, const void* data,
                      const std::string& context) {
   if (H5Aexists(obj, name.c_str()) > 0) DISA_H5_CHECK(H5Adelete(obj, name.c_str()), context);
-  Handle a(DISA_H5_CHECK(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), context),
-           H5Aclose);
+  Handle a(DISA_H5_CHECK(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), context), H5Aclose);
   DISA_H5_CHECK(H5Awrite(a.get(), type, data), context);
 }
 }  // namespace
@@ -370,8 +382,7 @@ bool File::has_attr(const std::string& object, const std::string& name) const {
 }
 
 namespace {
-Handle open_attribute(hid_t file, const std::string& object, const std::string& name,
-                      const std::string& path) {
+Handle open_attribute(hid_t file, const std::string& object, const std::string& name, const std::string& path) {
   hid_t a = H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
   if (a < 0) {
     H5Eclear2(H5E_DEFAULT);
@@ -389,8 +400,8 @@ int64_t attribute_elements(hid_t attr) {
 void File::set_code_names(const std::string& object, const std::vector<std::string>& names_by_code) {
   std::string joined;
   for (size_t i = 0; i < names_by_code.size(); ++i) {
-    DISA_CHECK(names_by_code[i].find(',') == std::string::npos, DataError,
-               "code name '{}' of '{}' contains a comma", names_by_code[i], object);
+    DISA_CHECK(names_by_code[i].find(',') == std::string::npos, DataError, "code name '{}' of '{}' contains a comma",
+               names_by_code[i], object);
     joined += (i ? "," : "") + names_by_code[i];
   }
   set_attr(object, "names", joined);
@@ -407,8 +418,8 @@ std::vector<std::string> File::code_names(const std::string& object) const {
 std::string File::attr_string(const std::string& object, const std::string& name) const {
   Handle a = open_attribute(file_.get(), object, name, path_);
   Handle ftype(H5Aget_type(a.get()), H5Tclose);
-  DISA_CHECK(H5Tget_class(ftype.get()) == H5T_STRING, IoError,
-             "'{}': attribute {}@{} is not a string", path_, object, name);
+  DISA_CHECK(H5Tget_class(ftype.get()) == H5T_STRING, IoError, "'{}': attribute {}@{} is not a string", path_, object,
+             name);
   if (H5Tis_variable_str(ftype.get()) > 0) {
     Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mtype.get(), H5T_VARIABLE);
@@ -440,16 +451,14 @@ int64_t File::attr_int(const std::string& object, const std::string& name) const
 std::vector<double> File::attr_doubles(const std::string& object, const std::string& name) const {
   Handle a = open_attribute(file_.get(), object, name, path_);
   std::vector<double> v(size_t(attribute_elements(a.get())));
-  DISA_H5_CHECK(H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()),
-                fmt::format("{}: attribute {}@{}", path_, object, name));
+  DISA_H5_CHECK(H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()), fmt::format("{}: attribute {}@{}", path_, object, name));
   return v;
 }
 
 std::vector<int64_t> File::attr_ints(const std::string& object, const std::string& name) const {
   Handle a = open_attribute(file_.get(), object, name, path_);
   std::vector<int64_t> v(size_t(attribute_elements(a.get())));
-  DISA_H5_CHECK(H5Aread(a.get(), H5T_NATIVE_INT64, v.data()),
-                fmt::format("{}: attribute {}@{}", path_, object, name));
+  DISA_H5_CHECK(H5Aread(a.get(), H5T_NATIVE_INT64, v.data()), fmt::format("{}: attribute {}@{}", path_, object, name));
   return v;
 }
 
@@ -463,8 +472,7 @@ std::vector<std::pair<std::string, std::string>> File::attrs_as_text(const std::
   DISA_H5_CHECK(H5Oget_info2(obj.get(), &info, H5O_INFO_NUM_ATTRS), path_);
 #endif
   for (hsize_t i = 0; i < info.num_attrs; ++i) {
-    Handle a(H5Aopen_by_idx(obj.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT),
-             H5Aclose);
+    Handle a(H5Aopen_by_idx(obj.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     ssize_t n = H5Aget_name(a.get(), 0, nullptr);
     std::string name(size_t(n), '\0');
     H5Aget_name(a.get(), size_t(n) + 1, name.data());
@@ -491,8 +499,7 @@ std::vector<std::pair<std::string, std::string>> File::attrs_as_text(const std::
 
 // ---------------------------------------------------------------------- slab transfers
 
-void File::write_slab(hid_t dset, hid_t mem_type, const void* data, int64_t first, int64_t rows,
-                      int64_t cols) {
+void File::write_slab(hid_t dset, hid_t mem_type, const void* data, int64_t first, int64_t rows, int64_t cols) {
   Handle fspace(H5Dget_space(dset), H5Sclose);
   auto mdims = dims_of(std::max<int64_t>(rows, 1), cols);
   Handle mspace(H5Screate_simple(int(mdims.size()), mdims.data(), nullptr), H5Sclose);
@@ -500,26 +507,24 @@ void File::write_slab(hid_t dset, hid_t mem_type, const void* data, int64_t firs
     std::vector<hsize_t> start = cols == 1 ? std::vector<hsize_t>{hsize_t(first)}
                                            : std::vector<hsize_t>{hsize_t(first), 0};
     auto count = dims_of(rows, cols);
-    DISA_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr,
-                                      count.data(), nullptr), path_);
+    DISA_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+                  path_);
   } else {
     // A rank with nothing to write still joins the collective transfer.
     H5Sselect_none(fspace.get());
     H5Sselect_none(mspace.get());
   }
-  DISA_H5_CHECK(H5Dwrite(dset, mem_type, mspace.get(), fspace.get(), transfer_plist(),
-                         rows > 0 ? data : nullptr), path_);
+  DISA_H5_CHECK(H5Dwrite(dset, mem_type, mspace.get(), fspace.get(), transfer_plist(), rows > 0 ? data : nullptr),
+                path_);
 }
 
-void File::read_slab(hid_t dset, hid_t mem_type, void* data, int64_t first, int64_t rows,
-                     int64_t cols) const {
+void File::read_slab(hid_t dset, hid_t mem_type, void* data, int64_t first, int64_t rows, int64_t cols) const {
   if (rows == 0) return;
   Handle fspace(H5Dget_space(dset), H5Sclose);
   std::vector<hsize_t> start = cols == 1 ? std::vector<hsize_t>{hsize_t(first)}
                                          : std::vector<hsize_t>{hsize_t(first), 0};
   auto count = dims_of(rows, cols);
-  DISA_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr,
-                                    count.data(), nullptr), path_);
+  DISA_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), path_);
   Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
   // Reads are independent: any rank may read any part at any time.
   DISA_H5_CHECK(H5Dread(dset, mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, data), path_);
@@ -540,8 +545,7 @@ std::pair<int64_t, int64_t> slab_extent(MPI_Comm comm, int64_t rows) {
 }  // namespace
 
 template <class T>
-int64_t File::write_rows(const std::string& path, const T* data, int64_t rows, int64_t cols,
-                         int deflate) {
+int64_t File::write_rows(const std::string& path, const T* data, int64_t rows, int64_t cols, int deflate) {
   DISA_CHECK(cols >= 1, IoError, "write_rows {}: cols must be >= 1", path);
   auto [first, total] = slab_extent(comm_, rows);
   auto dims = dims_of(total, cols);
@@ -553,8 +557,8 @@ int64_t File::write_rows(const std::string& path, const T* data, int64_t rows, i
     H5Pset_deflate(dcpl.get(), unsigned(deflate));
   }
   auto lcpl = link_create_plist();
-  Handle d(DISA_H5_CHECK(H5Dcreate2(file_.get(), path.c_str(), native_type<T>(), space.get(),
-                                    lcpl.get(), dcpl.get(), H5P_DEFAULT),
+  Handle d(DISA_H5_CHECK(H5Dcreate2(file_.get(), path.c_str(), native_type<T>(), space.get(), lcpl.get(), dcpl.get(),
+                                    H5P_DEFAULT),
                          fmt::format("{}: create dataset {}", path_, path)),
            H5Dclose);
   write_slab(d.get(), native_type<T>(), data, first, rows, cols);
@@ -593,8 +597,8 @@ int64_t File::write_strings(const std::string& path, const std::vector<std::stri
   hsize_t n = hsize_t(total);
   Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
   auto lcpl = link_create_plist();
-  Handle d(DISA_H5_CHECK(H5Dcreate2(file_.get(), path.c_str(), type.get(), space.get(), lcpl.get(),
-                                    H5P_DEFAULT, H5P_DEFAULT),
+  Handle d(DISA_H5_CHECK(H5Dcreate2(file_.get(), path.c_str(), type.get(), space.get(), lcpl.get(), H5P_DEFAULT,
+                                    H5P_DEFAULT),
                          fmt::format("{}: create dataset {}", path_, path)),
            H5Dclose);
   write_slab(d.get(), type.get(), buf.data(), first, int64_t(rows.size()), 1);
@@ -614,8 +618,8 @@ void File::create_appendable(const std::string& path, int64_t cols, int64_t chun
   // Early allocation is required for collective writes to extendible datasets.
   if (is_parallel()) H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY);
   auto lcpl = link_create_plist();
-  Handle d(DISA_H5_CHECK(H5Dcreate2(file_.get(), path.c_str(), native_type<T>(), space.get(),
-                                    lcpl.get(), dcpl.get(), H5P_DEFAULT),
+  Handle d(DISA_H5_CHECK(H5Dcreate2(file_.get(), path.c_str(), native_type<T>(), space.get(), lcpl.get(), dcpl.get(),
+                                    H5P_DEFAULT),
                          fmt::format("{}: create dataset {}", path_, path)),
            H5Dclose);
 }
@@ -685,14 +689,12 @@ std::vector<T> File::read_rows(const std::string& path, int64_t first, int64_t c
   Handle d = open_dataset(path);
   Handle space(H5Dget_space(d.get()), H5Sclose);
   int nd = H5Sget_simple_extent_ndims(space.get());
-  DISA_CHECK(nd == 1 || nd == 2, IoError, "'{}': dataset {} has rank {}, expected 1 or 2", path_,
-             path, nd);
+  DISA_CHECK(nd == 1 || nd == 2, IoError, "'{}': dataset {} has rank {}, expected 1 or 2", path_, path, nd);
   std::vector<hsize_t> dims(static_cast<size_t>(nd));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   int64_t cols = nd == 2 ? int64_t(dims[1]) : 1;
   DISA_CHECK(first >= 0 && count >= 0 && first + count <= int64_t(dims[0]), IoError,
-             "'{}': rows [{}, {}) of {} are out of range (it has {} rows)", path_, first,
-             first + count, path, dims[0]);
+             "'{}': rows [{}, {}) of {} are out of range (it has {} rows)", path_, first, first + count, path, dims[0]);
   std::vector<T> out(size_t(count * cols));
   read_slab(d.get(), native_type<T>(), out.data(), first, count, cols);
   return out;
@@ -705,8 +707,7 @@ std::vector<std::vector<T>> File::read_ragged(const std::string& path) const {
 }
 
 template <class T>
-std::vector<std::vector<T>> File::read_ragged_rows(const std::string& path, int64_t first,
-                                                   int64_t count) const {
+std::vector<std::vector<T>> File::read_ragged_rows(const std::string& path, int64_t first, int64_t count) const {
   std::vector<std::vector<T>> out(static_cast<size_t>(count));
   if (count == 0) return out;
   auto offsets = read_rows<int64_t>(path + "/offsets", first, count + 1);
@@ -720,8 +721,7 @@ std::vector<std::vector<T>> File::read_ragged_rows(const std::string& path, int6
 std::vector<std::string> File::read_strings(const std::string& path) const {
   Handle d = open_dataset(path);
   Handle ftype(H5Dget_type(d.get()), H5Tclose);
-  DISA_CHECK(H5Tget_class(ftype.get()) == H5T_STRING, IoError, "'{}': {} is not a string dataset",
-             path_, path);
+  DISA_CHECK(H5Tget_class(ftype.get()) == H5T_STRING, IoError, "'{}': {} is not a string dataset", path_, path);
   auto s = shape(path);
   int64_t n = s.empty() ? 1 : s[0];
   std::vector<std::string> out;
@@ -745,16 +745,16 @@ std::vector<std::string> File::read_strings(const std::string& path) const {
 }
 
 // Explicit instantiations for the element types disa stores.
-#define DISA_H5_INSTANTIATE(T)                                                                     \
-  template int64_t File::write_rows<T>(const std::string&, const T*, int64_t, int64_t, int);       \
+#define DISA_H5_INSTANTIATE(T)                                                                         \
+  template int64_t File::write_rows<T>(const std::string&, const T*, int64_t, int64_t, int);           \
   template int64_t File::write_ragged<T>(const std::string&, const std::vector<std::vector<T>>&, int); \
-  template void File::create_appendable<T>(const std::string&, int64_t, int64_t, int);             \
-  template int64_t File::append_rows<T>(const std::string&, const T*, int64_t, int64_t);           \
-  template void File::create_appendable_ragged<T>(const std::string&, int64_t, int);               \
-  template int64_t File::append_ragged<T>(const std::string&, const std::vector<std::vector<T>>&); \
-  template std::vector<T> File::read<T>(const std::string&) const;                                 \
-  template std::vector<T> File::read_rows<T>(const std::string&, int64_t, int64_t) const;          \
-  template std::vector<std::vector<T>> File::read_ragged<T>(const std::string&) const;             \
+  template void File::create_appendable<T>(const std::string&, int64_t, int64_t, int);                 \
+  template int64_t File::append_rows<T>(const std::string&, const T*, int64_t, int64_t);               \
+  template void File::create_appendable_ragged<T>(const std::string&, int64_t, int);                   \
+  template int64_t File::append_ragged<T>(const std::string&, const std::vector<std::vector<T>>&);     \
+  template std::vector<T> File::read<T>(const std::string&) const;                                     \
+  template std::vector<T> File::read_rows<T>(const std::string&, int64_t, int64_t) const;              \
+  template std::vector<std::vector<T>> File::read_ragged<T>(const std::string&) const;                 \
   template std::vector<std::vector<T>> File::read_ragged_rows<T>(const std::string&, int64_t, int64_t) const;
 
 DISA_H5_INSTANTIATE(float)

@@ -96,9 +96,7 @@ std::optional<int64_t> Reader::prompt_index(const std::string& id) const {
   return int64_t(it - prompt_ids_.begin());
 }
 
-std::vector<std::vector<int32_t>> Reader::prompt_tokens() const {
-  return file_.read_ragged<int32_t>(kPromptTokens);
-}
+std::vector<std::vector<int32_t>> Reader::prompt_tokens() const { return file_.read_ragged<int32_t>(kPromptTokens); }
 
 std::vector<double> Reader::anchors(const std::string& residual) const {
   return file_.read<double>(anchor_dataset(residual));
@@ -199,8 +197,8 @@ void Writer::write_prompts(const std::vector<std::string>& ids, const std::vecto
 int64_t Writer::append(const Trajectories& rows, int64_t batch) {
   const size_t n = rows.size();
   rows.for_each_column([&](const auto& col, const auto& data) {
-    DISA_CHECK(data.size() == n, DataError, "'{}': trajectory column {} has {} rows, {} has {}", file_.path(),
-               col.name, data.size(), column::prompt_index.name, n);
+    DISA_CHECK(data.size() == n, DataError, "'{}': trajectory column {} has {} rows, {} has {}", file_.path(), col.name,
+               data.size(), column::prompt_index.name, n);
   });
   int64_t first = 0;  // as every column returns it; taken from the first
   bool first_column = true;

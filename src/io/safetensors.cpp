@@ -26,10 +26,16 @@ using json = nlohmann::json;
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::F64: case DType::I64: return 8;
-    case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: case DType::I16: return 2;
-    case DType::I8: case DType::U8: case DType::BOOL: return 1;
+    case DType::F64:
+    case DType::I64: return 8;
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::F16:
+    case DType::BF16:
+    case DType::I16: return 2;
+    case DType::I8:
+    case DType::U8:
+    case DType::BOOL: return 1;
   }
   return 0;
 }
@@ -51,14 +57,16 @@ const char* dtype_name(DType dtype) {
 }
 
 DType parse_dtype(const std::string& name, const std::string& context) {
-  static const std::map<std::string, DType> known = {
-      {"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16},
-      {"I64", DType::I64}, {"I32", DType::I32}, {"I16", DType::I16}, {"I8", DType::I8},
-      {"U8", DType::U8},   {"BOOL", DType::BOOL}};
+  static const std::map<std::string, DType> known = {{"F64", DType::F64},   {"F32", DType::F32}, {"F16", DType::F16},
+                                                     {"BF16", DType::BF16}, {"I64", DType::I64}, {"I32", DType::I32},
+                                                     {"I16", DType::I16},   {"I8", DType::I8},   {"U8", DType::U8},
+                                                     {"BOOL", DType::BOOL}};
   auto it = known.find(name);
   if (it == known.end())
-    DISA_THROW(IoError, "{}: unsupported safetensors dtype '{}' (supported: F64, F32, F16, "
-               "BF16, I64, I32, I16, I8, U8, BOOL)", context, name);
+    DISA_THROW(IoError,
+               "{}: unsupported safetensors dtype '{}' (supported: F64, F32, F16, "
+               "BF16, I64, I32, I16, I8, U8, BOOL)",
+               context, name);
   return it->second;
 }
 
@@ -86,8 +94,10 @@ std::shared_ptr<File> File::open(const std::string& path) {
   f->size_ = static_cast<size_t>(st.st_size);
   if (f->size_ < 8) {
     ::close(fd);
-    DISA_THROW(IoError, "{}: not a safetensors file ({} bytes, shorter than the 8-byte header "
-               "length)", path, f->size_);
+    DISA_THROW(IoError,
+               "{}: not a safetensors file ({} bytes, shorter than the 8-byte header "
+               "length)",
+               path, f->size_);
   }
   void* m = mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
   int e = errno;
@@ -98,12 +108,11 @@ std::shared_ptr<File> File::open(const std::string& path) {
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
   if (header_len > f->size_ - 8)
-    DISA_THROW(IoError, "{}: header length {} exceeds the file size {}", path, header_len,
-               f->size_);
+    DISA_THROW(IoError, "{}: header length {} exceeds the file size {}", path, header_len, f->size_);
   json header;
   try {
-    header = json::parse(reinterpret_cast<const char*>(bytes + 8),
-                         reinterpret_cast<const char*>(bytes + 8 + header_len));
+    header =
+        json::parse(reinterpret_cast<const char*>(bytes + 8), reinterpret_cast<const char*>(bytes + 8 + header_len));
   } catch (const json::exception& ex) {
     DISA_THROW(IoError, "{}: header is not valid JSON: {}", path, ex.what());
   }
@@ -117,15 +126,13 @@ std::shared_ptr<File> File::open(const std::string& path) {
     if (name == "__metadata__") {
       if (!v.is_object()) DISA_THROW(IoError, "{}: __metadata__ is not an object", path);
       for (auto m2 = v.begin(); m2 != v.end(); ++m2) {
-        if (!m2.value().is_string())
-          DISA_THROW(IoError, "{}: __metadata__.{} is not a string", path, m2.key());
+        if (!m2.value().is_string()) DISA_THROW(IoError, "{}: __metadata__.{} is not a string", path, m2.key());
         f->metadata_[m2.key()] = m2.value().get<std::string>();
       }
       continue;
     }
     const std::string ctx = fmt::format("{}: tensor '{}'", path, name);
-    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") ||
-        !v.contains("data_offsets"))
+    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
       DISA_THROW(IoError, "{}: entry needs dtype, shape and data_offsets", ctx);
     if (!v["dtype"].is_string()) DISA_THROW(IoError, "{}: dtype is not a string", ctx);
     TensorView t;
@@ -133,23 +140,19 @@ std::shared_ptr<File> File::open(const std::string& path) {
     t.dtype = parse_dtype(v["dtype"].get<std::string>(), ctx);
     if (!v["shape"].is_array()) DISA_THROW(IoError, "{}: shape is not an array", ctx);
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_unsigned()) DISA_THROW(IoError, "{}: shape entry {} is not a size", ctx,
-                                              d.dump());
+      if (!d.is_number_unsigned()) DISA_THROW(IoError, "{}: shape entry {} is not a size", ctx, d.dump());
       t.shape.push_back(d.get<int64_t>());
     }
     const json& off = v["data_offsets"];
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
-        !off[1].is_number_unsigned())
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       DISA_THROW(IoError, "{}: data_offsets must be [begin, end]", ctx);
     size_t begin = off[0].get<size_t>(), end = off[1].get<size_t>();
     if (begin > end || end > data_size)
-      DISA_THROW(IoError, "{}: data_offsets [{}, {}] outside the data buffer of {} bytes", ctx,
-                 begin, end, data_size);
+      DISA_THROW(IoError, "{}: data_offsets [{}, {}] outside the data buffer of {} bytes", ctx, begin, end, data_size);
     t.nbytes = end - begin;
     if (static_cast<size_t>(t.numel()) * dtype_size(t.dtype) != t.nbytes)
-      DISA_THROW(IoError, "{}: {} bytes for shape [{}] of {} (expected {})", ctx, t.nbytes,
-                 fmt::join(t.shape, ", "), dtype_name(t.dtype),
-                 static_cast<size_t>(t.numel()) * dtype_size(t.dtype));
+      DISA_THROW(IoError, "{}: {} bytes for shape [{}] of {} (expected {})", ctx, t.nbytes, fmt::join(t.shape, ", "),
+                 dtype_name(t.dtype), static_cast<size_t>(t.numel()) * dtype_size(t.dtype));
     t.data = bytes + data_start + begin;
     if (t.nbytes > 0) ranges.emplace_back(begin, end);
     f->index_[name] = f->tensors_.size();
@@ -172,13 +175,12 @@ void write_file(const std::string& path, const std::vector<TensorData>& tensors,
   std::vector<const TensorData*> order;
   std::set<std::string> names;
   for (const auto& t : tensors) {
-    if (!names.insert(t.name).second)
-      DISA_THROW(IoError, "{}: tensor '{}' given twice", path, t.name);
+    if (!names.insert(t.name).second) DISA_THROW(IoError, "{}: tensor '{}' given twice", path, t.name);
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;
     if (static_cast<size_t>(n) * dtype_size(t.dtype) != t.nbytes)
-      DISA_THROW(IoError, "{}: tensor '{}' has {} bytes for its shape (expected {})", path,
-                 t.name, t.nbytes, static_cast<size_t>(n) * dtype_size(t.dtype));
+      DISA_THROW(IoError, "{}: tensor '{}' has {} bytes for its shape (expected {})", path, t.name, t.nbytes,
+                 static_cast<size_t>(n) * dtype_size(t.dtype));
     order.push_back(&t);
   }
   std::sort(order.begin(), order.end(), [](const TensorData* a, const TensorData* b) {
@@ -238,8 +240,7 @@ Checkpoint Checkpoint::open(const std::string& dir) {
         DISA_THROW(IoError, "{}: weight_map.{} is not a file name", index.string(), it.key());
       std::string shard = it.value().get<std::string>();
       if (shard.find('/') != std::string::npos)
-        DISA_THROW(IoError, "{}: weight_map.{}: shard '{}' is not a plain file name",
-                   index.string(), it.key(), shard);
+        DISA_THROW(IoError, "{}: weight_map.{}: shard '{}' is not a plain file name", index.string(), it.key(), shard);
       expected_file[it.key()] = shard;
       shards.insert(shard);
     }
@@ -247,30 +248,28 @@ Checkpoint Checkpoint::open(const std::string& dir) {
   } else if (fs::exists(single)) {
     c.files_.push_back(File::open(single.string()));
   } else {
-    DISA_THROW(IoError, "{}: neither model.safetensors nor model.safetensors.index.json found",
-               dir);
+    DISA_THROW(IoError, "{}: neither model.safetensors nor model.safetensors.index.json found", dir);
   }
   for (const auto& f : c.files_) {
     const std::string fname = fs::path(f->path()).filename().string();
     for (const auto& t : f->tensors()) {
       auto [it, inserted] = c.by_name_.emplace(t.name, &t);
-      if (!inserted)
-        DISA_THROW(IoError, "{}: tensor '{}' is stored in more than one shard", dir, t.name);
+      if (!inserted) DISA_THROW(IoError, "{}: tensor '{}' is stored in more than one shard", dir, t.name);
       if (c.sharded_) {
         auto e = expected_file.find(t.name);
         if (e == expected_file.end())
-          DISA_THROW(IoError, "{}: tensor '{}' is in {} but not in the index weight_map", dir,
-                     t.name, fname);
+          DISA_THROW(IoError, "{}: tensor '{}' is in {} but not in the index weight_map", dir, t.name, fname);
         if (e->second != fname)
-          DISA_THROW(IoError, "{}: tensor '{}' is in {} but the index says {}", dir, t.name,
-                     fname, e->second);
+          DISA_THROW(IoError, "{}: tensor '{}' is in {} but the index says {}", dir, t.name, fname, e->second);
       }
     }
   }
   for (const auto& [name, file] : expected_file)
     if (!c.by_name_.count(name))
-      DISA_THROW(IoError, "{}: tensor '{}' is listed in the index (shard {}) but not stored "
-                 "there", dir, name, file);
+      DISA_THROW(IoError,
+                 "{}: tensor '{}' is listed in the index (shard {}) but not stored "
+                 "there",
+                 dir, name, file);
   for (const auto& [name, view] : c.by_name_) c.tensors_.push_back(view);
   return c;
 }
@@ -280,18 +279,15 @@ const TensorView* Checkpoint::find(const std::string& name) const {
   return it == by_name_.end() ? nullptr : it->second;
 }
 
-std::vector<std::string> write_checkpoint(const std::string& dir,
-                                          const std::vector<TensorData>& tensors,
-                                          int64_t max_shard_bytes,
-                                          const std::map<std::string, std::string>& metadata) {
+std::vector<std::string> write_checkpoint(const std::string& dir, const std::vector<TensorData>& tensors,
+                                          int64_t max_shard_bytes, const std::map<std::string, std::string>& metadata) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) DISA_THROW(IoError, "{}: cannot create directory: {}", dir, ec.message());
   // Remove weights of a previous save so the directory holds exactly one layout.
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string n = entry.path().filename().string();
-    if (n == "model.safetensors.index.json" ||
-        (n.rfind("model", 0) == 0 && entry.path().extension() == ".safetensors"))
+    if (n == "model.safetensors.index.json" || (n.rfind("model", 0) == 0 && entry.path().extension() == ".safetensors"))
       fs::remove(entry.path());
   }
   size_t total = 0;
@@ -302,8 +298,7 @@ std::vector<std::string> write_checkpoint(const std::string& dir,
   }
   std::vector<const TensorData*> sorted;
   for (const auto& t : tensors) sorted.push_back(&t);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const TensorData* a, const TensorData* b) { return a->name < b->name; });
+  std::sort(sorted.begin(), sorted.end(), [](const TensorData* a, const TensorData* b) { return a->name < b->name; });
   std::vector<std::vector<TensorData>> shards(1);
   size_t current = 0;
   for (const TensorData* t : sorted) {

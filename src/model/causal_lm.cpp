@@ -21,8 +21,7 @@ struct AttentionAux {
 };
 
 // ---------------------------------------------------------------------------------------
-ProjectionImpl::ProjectionImpl(int64_t in, int64_t out, bool with_bias,
-                               const torch::TensorOptions& options)
+ProjectionImpl::ProjectionImpl(int64_t in, int64_t out, bool with_bias, const torch::TensorOptions& options)
     : in_features(in), out_features(out) {
   weight = register_parameter("weight", torch::empty({out, in}, options));
   if (with_bias) bias = register_parameter("bias", torch::empty({out}, options));
@@ -34,15 +33,13 @@ torch::Tensor ProjectionImpl::forward(const torch::Tensor& x) {
     // The adapter runs in its own dtype (fp32) and its output is cast back.
     torch::Tensor h = x.to(lora_A.scalar_type());
     if (lora_dropout > 0 && is_training()) h = torch::dropout(h, lora_dropout, true);
-    torch::Tensor delta =
-        torch::nn::functional::linear(torch::nn::functional::linear(h, lora_A), lora_B);
+    torch::Tensor delta = torch::nn::functional::linear(torch::nn::functional::linear(h, lora_A), lora_B);
     y = y + (delta * lora_scaling).to(y.scalar_type());
   }
   return y;
 }
 
-void ProjectionImpl::attach_lora(torch::Tensor a, torch::Tensor b, double scaling,
-                                 double dropout) {
+void ProjectionImpl::attach_lora(torch::Tensor a, torch::Tensor b, double scaling, double dropout) {
   lora_A = register_parameter("lora_A", std::move(a));
   lora_B = register_parameter("lora_B", std::move(b));
   lora_scaling = scaling;
@@ -59,8 +56,7 @@ void ProjectionImpl::detach_lora() {
   lora_dropout = 0.0;
 }
 
-RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const torch::TensorOptions& options)
-    : eps(eps_) {
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const torch::TensorOptions& options) : eps(eps_) {
   weight = register_parameter("weight", torch::empty({dim}, options));
 }
 
@@ -75,9 +71,7 @@ EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOpti
   weight = register_parameter("weight", torch::empty({vocab, dim}, options));
 }
 
-torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) {
-  return torch::embedding(weight, ids);
-}
+torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) { return torch::embedding(weight, ids); }
 
 void KvCache::select_rows(const torch::Tensor& rows) {
   for (auto& k : keys) k = k.index_select(0, rows);
@@ -107,8 +101,7 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t rep) {
 }  // namespace
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, const torch::TensorOptions& o)
-    : num_heads(c.num_attention_heads), num_kv_heads(c.num_key_value_heads),
-      head_dim(c.head_dim) {
+    : num_heads(c.num_attention_heads), num_kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
   const int64_t H = c.hidden_size;
   q_proj = register_module("q_proj", Projection(H, num_heads * head_dim, c.qkv_bias, o));
   k_proj = register_module("k_proj", Projection(H, num_kv_heads * head_dim, c.qkv_bias, o));
@@ -120,8 +113,7 @@ AttentionImpl::AttentionImpl(const ModelConfig& c, const torch::TensorOptions& o
   }
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionAux& aux,
-                                     KvCache* cache, int64_t layer) {
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionAux& aux, KvCache* cache, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1);
   torch::Tensor q = q_proj(x).view({B, T, num_heads, head_dim});
   torch::Tensor k = k_proj(x).view({B, T, num_kv_heads, head_dim});
@@ -166,28 +158,22 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionAux&
 }
 
 MlpImpl::MlpImpl(const ModelConfig& c, const torch::TensorOptions& o) {
-  gate_proj = register_module("gate_proj",
-                              Projection(c.hidden_size, c.intermediate_size, c.mlp_bias, o));
-  up_proj = register_module("up_proj",
-                            Projection(c.hidden_size, c.intermediate_size, c.mlp_bias, o));
-  down_proj = register_module("down_proj",
-                              Projection(c.intermediate_size, c.hidden_size, c.mlp_bias, o));
+  gate_proj = register_module("gate_proj", Projection(c.hidden_size, c.intermediate_size, c.mlp_bias, o));
+  up_proj = register_module("up_proj", Projection(c.hidden_size, c.intermediate_size, c.mlp_bias, o));
+  down_proj = register_module("down_proj", Projection(c.intermediate_size, c.hidden_size, c.mlp_bias, o));
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
-}
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return down_proj(torch::silu(gate_proj(x)) * up_proj(x)); }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const torch::TensorOptions& o) {
   self_attn = register_module("self_attn", Attention(c, o));
   mlp = register_module("mlp", Mlp(c, o));
   input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, o));
-  post_attention_layernorm =
-      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, o));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, o));
 }
 
-torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const AttentionAux& aux,
-                                        KvCache* cache, int64_t layer) {
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const AttentionAux& aux, KvCache* cache,
+                                        int64_t layer) {
   torch::Tensor h = x + self_attn->forward(input_layernorm(x), aux, cache, layer);
   return h + mlp(post_attention_layernorm(h));
 }
@@ -218,8 +204,7 @@ torch::Tensor rope_inverse_frequencies(const ModelConfig& c) {
       if (wavelen > low_wavelen) {
         f = static_cast<float>(f / rs.factor);
       } else if (wavelen >= high_wavelen) {
-        const double smooth = (orig / wavelen - rs.low_freq_factor) /
-                              (rs.high_freq_factor - rs.low_freq_factor);
+        const double smooth = (orig / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
         f = static_cast<float>((1.0 - smooth) * f / rs.factor + smooth * f);
       }
     }
@@ -228,14 +213,12 @@ torch::Tensor rope_inverse_frequencies(const ModelConfig& c) {
   return torch::tensor(inv, torch::kFloat32);
 }
 
-CausalLMImpl::CausalLMImpl(const ModelConfig& config, torch::Device device, torch::Dtype dtype)
-    : config_(config) {
+CausalLMImpl::CausalLMImpl(const ModelConfig& config, torch::Device device, torch::Dtype dtype) : config_(config) {
   config_.validate("model configuration");
   auto o = torch::TensorOptions().device(device).dtype(dtype);
   model = register_module("model", Decoder(config_, o));
   if (!config_.tie_word_embeddings)
-    lm_head = register_module("lm_head",
-                              Projection(config_.hidden_size, config_.vocab_size, false, o));
+    lm_head = register_module("lm_head", Projection(config_.hidden_size, config_.vocab_size, false, o));
 }
 
 torch::Tensor CausalLMImpl::lm_head_weight() const {
@@ -244,26 +227,21 @@ torch::Tensor CausalLMImpl::lm_head_weight() const {
 }
 
 void CausalLMImpl::limit_output_vocab(int64_t n) {
-  DISA_CHECK(n >= 0 && n <= config_.vocab_size, ModelError,
-             "output vocabulary {} outside [0, vocab_size {}]", n, config_.vocab_size);
+  DISA_CHECK(n >= 0 && n <= config_.vocab_size, ModelError, "output vocabulary {} outside [0, vocab_size {}]", n,
+             config_.vocab_size);
   output_vocab_ = n == config_.vocab_size ? 0 : n;
 }
 
-int64_t CausalLMImpl::output_vocab() const {
-  return output_vocab_ > 0 ? output_vocab_ : config_.vocab_size;
-}
+int64_t CausalLMImpl::output_vocab() const { return output_vocab_ > 0 ? output_vocab_ : config_.vocab_size; }
 
 KvCache CausalLMImpl::make_cache(int64_t batch, int64_t capacity) const {
   KvCache c;
   auto o = torch::TensorOptions().device(device()).dtype(dtype());
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
-    c.keys.push_back(torch::zeros({batch, config_.num_key_value_heads, capacity,
-                                   config_.head_dim}, o));
-    c.values.push_back(torch::zeros({batch, config_.num_key_value_heads, capacity,
-                                     config_.head_dim}, o));
+    c.keys.push_back(torch::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, o));
+    c.values.push_back(torch::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, o));
   }
-  c.valid = torch::zeros({batch, capacity}, torch::TensorOptions().device(device())
-                                                .dtype(torch::kBool));
+  c.valid = torch::zeros({batch, capacity}, torch::TensorOptions().device(device()).dtype(torch::kBool));
   c.capacity = capacity;
   return c;
 }
@@ -284,29 +262,23 @@ std::vector<std::pair<std::string, Projection>> CausalLMImpl::projections() cons
   return out;
 }
 
-torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids,
-                                          const torch::Tensor& position_ids,
+torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
                                           const torch::Tensor& token_mask, KvCache* cache) {
-  DISA_CHECK(input_ids.dim() == 2, ModelError, "input_ids must be [batch, time], got {} dims",
-             input_ids.dim());
+  DISA_CHECK(input_ids.dim() == 2, ModelError, "input_ids must be [batch, time], got {} dims", input_ids.dim());
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
-  DISA_CHECK(position_ids.sizes() == input_ids.sizes(), ModelError,
-             "position_ids must have the shape of input_ids");
+  DISA_CHECK(position_ids.sizes() == input_ids.sizes(), ModelError, "position_ids must have the shape of input_ids");
   const torch::Device dev = device();
   torch::Tensor ids = input_ids.to(dev, torch::kLong);
   torch::Tensor pos = position_ids.to(dev, torch::kLong);
   torch::Tensor tmask = token_mask.defined()
                             ? token_mask.to(dev, torch::kBool)
-                            : torch::ones({B, T}, torch::TensorOptions().device(dev)
-                                                      .dtype(torch::kBool));
+                            : torch::ones({B, T}, torch::TensorOptions().device(dev).dtype(torch::kBool));
   AttentionAux aux;
   torch::Tensor key_valid;
   if (cache) {
-    DISA_CHECK(cache->batch_size() == B, ModelError, "KV cache holds {} rows, batch has {}",
-               cache->batch_size(), B);
+    DISA_CHECK(cache->batch_size() == B, ModelError, "KV cache holds {} rows, batch has {}", cache->batch_size(), B);
     DISA_CHECK(cache->length + T <= cache->capacity, ModelError,
-               "KV cache capacity {} exceeded ({} cached + {} new positions)", cache->capacity,
-               cache->length, T);
+               "KV cache capacity {} exceeded ({} cached + {} new positions)", cache->capacity, cache->length, T);
     aux.past = cache->length;
     cache->valid.narrow(1, aux.past, T).copy_(tmask);
     key_valid = cache->valid.narrow(1, 0, aux.past + T);
@@ -340,14 +312,13 @@ torch::Tensor CausalLMImpl::logits(const torch::Tensor& hidden) {
   return torch::nn::functional::linear(hidden, lm_head_weight());
 }
 
-torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids,
-                                    const torch::Tensor& position_ids,
+torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
                                     const torch::Tensor& token_mask, KvCache* cache) {
   return logits(hidden_states(input_ids, position_ids, token_mask, cache)).to(torch::kFloat32);
 }
 
-PaddedBatch left_pad(const std::vector<std::vector<int32_t>>& sequences, torch::Device device,
-                     int64_t pad_id, int64_t min_length) {
+PaddedBatch left_pad(const std::vector<std::vector<int32_t>>& sequences, torch::Device device, int64_t pad_id,
+                     int64_t min_length) {
   PaddedBatch b;
   const int64_t B = static_cast<int64_t>(sequences.size());
   int64_t T = min_length;
@@ -367,7 +338,9 @@ PaddedBatch left_pad(const std::vector<std::vector<int32_t>>& sequences, torch::
   b.input_ids = torch::tensor(ids, torch::kLong).view({B, T}).to(device);
   b.position_ids = torch::tensor(pos, torch::kLong).view({B, T}).to(device);
   b.mask = torch::tensor(std::vector<int64_t>(mask.begin(), mask.end()), torch::kLong)
-               .view({B, T}).to(torch::kBool).to(device);
+               .view({B, T})
+               .to(torch::kBool)
+               .to(device);
   return b;
 }
 

@@ -31,40 +31,40 @@ void set_model_stops(GenerationParams& params, const CausalLMImpl& model, const 
 
 void GenerationParams::validate() const {
   sampling.validate();
-  if (max_new_tokens < 1)
-    DISA_THROW(ConfigError, "generation max_new_tokens must be >= 1 (got {})", max_new_tokens);
-  if (max_batch_size < 1)
-    DISA_THROW(ConfigError, "generation max_batch_size must be >= 1 (got {})", max_batch_size);
+  if (max_new_tokens < 1) DISA_THROW(ConfigError, "generation max_new_tokens must be >= 1 (got {})", max_new_tokens);
+  if (max_batch_size < 1) DISA_THROW(ConfigError, "generation max_batch_size must be >= 1 (got {})", max_batch_size);
   for (const auto& s : stop_strings)
     if (s.empty()) DISA_THROW(ConfigError, "generation stop strings must not be empty");
   if (!(compact_fraction >= 0.0 && compact_fraction <= 1.0))
     DISA_THROW(ConfigError, "generation compact_fraction must be in [0, 1]");
 }
 
-const char* finish_reason_name(FinishReason r) {
-  return r == FinishReason::Stop ? "stop" : "length";
-}
+const char* finish_reason_name(FinishReason r) { return r == FinishReason::Stop ? "stop" : "length"; }
 
 namespace {
 
 struct Running {
-  size_t result;   // index into the results vector
+  size_t result;  // index into the results vector
   bool done = false;
 };
 
-void run_batch(CausalLMImpl& model, const std::vector<GenerationRequest>& requests, size_t begin,
-               size_t end, const GenerationParams& params, uint64_t seed,
-               const Tokenizer* tokenizer, std::vector<GenerationResult>& results) {
+void run_batch(CausalLMImpl& model, const std::vector<GenerationRequest>& requests, size_t begin, size_t end,
+               const GenerationParams& params, uint64_t seed, const Tokenizer* tokenizer,
+               std::vector<GenerationResult>& results) {
   const torch::Device dev = model.device();
   const int64_t vocab = model.config().vocab_size;
   std::vector<std::vector<int32_t>> prompts;
   for (size_t i = begin; i < end; ++i) {
     const auto& r = requests[i];
-    DISA_CHECK(!r.prompt.empty(), DataError, "generation request {} (prompt id {}, sample {}) "
-               "has an empty prompt", i, r.prompt_id, r.sample_index);
+    DISA_CHECK(!r.prompt.empty(), DataError,
+               "generation request {} (prompt id {}, sample {}) "
+               "has an empty prompt",
+               i, r.prompt_id, r.sample_index);
     for (int32_t t : r.prompt)
-      DISA_CHECK(t >= 0 && t < vocab, DataError, "generation request {} (prompt id {}): token "
-                 "id {} outside the model vocabulary [0, {})", i, r.prompt_id, t, vocab);
+      DISA_CHECK(t >= 0 && t < vocab, DataError,
+                 "generation request {} (prompt id {}): token "
+                 "id {} outside the model vocabulary [0, {})",
+                 i, r.prompt_id, t, vocab);
     prompts.push_back(r.prompt);
     results[i].prompt_id = r.prompt_id;
     results[i].sample_index = r.sample_index;
@@ -89,8 +89,7 @@ void run_batch(CausalLMImpl& model, const std::vector<GenerationRequest>& reques
     std::vector<double> u(R);
     for (int64_t r = 0; r < R; ++r) {
       const auto& req = requests[rows[r].result];
-      u[r] = counter_uniform(seed, static_cast<uint64_t>(req.prompt_id),
-                             static_cast<uint64_t>(req.sample_index),
+      u[r] = counter_uniform(seed, static_cast<uint64_t>(req.prompt_id), static_cast<uint64_t>(req.sample_index),
                              static_cast<uint64_t>(step));
     }
     torch::Tensor ld = logits.to(torch::kDouble);
@@ -99,8 +98,7 @@ void run_batch(CausalLMImpl& model, const std::vector<GenerationRequest>& reques
     torch::Tensor idx = tok.unsqueeze(1);
     torch::Tensor lq = log_q.gather(1, idx).squeeze(1);
     // The untempered model log-prob (the same tensor when q is the model itself).
-    torch::Tensor lp = untempered ? lq
-                                  : (ld.gather(1, idx) - ld.logsumexp(1, true)).squeeze(1);
+    torch::Tensor lp = untempered ? lq : (ld.gather(1, idx) - ld.logsumexp(1, true)).squeeze(1);
     torch::Tensor packed = torch::stack({tok.to(torch::kDouble), lq, lp}, 1).to(torch::kCPU);
     auto acc = packed.accessor<double, 2>();
     for (int64_t r = 0; r < R; ++r) {
@@ -118,8 +116,7 @@ void run_batch(CausalLMImpl& model, const std::vector<GenerationRequest>& reques
       if (!stop && !params.stop_strings.empty()) {
         const size_t n = res.tokens.size(), w = std::min(n, max_stop_bytes + 1);
         const std::string tail = tokenizer->decode(
-            std::vector<int32_t>(res.tokens.end() - static_cast<std::ptrdiff_t>(w),
-                                 res.tokens.end()));
+            std::vector<int32_t>(res.tokens.end() - static_cast<std::ptrdiff_t>(w), res.tokens.end()));
         for (const auto& s : params.stop_strings)
           if (tail.find(s) != std::string::npos) {
             stop = true;
@@ -153,10 +150,8 @@ void run_batch(CausalLMImpl& model, const std::vector<GenerationRequest>& reques
 
 }  // namespace
 
-std::vector<GenerationResult> generate(CausalLMImpl& model,
-                                       const std::vector<GenerationRequest>& requests,
-                                       const GenerationParams& params, uint64_t seed,
-                                       const Tokenizer* tokenizer) {
+std::vector<GenerationResult> generate(CausalLMImpl& model, const std::vector<GenerationRequest>& requests,
+                                       const GenerationParams& params, uint64_t seed, const Tokenizer* tokenizer) {
   params.validate();
   if (!params.stop_strings.empty() && tokenizer == nullptr)
     DISA_THROW(ConfigError, "generation with stop strings needs a tokenizer");
@@ -166,9 +161,8 @@ std::vector<GenerationResult> generate(CausalLMImpl& model,
   std::vector<GenerationResult> results(requests.size());
   try {
     for (size_t b = 0; b < requests.size(); b += static_cast<size_t>(params.max_batch_size))
-      run_batch(model, requests, b,
-                std::min(requests.size(), b + static_cast<size_t>(params.max_batch_size)),
-                params, seed, tokenizer, results);
+      run_batch(model, requests, b, std::min(requests.size(), b + static_cast<size_t>(params.max_batch_size)), params,
+                seed, tokenizer, results);
   } catch (...) {
     model.train(was_training);
     throw;

@@ -21,7 +21,7 @@ using json = nlohmann::json;
 namespace {
 
 const std::vector<std::string>& canonical_targets() {
-  static const std::vector<std::string> t = {"q_proj", "k_proj", "v_proj", "o_proj",
+  static const std::vector<std::string> t = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                              "gate_proj", "up_proj", "down_proj"};
   return t;
 }
@@ -29,8 +29,7 @@ const std::vector<std::string>& canonical_targets() {
 std::string normalise_target(const std::string& t) {
   for (const auto& c : canonical_targets())
     if (t == c || t + "_proj" == c) return c;
-  DISA_THROW(ConfigError, "lora target_modules: '{}' is not one of q, k, v, o, gate, up, down",
-             t);
+  DISA_THROW(ConfigError, "lora target_modules: '{}' is not one of q, k, v, o, gate, up, down", t);
 }
 
 // "model.layers.0.self_attn.q_proj" -> "q_proj"
@@ -41,8 +40,7 @@ std::string module_leaf(const std::string& path) { return path.substr(path.rfind
 void LoraConfig::validate() const {
   if (rank < 1) DISA_THROW(ConfigError, "lora rank must be >= 1 (got {})", rank);
   if (!(alpha > 0)) DISA_THROW(ConfigError, "lora alpha must be > 0 (got {})", alpha);
-  if (!(dropout >= 0 && dropout < 1))
-    DISA_THROW(ConfigError, "lora dropout must be in [0, 1) (got {})", dropout);
+  if (!(dropout >= 0 && dropout < 1)) DISA_THROW(ConfigError, "lora dropout must be in [0, 1) (got {})", dropout);
   if (target_modules.empty()) DISA_THROW(ConfigError, "lora target_modules is empty");
   hf_target_modules();
 }
@@ -56,8 +54,7 @@ std::vector<std::string> LoraConfig::hf_target_modules() const {
   return out;
 }
 
-std::vector<torch::Tensor> apply_lora(CausalLMImpl& model, const LoraConfig& config,
-                                      uint64_t seed) {
+std::vector<torch::Tensor> apply_lora(CausalLMImpl& model, const LoraConfig& config, uint64_t seed) {
   config.validate();
   const auto targets = config.hf_target_modules();
   const std::set<std::string> wanted(targets.begin(), targets.end());
@@ -70,8 +67,7 @@ std::vector<torch::Tensor> apply_lora(CausalLMImpl& model, const LoraConfig& con
     DISA_CHECK(!proj->has_lora(), ModelError, "apply_lora: {} already has an adapter", name);
     // PEFT: kaiming_uniform_(A, a=sqrt(5)) -> bound = 1 / sqrt(in_features).
     const double bound = 1.0 / std::sqrt(static_cast<double>(proj->in_features));
-    torch::Tensor a = torch::empty({config.rank, proj->in_features}, torch::kFloat32)
-                          .uniform_(-bound, bound, gen);
+    torch::Tensor a = torch::empty({config.rank, proj->in_features}, torch::kFloat32).uniform_(-bound, bound, gen);
     proj->attach_lora(a.to(opt), torch::zeros({proj->out_features, config.rank}, opt),
                       config.alpha / static_cast<double>(config.rank), config.dropout);
     params.push_back(proj->lora_A);
@@ -95,8 +91,8 @@ void merge_lora(CausalLMImpl& model) {
   torch::NoGradGuard no_grad;
   for (auto& [name, proj] : model.projections()) {
     if (!proj->has_lora()) continue;
-    torch::Tensor delta = torch::matmul(proj->lora_B.to(torch::kFloat32),
-                                        proj->lora_A.to(torch::kFloat32)) * proj->lora_scaling;
+    torch::Tensor delta = torch::matmul(proj->lora_B.to(torch::kFloat32), proj->lora_A.to(torch::kFloat32)) *
+                          proj->lora_scaling;
     proj->weight.copy_((proj->weight.to(torch::kFloat32) + delta).to(proj->weight.scalar_type()));
     proj->detach_lora();
   }
@@ -112,14 +108,13 @@ void save_lora_adapter(CausalLMImpl& model, const LoraConfig& config, const std:
   std::vector<safetensors::TensorData> tensors;
   for (auto& [name, proj] : model.projections()) {
     if (!proj->has_lora()) continue;
-    for (auto [suffix, t] : {std::pair<const char*, torch::Tensor>{"lora_A", proj->lora_A},
-                             {"lora_B", proj->lora_B}}) {
+    for (auto [suffix, t] : {std::pair<const char*, torch::Tensor>{"lora_A", proj->lora_A}, {"lora_B", proj->lora_B}}) {
       torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
       if (c.scalar_type() != torch::kFloat32 && c.scalar_type() != torch::kBFloat16 &&
           c.scalar_type() != torch::kFloat16)
         c = c.to(torch::kFloat32);
       keep.push_back(c);
-      safetensors::DType dt = c.scalar_type() == torch::kFloat32  ? safetensors::DType::F32
+      safetensors::DType dt = c.scalar_type() == torch::kFloat32    ? safetensors::DType::F32
                               : c.scalar_type() == torch::kBFloat16 ? safetensors::DType::BF16
                                                                     : safetensors::DType::F16;
       tensors.push_back({fmt::format("base_model.model.{}.{}.weight", name, suffix), dt,
@@ -128,8 +123,7 @@ void save_lora_adapter(CausalLMImpl& model, const LoraConfig& config, const std:
     }
   }
   DISA_CHECK(!tensors.empty(), ModelError, "save_lora_adapter: the model has no adapters");
-  safetensors::write_file((fs::path(dir) / "adapter_model.safetensors").string(), tensors,
-                          {{"format", "pt"}});
+  safetensors::write_file((fs::path(dir) / "adapter_model.safetensors").string(), tensors, {{"format", "pt"}});
   json j = {{"peft_type", "LORA"},
             {"task_type", "CAUSAL_LM"},
             {"base_model_name_or_path", base_model_name_or_path},
@@ -171,26 +165,22 @@ LoraConfig load_lora_adapter(CausalLMImpl& model, const std::string& dir) {
     return j[k];
   };
   if (need("peft_type") != "LORA")
-    DISA_THROW(ModelError, "{}: field peft_type {} is not supported (only LORA)", cpath,
-               j["peft_type"].dump());
+    DISA_THROW(ModelError, "{}: field peft_type {} is not supported (only LORA)", cpath, j["peft_type"].dump());
   for (const char* k : {"use_rslora", "use_dora", "fan_in_fan_out"})
     if (j.contains(k) && j[k].is_boolean() && j[k].get<bool>())
       DISA_THROW(ModelError, "{}: field {}=true is not supported", cpath, k);
-  if (j.contains("bias") && j["bias"] != "none")
-    DISA_THROW(ModelError, "{}: field bias must be \"none\"", cpath);
+  if (j.contains("bias") && j["bias"] != "none") DISA_THROW(ModelError, "{}: field bias must be \"none\"", cpath);
   for (const char* k : {"rank_pattern", "alpha_pattern"})
     if (j.contains(k) && !j[k].is_null() && !j[k].empty())
       DISA_THROW(ModelError, "{}: field {} is not supported", cpath, k);
   for (const char* k : {"modules_to_save", "layers_to_transform"})
-    if (j.contains(k) && !j[k].is_null())
-      DISA_THROW(ModelError, "{}: field {} is not supported", cpath, k);
+    if (j.contains(k) && !j[k].is_null()) DISA_THROW(ModelError, "{}: field {} is not supported", cpath, k);
   LoraConfig c;
   c.rank = need("r").get<int64_t>();
   c.alpha = need("lora_alpha").get<double>();
   c.dropout = j.value("lora_dropout", 0.0);
   const json& tm = need("target_modules");
-  if (!tm.is_array())
-    DISA_THROW(ModelError, "{}: field target_modules must be a list of module names", cpath);
+  if (!tm.is_array()) DISA_THROW(ModelError, "{}: field target_modules must be a list of module names", cpath);
   c.target_modules = tm.get<std::vector<std::string>>();
   try {
     c.validate();
@@ -204,8 +194,7 @@ LoraConfig load_lora_adapter(CausalLMImpl& model, const std::string& dir) {
   torch::NoGradGuard no_grad;
   for (auto& [name, proj] : model.projections()) {
     if (!proj->has_lora()) continue;
-    for (auto [suffix, t] : {std::pair<const char*, torch::Tensor>{"lora_A", proj->lora_A},
-                             {"lora_B", proj->lora_B}}) {
+    for (auto [suffix, t] : {std::pair<const char*, torch::Tensor>{"lora_A", proj->lora_A}, {"lora_B", proj->lora_B}}) {
       const std::string key = fmt::format("base_model.model.{}.{}.weight", name, suffix);
       const auto* v = file->find(key);
       if (!v) {
@@ -213,15 +202,14 @@ LoraConfig load_lora_adapter(CausalLMImpl& model, const std::string& dir) {
         continue;
       }
       used.insert(key);
-      DISA_CHECK(c10::IntArrayRef(v->shape) == t.sizes(), ModelError,
-                 "{}: tensor {} has shape [{}], expected [{}]", file->path(), key,
-                 fmt::join(v->shape, ", "), fmt::join(t.sizes(), ", "));
+      DISA_CHECK(c10::IntArrayRef(v->shape) == t.sizes(), ModelError, "{}: tensor {} has shape [{}], expected [{}]",
+                 file->path(), key, fmt::join(v->shape, ", "), fmt::join(t.sizes(), ", "));
       torch::Dtype dt = v->dtype == safetensors::DType::F32    ? torch::kFloat32
                         : v->dtype == safetensors::DType::BF16 ? torch::kBFloat16
                         : v->dtype == safetensors::DType::F16  ? torch::kFloat16
                                                                : torch::ScalarType::Undefined;
-      DISA_CHECK(dt != torch::ScalarType::Undefined, ModelError, "{}: tensor {} has unsupported dtype {}",
-                 file->path(), key, safetensors::dtype_name(v->dtype));
+      DISA_CHECK(dt != torch::ScalarType::Undefined, ModelError, "{}: tensor {} has unsupported dtype {}", file->path(),
+                 key, safetensors::dtype_name(v->dtype));
       torch::Tensor src = torch::empty(v->shape, torch::TensorOptions().dtype(dt));
       std::memcpy(src.data_ptr(), v->data, v->nbytes);
       t.copy_(src);
@@ -231,8 +219,10 @@ LoraConfig load_lora_adapter(CausalLMImpl& model, const std::string& dir) {
   for (const auto& v : file->tensors())
     if (!used.count(v.name)) unexpected.push_back(v.name);
   if (!missing.empty() || !unexpected.empty())
-    DISA_THROW(ModelError, "{}: adapter does not match the model; missing: [{}]; unexpected: "
-               "[{}]", file->path(), fmt::join(missing, ", "), fmt::join(unexpected, ", "));
+    DISA_THROW(ModelError,
+               "{}: adapter does not match the model; missing: [{}]; unexpected: "
+               "[{}]",
+               file->path(), fmt::join(missing, ", "), fmt::join(unexpected, ", "));
   return c;
 }
 

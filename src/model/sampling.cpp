@@ -9,13 +9,10 @@
 namespace disa {
 
 void SamplingParams::validate() const {
-  if (!(temperature >= 0.0))
-    DISA_THROW(ConfigError, "sampling temperature must be >= 0 (got {})", temperature);
+  if (!(temperature >= 0.0)) DISA_THROW(ConfigError, "sampling temperature must be >= 0 (got {})", temperature);
   if (top_k < 0) DISA_THROW(ConfigError, "sampling top_k must be >= 0 (got {})", top_k);
-  if (vocab_limit < 0)
-    DISA_THROW(ConfigError, "sampling vocab_limit must be >= 0 (got {})", vocab_limit);
-  if (!(top_p > 0.0 && top_p <= 1.0))
-    DISA_THROW(ConfigError, "sampling top_p must be in (0, 1] (got {})", top_p);
+  if (vocab_limit < 0) DISA_THROW(ConfigError, "sampling vocab_limit must be >= 0 (got {})", vocab_limit);
+  if (!(top_p > 0.0 && top_p <= 1.0)) DISA_THROW(ConfigError, "sampling top_p must be in (0, 1] (got {})", top_p);
 }
 
 torch::Tensor sampling_log_probs(const torch::Tensor& logits, const SamplingParams& p) {
@@ -42,8 +39,7 @@ torch::Tensor sampling_log_probs(const torch::Tensor& logits, const SamplingPara
     torch::Tensor before = sorted.cumsum(1) - sorted;  // exclusive cumulative mass
     torch::Tensor keep = before < p.top_p;
     keep.narrow(1, 0, 1).fill_(true);
-    torch::Tensor threshold =
-        std::get<0>(sorted.masked_fill(keep.logical_not(), inf).min(1, /*keepdim=*/true));
+    torch::Tensor threshold = std::get<0>(sorted.masked_fill(keep.logical_not(), inf).min(1, /*keepdim=*/true));
     x = x.masked_fill(probs < threshold, -inf);
   }
   return torch::log_softmax(x, 1);
@@ -71,13 +67,11 @@ torch::Tensor inverse_cdf_sample(const torch::Tensor& log_q, const torch::Tensor
              "inverse_cdf_sample needs log_q [N, V] and u [N]");
   torch::Tensor probs = log_q.to(torch::kDouble).exp();
   torch::Tensor cdf = probs.cumsum(1);
-  torch::Tensor target = u.to(probs.device(), torch::kDouble).unsqueeze(1) *
-                         cdf.narrow(1, cdf.size(1) - 1, 1);
+  torch::Tensor target = u.to(probs.device(), torch::kDouble).unsqueeze(1) * cdf.narrow(1, cdf.size(1) - 1, 1);
   torch::Tensor idx = cdf.le(target).sum(1);  // first index whose cdf exceeds the target
   // Rounding can push the target onto the total: fall back to the last supported token.
   const int64_t V = log_q.size(1);
-  torch::Tensor ar = torch::arange(V, torch::TensorOptions().device(probs.device())
-                                          .dtype(torch::kLong));
+  torch::Tensor ar = torch::arange(V, torch::TensorOptions().device(probs.device()).dtype(torch::kLong));
   torch::Tensor last = (probs.gt(0).to(torch::kLong) * (ar + 1)).amax(1) - 1;
   return torch::minimum(idx, last);
 }

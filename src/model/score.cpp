@@ -18,17 +18,15 @@ int64_t auto_chunk(int64_t vocab, int64_t bytes_per_value) {
 
 // Fused linear + log-softmax + gather, recomputed chunk by chunk in backward.
 struct ChunkedLogProb : public torch::autograd::Function<ChunkedLogProb> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor hidden,
-                               torch::Tensor weight, torch::Tensor targets, double temperature,
-                               int64_t chunk) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor hidden, torch::Tensor weight,
+                               torch::Tensor targets, double temperature, int64_t chunk) {
     torch::NoGradGuard no_grad;
     const int64_t N = hidden.size(0);
     torch::Tensor out = torch::empty({N}, hidden.options().dtype(torch::kFloat32));
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
-      torch::Tensor logits =
-          torch::nn::functional::linear(hidden.narrow(0, s, n), weight).to(torch::kFloat32) /
-          temperature;
+      torch::Tensor logits = torch::nn::functional::linear(hidden.narrow(0, s, n), weight).to(torch::kFloat32) /
+                             temperature;
       torch::Tensor t = targets.narrow(0, s, n).unsqueeze(1);
       out.narrow(0, s, n).copy_((logits.gather(1, t) - logits.logsumexp(1, true)).squeeze(1));
     }
@@ -56,8 +54,7 @@ struct ChunkedLogProb : public torch::autograd::Function<ChunkedLogProb> {
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
       torch::Tensor h = hidden.narrow(0, s, n);
-      torch::Tensor logits =
-          torch::nn::functional::linear(h, weight).to(torch::kFloat32) / temperature;
+      torch::Tensor logits = torch::nn::functional::linear(h, weight).to(torch::kFloat32) / temperature;
       torch::Tensor gc = g.narrow(0, s, n).unsqueeze(1);
       // d/dlogits of log_softmax[target] = onehot - softmax; chain through 1/temperature.
       torch::Tensor dlogits = torch::softmax(logits, 1) * (-gc);
@@ -79,8 +76,8 @@ struct Gathered {
   int64_t max_response = 0;
 };
 
-Gathered forward_and_gather(CausalLMImpl& model, const std::vector<ScoreItem>& items,
-                            size_t begin, size_t end, bool prompt_mean) {
+Gathered forward_and_gather(CausalLMImpl& model, const std::vector<ScoreItem>& items, size_t begin, size_t end,
+                            bool prompt_mean) {
   const torch::Device dev = model.device();
   const int64_t vocab = model.config().vocab_size, support = model.output_vocab();
   std::vector<std::vector<int32_t>> seqs;
@@ -90,11 +87,15 @@ Gathered forward_and_gather(CausalLMImpl& model, const std::vector<ScoreItem>& i
     std::vector<int32_t> s = it.prompt;
     s.insert(s.end(), it.response.begin(), it.response.end());
     for (int32_t t : s)
-      DISA_CHECK(t >= 0 && t < vocab, DataError, "score item {}: token id {} outside the model "
-                 "vocabulary [0, {})", i, t, vocab);
+      DISA_CHECK(t >= 0 && t < vocab, DataError,
+                 "score item {}: token id {} outside the model "
+                 "vocabulary [0, {})",
+                 i, t, vocab);
     for (int32_t t : it.response)
-      DISA_CHECK(t < support, DataError, "score item {}: response token id {} outside the "
-                 "policy's vocabulary [0, {}) (the tokenizer's ids)", i, t, support);
+      DISA_CHECK(t < support, DataError,
+                 "score item {}: response token id {} outside the "
+                 "policy's vocabulary [0, {}) (the tokenizer's ids)",
+                 i, t, support);
     seqs.push_back(std::move(s));
   }
   PaddedBatch pb = left_pad(seqs, dev);
@@ -130,14 +131,12 @@ Gathered forward_and_gather(CausalLMImpl& model, const std::vector<ScoreItem>& i
   return g;
 }
 
-ScoreResult assemble(const Gathered& g, const torch::Tensor& values, int64_t B,
-                     torch::Dtype dtype) {
+ScoreResult assemble(const Gathered& g, const torch::Tensor& values, int64_t B, torch::Dtype dtype) {
   ScoreResult r;
   auto dev = values.device();
-  r.token_logprobs = torch::zeros({B, g.max_response}, values.options().dtype(dtype))
-                         .index_put({g.rows, g.cols}, values.to(dtype));
-  r.response_mask = torch::zeros({B, g.max_response},
-                                 torch::TensorOptions().device(dev).dtype(torch::kBool))
+  r.token_logprobs =
+      torch::zeros({B, g.max_response}, values.options().dtype(dtype)).index_put({g.rows, g.cols}, values.to(dtype));
+  r.response_mask = torch::zeros({B, g.max_response}, torch::TensorOptions().device(dev).dtype(torch::kBool))
                         .index_put_({g.rows, g.cols}, true);
   r.sum_logprobs = r.token_logprobs.sum(1);
   r.prompt_hidden_mean = g.prompt_mean;
@@ -147,13 +146,10 @@ ScoreResult assemble(const Gathered& g, const torch::Tensor& values, int64_t B,
 }  // namespace
 
 torch::Tensor chunked_token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
-                                     const torch::Tensor& targets, double temperature,
-                                     int64_t chunk_rows) {
-  DISA_CHECK(temperature > 0, ConfigError, "scoring temperature must be > 0 (got {})",
-             temperature);
+                                     const torch::Tensor& targets, double temperature, int64_t chunk_rows) {
+  DISA_CHECK(temperature > 0, ConfigError, "scoring temperature must be > 0 (got {})", temperature);
   if (chunk_rows <= 0) chunk_rows = auto_chunk(weight.size(0), 4);
-  return ChunkedLogProb::apply(hidden, weight, targets.to(torch::kLong), temperature,
-                               chunk_rows);
+  return ChunkedLogProb::apply(hidden, weight, targets.to(torch::kLong), temperature, chunk_rows);
 }
 
 std::vector<double> ScoreResult::sums() const {
@@ -175,8 +171,7 @@ std::vector<std::vector<double>> ScoreResult::per_token() const {
   return out;
 }
 
-ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items,
-                  const ScoreOptions& options) {
+ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items, const ScoreOptions& options) {
   options.sampling.validate();
   DISA_CHECK(options.sampling.temperature > 0, ConfigError,
              "scoring needs a temperature > 0 (greedy decoding has no density to score)");
@@ -187,8 +182,7 @@ ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items,
                "(score at a temperature only)");
     Gathered g = forward_and_gather(model, items, 0, items.size(), options.prompt_hidden_mean);
     torch::Tensor v = chunked_token_logprobs(g.hidden_rows, model.lm_head_weight(), g.targets,
-                                             options.sampling.temperature,
-                                             options.chunk_tokens);
+                                             options.sampling.temperature, options.chunk_tokens);
     return assemble(g, v, static_cast<int64_t>(items.size()), torch::kFloat32);
   }
   torch::NoGradGuard no_grad;
@@ -205,11 +199,9 @@ ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items,
     torch::Tensor W = model.lm_head_weight();
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
-      torch::Tensor logits =
-          torch::nn::functional::linear(g.hidden_rows.narrow(0, s, n), W).to(torch::kFloat32);
+      torch::Tensor logits = torch::nn::functional::linear(g.hidden_rows.narrow(0, s, n), W).to(torch::kFloat32);
       torch::Tensor lq = sampling_log_probs(logits, options.sampling);
-      values.narrow(0, s, n).copy_(lq.gather(1, g.targets.narrow(0, s, n).unsqueeze(1))
-                                       .squeeze(1));
+      values.narrow(0, s, n).copy_(lq.gather(1, g.targets.narrow(0, s, n).unsqueeze(1)).squeeze(1));
     }
     parts.push_back(assemble(g, values, static_cast<int64_t>(e - b), torch::kDouble));
     max_response = std::max(max_response, g.max_response);

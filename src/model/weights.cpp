@@ -39,8 +39,7 @@ torch::Device parse_device_name(const std::string& name) {
   try {
     torch::Device d(name);
     if (d.is_cuda() && !torch::cuda::is_available())
-      DISA_THROW(ConfigError, "device '{}': this LibTorch has no CUDA or no GPU is visible",
-                 name);
+      DISA_THROW(ConfigError, "device '{}': this LibTorch has no CUDA or no GPU is visible", name);
     return d;
   } catch (const c10::Error&) {
     DISA_THROW(ConfigError, "device '{}' is not a device (cpu, cuda, cuda:N)", name);
@@ -80,8 +79,7 @@ torch::Tensor view_tensor(const st::TensorView& v) {
   const torch::Dtype dt = to_torch(v.dtype, v.name);
   const size_t align = st::dtype_size(v.dtype);
   if (reinterpret_cast<uintptr_t>(v.data) % align == 0)
-    return torch::from_blob(const_cast<uint8_t*>(v.data), v.shape,
-                            torch::TensorOptions().dtype(dt));
+    return torch::from_blob(const_cast<uint8_t*>(v.data), v.shape, torch::TensorOptions().dtype(dt));
   torch::Tensor t = torch::empty(v.shape, torch::TensorOptions().dtype(dt));
   std::memcpy(t.data_ptr(), v.data, v.nbytes);
   return t;
@@ -134,8 +132,7 @@ CausalLM load_model(const std::string& dir, torch::Device device, torch::Dtype d
       }
       used.insert(p.key());
       if (c10::IntArrayRef(v->shape) != p.value().sizes()) {
-        mismatched.push_back(fmt::format("{} (file [{}], model [{}])", p.key(),
-                                         fmt::join(v->shape, ", "),
+        mismatched.push_back(fmt::format("{} (file [{}], model [{}])", p.key(), fmt::join(v->shape, ", "),
                                          fmt::join(p.value().sizes(), ", ")));
         continue;
       }
@@ -146,29 +143,26 @@ CausalLM load_model(const std::string& dir, torch::Device device, torch::Dtype d
   for (const st::TensorView* v : ckpt.tensors()) {
     if (used.count(v->name)) continue;
     // Older Llama checkpoints store the rotary buffer; it is recomputed from the config.
-    if (v->name.size() > 20 && v->name.rfind("rotary_emb.inv_freq") == v->name.size() - 19)
-      continue;
+    if (v->name.size() > 20 && v->name.rfind("rotary_emb.inv_freq") == v->name.size() - 19) continue;
     if (v->name == "lm_head.weight" && config.tie_word_embeddings) {
       // Redundant copy of the tied embedding: accepted only if it is the same matrix.
       torch::Tensor lm = view_tensor(*v).to(torch::kFloat32);
-      torch::Tensor emb = model->model->embed_tokens->weight.detach().to(torch::kCPU,
-                                                                        torch::kFloat32);
+      torch::Tensor emb = model->model->embed_tokens->weight.detach().to(torch::kCPU, torch::kFloat32);
       if (lm.sizes() != emb.sizes() || !torch::equal(lm, emb))
-        DISA_THROW(ModelError, "{}: lm_head.weight is stored but tie_word_embeddings is true "
-                   "and it differs from model.embed_tokens.weight", dir);
+        DISA_THROW(ModelError,
+                   "{}: lm_head.weight is stored but tie_word_embeddings is true "
+                   "and it differs from model.embed_tokens.weight",
+                   dir);
       continue;
     }
     unexpected.push_back(v->name);
   }
   if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
-    std::string msg = fmt::format("{}: weights do not match config.json ({} {} layers)", dir,
-                                  config.model_type, config.num_hidden_layers);
-    if (!missing.empty())
-      msg += fmt::format("; missing tensors: {}", fmt::join(missing, ", "));
-    if (!unexpected.empty())
-      msg += fmt::format("; unexpected tensors: {}", fmt::join(unexpected, ", "));
-    if (!mismatched.empty())
-      msg += fmt::format("; shape mismatches: {}", fmt::join(mismatched, ", "));
+    std::string msg = fmt::format("{}: weights do not match config.json ({} {} layers)", dir, config.model_type,
+                                  config.num_hidden_layers);
+    if (!missing.empty()) msg += fmt::format("; missing tensors: {}", fmt::join(missing, ", "));
+    if (!unexpected.empty()) msg += fmt::format("; unexpected tensors: {}", fmt::join(unexpected, ", "));
+    if (!mismatched.empty()) msg += fmt::format("; shape mismatches: {}", fmt::join(mismatched, ", "));
     throw ModelError(msg);
   }
   model->fingerprint = fingerprint_of(config, ckpt);
@@ -176,8 +170,7 @@ CausalLM load_model(const std::string& dir, torch::Device device, torch::Dtype d
   return model;
 }
 
-CausalLM init_random_model(const ModelConfig& config, uint64_t seed, torch::Device device,
-                           torch::Dtype dtype) {
+CausalLM init_random_model(const ModelConfig& config, uint64_t seed, torch::Device device, torch::Dtype dtype) {
   CausalLM model(config, device, dtype);
   auto gen = at::detail::createCPUGenerator(seed);
   torch::NoGradGuard no_grad;
@@ -186,9 +179,12 @@ CausalLM init_random_model(const ModelConfig& config, uint64_t seed, torch::Devi
     torch::Tensor v = torch::empty(p.value().sizes(), torch::kFloat32);
     const bool is_norm = n.find("norm.weight") != std::string::npos;
     const bool is_bias = n.size() >= 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
-    if (is_norm) v.fill_(1.0);
-    else if (is_bias) v.zero_();
-    else v.normal_(0.0, config.initializer_range, gen);
+    if (is_norm)
+      v.fill_(1.0);
+    else if (is_bias)
+      v.zero_();
+    else
+      v.normal_(0.0, config.initializer_range, gen);
     p.value().copy_(v);
   }
   model->eval();
@@ -198,8 +194,10 @@ CausalLM init_random_model(const ModelConfig& config, uint64_t seed, torch::Devi
 void write_generation_config(const ModelConfig& config, const std::string& dir) {
   json g;
   if (config.bos_token_id >= 0) g["bos_token_id"] = config.bos_token_id;
-  if (config.eos_token_ids.size() == 1) g["eos_token_id"] = config.eos_token_ids[0];
-  else if (!config.eos_token_ids.empty()) g["eos_token_id"] = config.eos_token_ids;
+  if (config.eos_token_ids.size() == 1)
+    g["eos_token_id"] = config.eos_token_ids[0];
+  else if (!config.eos_token_ids.empty())
+    g["eos_token_id"] = config.eos_token_ids;
   g["transformers_version"] = "4.45.0";
   const std::string path = (fs::path(dir) / "generation_config.json").string();
   std::ofstream out(path);
@@ -209,8 +207,10 @@ void write_generation_config(const ModelConfig& config, const std::string& dir) 
 
 void save_model(CausalLMImpl& model, const std::string& dir, const SaveOptions& options) {
   for (const auto& [name, proj] : model.projections())
-    DISA_CHECK(!proj->has_lora(), ModelError, "save_model: {} has a LoRA adapter; merge it "
-               "(merge_lora) or save it with save_lora_adapter", name);
+    DISA_CHECK(!proj->has_lora(), ModelError,
+               "save_model: {} has a LoRA adapter; merge it "
+               "(merge_lora) or save it with save_lora_adapter",
+               name);
   const torch::Dtype dtype = options.dtype.value_or(model.dtype());
   ModelConfig config = model.config();
   config.torch_dtype = dtype_config_name(dtype);
@@ -224,8 +224,7 @@ void save_model(CausalLMImpl& model, const std::string& dir, const SaveOptions& 
     for (const auto& p : model.named_parameters(true)) {
       torch::Tensor t = p.value().detach().to(torch::kCPU, dtype).contiguous();
       keep.push_back(t);
-      tensors.push_back({p.key(), to_safetensors(dtype),
-                         std::vector<int64_t>(t.sizes().begin(), t.sizes().end()),
+      tensors.push_back({p.key(), to_safetensors(dtype), std::vector<int64_t>(t.sizes().begin(), t.sizes().end()),
                          t.data_ptr(), static_cast<size_t>(t.nbytes())});
     }
   }
@@ -239,9 +238,8 @@ void save_model(CausalLMImpl& model, const std::string& dir, const SaveOptions& 
   }
   bool have_generation_config = false;
   if (!options.copy_from_dir.empty()) {
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                          "vocab.json", "merges.txt", "chat_template.jinja",
-                          "generation_config.json"}) {
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+                          "merges.txt", "chat_template.jinja", "generation_config.json"}) {
       const fs::path src = fs::path(options.copy_from_dir) / f;
       if (!fs::exists(src)) continue;
       if (fs::equivalent(src.parent_path(), fs::path(dir))) {

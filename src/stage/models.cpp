@@ -35,8 +35,8 @@ LoadedModels load_models(const ModelSource& first, const std::optional<ModelSour
     if (other.fingerprint() != tokenizer->fingerprint())
       DISA_THROW(ModelError,
                  "the {} '{}' (--{}) has another tokenizer than the {} '{}' (--{}; fingerprints {} vs {}): {}",
-                 second->role, second->dir, second->option, first.role, first.dir, first.option,
-                 other.fingerprint(), tokenizer->fingerprint(), why_same_tokenizer);
+                 second->role, second->dir, second->option, first.role, first.dir, first.option, other.fingerprint(),
+                 tokenizer->fingerprint(), why_same_tokenizer);
   }
   out.first = load_weights(first, device, dtype);
   restrict_to_tokenizer(*out.first, *tokenizer);

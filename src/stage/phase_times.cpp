@@ -7,8 +7,7 @@
 
 namespace disa::stage {
 
-PhaseTimes::PhaseTimes(std::vector<std::string> phases)
-    : phases_(std::move(phases)), seconds_(phases_.size(), 0.0) {}
+PhaseTimes::PhaseTimes(std::vector<std::string> phases) : phases_(std::move(phases)), seconds_(phases_.size(), 0.0) {}
 
 size_t PhaseTimes::index(const std::string& phase) const {
   const auto it = std::find(phases_.begin(), phases_.end(), phase);

@@ -20,8 +20,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 double pass_at_k(int64_t n, int64_t c, int64_t k) {
   DISA_CHECK(n >= 1 && c >= 0 && c <= n, DataError,
              "pass@k: need 0 <= correct <= samples and samples >= 1 (got {} of {})", c, n);
-  DISA_CHECK(k >= 1 && k <= n, DataError, "pass@k: need 1 <= k <= samples (got k={} with {} samples)", k,
-             n);
+  DISA_CHECK(k >= 1 && k <= n, DataError, "pass@k: need 1 <= k <= samples (got k={} with {} samples)", k, n);
   if (c == 0) return 0.0;
   if (n - c < k) return 1.0;  // every k-subset contains a correct sample
   // C(n-c, k) / C(n, k) = prod_{i=n-c+1}^{n} (1 - k/i)
@@ -38,8 +37,7 @@ std::vector<int64_t> pass_at_levels(int64_t k) {
   return levels;
 }
 
-PromptSampleStats prompt_sample_stats(const std::vector<SampleOutcome>& samples,
-                                      const std::vector<int64_t>& levels) {
+PromptSampleStats prompt_sample_stats(const std::vector<SampleOutcome>& samples, const std::vector<int64_t>& levels) {
   DISA_CHECK(!samples.empty(), DataError, "prompt statistics: a prompt has no samples");
   PromptSampleStats s;
   s.n = int64_t(samples.size());
@@ -107,14 +105,13 @@ MeanSe macro_average(const std::vector<MeanSe>& per_benchmark) {
 ExactMetrics exact_metrics(const std::vector<double>& log_policy, const std::vector<double>& log_reference,
                            double coverage_threshold) {
   DISA_CHECK(log_reference.empty() || log_reference.size() == log_policy.size(), DataError,
-             "exact metrics: {} reference log-probabilities for {} policy log-probabilities",
-             log_reference.size(), log_policy.size());
+             "exact metrics: {} reference log-probabilities for {} policy log-probabilities", log_reference.size(),
+             log_policy.size());
   DISA_CHECK(coverage_threshold > 0 && std::isfinite(coverage_threshold), DataError,
              "exact metrics: the coverage threshold must be > 0 (got {})", coverage_threshold);
   for (const auto* v : {&log_policy, &log_reference})
     for (double x : *v)
-      DISA_CHECK(!std::isnan(x) && x != kInf, DataError, "exact metrics: log-probability {} is not allowed",
-                 x);
+      DISA_CHECK(!std::isnan(x) && x != kInf, DataError, "exact metrics: log-probability {} is not allowed", x);
   const bool with_reference = !log_reference.empty();
   ExactMetrics m;
   m.size = int64_t(log_policy.size());

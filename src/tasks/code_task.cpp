@@ -75,25 +75,26 @@ std::optional<std::string> extract_python_block(const std::string& response) {
 
 std::vector<CodeTest> parse_code_tests(const Record& record) {
   const auto& tests = record.at("tests");
-  DISA_CHECK(tests.is_array() && !tests.empty(), DataError,
-             "record '{}': field 'tests' must be a non-empty list", record.id);
+  DISA_CHECK(tests.is_array() && !tests.empty(), DataError, "record '{}': field 'tests' must be a non-empty list",
+             record.id);
   std::vector<CodeTest> out;
   for (std::size_t i = 0; i < tests.size(); ++i) {
     const auto& t = tests[i];
     CodeTest ct;
     if (t.is_string()) {
       ct.assertion = t.get<std::string>();
-      DISA_CHECK(!rstrip(ct.assertion).empty(), DataError,
-                 "record '{}': field 'tests' element {}: empty test", record.id, i);
-    } else if (t.is_object() && t.contains("input") && t.contains("output") &&
-               t["input"].is_string() && t["output"].is_string()) {
+      DISA_CHECK(!rstrip(ct.assertion).empty(), DataError, "record '{}': field 'tests' element {}: empty test",
+                 record.id, i);
+    } else if (t.is_object() && t.contains("input") && t.contains("output") && t["input"].is_string() &&
+               t["output"].is_string()) {
       ct.io = true;
       ct.input = t["input"].get<std::string>();
       ct.expected_output = t["output"].get<std::string>();
     } else {
       DISA_THROW(DataError,
                  "record '{}': field 'tests' element {}: expected an assert string or "
-                 "{{\"input\": string, \"output\": string}}", record.id, i);
+                 "{{\"input\": string, \"output\": string}}",
+                 record.id, i);
     }
     out.push_back(std::move(ct));
   }
@@ -104,9 +105,8 @@ CodeTask::CodeTask(TaskOptions options)
     : options_(std::move(options)),
       pool_(options_.sandbox, options_.sandbox_concurrency),
       fraction_reward_(options_.code_reward == "fraction") {
-  DISA_CHECK(options_.code_reward == "binary" || options_.code_reward == "fraction",
-             ConfigError, "option --task.code-reward: must be binary or fraction (got '{}')",
-             options_.code_reward);
+  DISA_CHECK(options_.code_reward == "binary" || options_.code_reward == "fraction", ConfigError,
+             "option --task.code-reward: must be binary or fraction (got '{}')", options_.code_reward);
 }
 
 Dataset CodeTask::make_dataset() const {
@@ -122,8 +122,7 @@ Dataset CodeTask::make_dataset() const {
 }
 
 std::string CodeTask::render_prompt(const Record& record) const {
-  return render_template(
-      options_.prompt_template.empty() ? kDefaultTemplate : options_.prompt_template, record);
+  return render_template(options_.prompt_template.empty() ? kDefaultTemplate : options_.prompt_template, record);
 }
 
 RewardResult CodeTask::reward(const Record& record, const std::string& response) const {
@@ -132,8 +131,8 @@ RewardResult CodeTask::reward(const Record& record, const std::string& response)
 
 std::vector<RewardResult> CodeTask::reward_batch(const std::vector<const Record*>& records,
                                                  const std::vector<std::string>& responses) const {
-  DISA_CHECK(records.size() == responses.size(), DataError,
-             "reward_batch: {} records but {} responses", records.size(), responses.size());
+  DISA_CHECK(records.size() == responses.size(), DataError, "reward_batch: {} records but {} responses", records.size(),
+             responses.size());
   std::vector<RewardResult> results(records.size());
   std::vector<SandboxJob> jobs;
   std::vector<std::pair<std::size_t, CodeTest>> owners;  // (response index, test)
@@ -183,13 +182,12 @@ std::vector<RewardResult> CodeTask::reward_batch(const std::vector<const Record*
       } else if (!first_bad) {
         first_bad = k;
         first_bad_reason = reason_of(v);
-        results[i].detail =
-            fmt::format("test {} of {}: {}{}", k + 1, n_jobs[i], to_string(v),
-                        test.io && run.verdict == SandboxVerdict::Pass
-                            ? fmt::format(" (expected '{}', got '{}')",
-                                          normalize_output(test.expected_output).substr(0, 80),
-                                          normalize_output(run.stdout_text).substr(0, 80))
-                            : (run.detail.empty() ? "" : ": " + run.detail.substr(0, 300)));
+        results[i].detail = fmt::format("test {} of {}: {}{}", k + 1, n_jobs[i], to_string(v),
+                                        test.io && run.verdict == SandboxVerdict::Pass
+                                            ? fmt::format(" (expected '{}', got '{}')",
+                                                          normalize_output(test.expected_output).substr(0, 80),
+                                                          normalize_output(run.stdout_text).substr(0, 80))
+                                            : (run.detail.empty() ? "" : ": " + run.detail.substr(0, 300)));
       }
     }
     const double fraction = static_cast<double>(passed) / static_cast<double>(n_jobs[i]);

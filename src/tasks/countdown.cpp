@@ -160,13 +160,14 @@ std::vector<int64_t> parse_numbers(const Record& record) {
   while (in >> tok) {
     DISA_CHECK(!tok.empty() && tok.size() < 10 &&
                    std::all_of(tok.begin(), tok.end(), [](char c) { return std::isdigit(c); }),
-               DataError, "record '{}': field 'numbers' must be positive integers separated "
-               "by spaces (got '{}')", record.id, record.text("numbers"));
+               DataError,
+               "record '{}': field 'numbers' must be positive integers separated "
+               "by spaces (got '{}')",
+               record.id, record.text("numbers"));
     numbers.push_back(std::stoll(tok));
   }
   DISA_CHECK(!numbers.empty() && numbers.size() <= 6, DataError,
-             "record '{}': field 'numbers' must hold 1 to 6 numbers (got {})", record.id,
-             numbers.size());
+             "record '{}': field 'numbers' must hold 1 to 6 numbers (got {})", record.id, numbers.size());
   return numbers;
 }
 
@@ -219,8 +220,7 @@ int64_t CountdownExpr::value() const {
 
 std::string CountdownExpr::canonical_text() const {
   if (op == 0) return std::to_string(number);
-  return combine(children[0].canonical_text(), children[0].op, op, children[1].canonical_text(),
-                 children[1].op);
+  return combine(children[0].canonical_text(), children[0].op, op, children[1].canonical_text(), children[1].op);
 }
 
 std::string CountdownExpr::solution_key() const {
@@ -252,10 +252,8 @@ std::optional<CountdownExpr> parse_countdown(const std::string& text, std::strin
   return Parser(text).parse(error);
 }
 
-std::vector<std::string> countdown_expressions(const std::vector<int64_t>& numbers,
-                                               int64_t target) {
-  DISA_CHECK(numbers.size() <= 6, DataError, "countdown: at most 6 numbers (got {})",
-             numbers.size());
+std::vector<std::string> countdown_expressions(const std::vector<int64_t>& numbers, int64_t target) {
+  DISA_CHECK(numbers.size() <= 6, DataError, "countdown: at most 6 numbers (got {})", numbers.size());
   std::set<std::string> found;
   for (const auto& [mask, items] : all_items(numbers))
     for (const Item& it : items)
@@ -265,18 +263,15 @@ std::vector<std::string> countdown_expressions(const std::vector<int64_t>& numbe
 
 CountdownTask::CountdownTask(TaskOptions options) : options_(std::move(options)) {
   DISA_CHECK(options_.countdown_operands >= 2 && options_.countdown_operands <= 5, ConfigError,
-             "option --task.countdown-operands: must be 2..5 (got {})",
-             options_.countdown_operands);
-  DISA_CHECK(options_.countdown_max_number >= 1 && options_.countdown_max_number <= 100,
-             ConfigError, "option --task.countdown-max-number: must be 1..100 (got {})",
-             options_.countdown_max_number);
+             "option --task.countdown-operands: must be 2..5 (got {})", options_.countdown_operands);
+  DISA_CHECK(options_.countdown_max_number >= 1 && options_.countdown_max_number <= 100, ConfigError,
+             "option --task.countdown-max-number: must be 1..100 (got {})", options_.countdown_max_number);
 }
 
 Dataset CountdownTask::make_dataset() const {
   const TaskOptions& o = options_;
   return draw_synthetic_dataset(
-      o, "countdown", "countdown",
-      fmt::format("{} operands up to {}", o.countdown_operands, o.countdown_max_number),
+      o, "countdown", "countdown", fmt::format("{} operands up to {}", o.countdown_operands, o.countdown_max_number),
       [&o](Rng& rng) -> std::optional<SyntheticCandidate> {
         std::vector<int64_t> numbers;
         for (int i = 0; i < o.countdown_operands; ++i) numbers.push_back(rng.uniform_int(1, o.countdown_max_number));
@@ -309,8 +304,7 @@ Dataset CountdownTask::make_dataset() const {
 }
 
 std::string CountdownTask::render_prompt(const Record& record) const {
-  return render_template(
-      options_.prompt_template.empty() ? kDefaultTemplate : options_.prompt_template, record);
+  return render_template(options_.prompt_template.empty() ? kDefaultTemplate : options_.prompt_template, record);
 }
 
 RewardResult CountdownTask::reward(const Record& record, const std::string& response) const {
@@ -361,8 +355,7 @@ RewardResult CountdownTask::reward(const Record& record, const std::string& resp
   return r;
 }
 
-std::optional<std::vector<std::string>> CountdownTask::enumerate_solutions(
-    const Record& record) const {
+std::optional<std::vector<std::string>> CountdownTask::enumerate_solutions(const Record& record) const {
   auto exprs = countdown_expressions(parse_numbers(record), parse_target(record));
   for (auto& e : exprs) e += "\n";
   std::sort(exprs.begin(), exprs.end());

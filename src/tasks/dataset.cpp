@@ -21,8 +21,7 @@ std::string Record::text(const std::string& field) const {
   const auto& v = at(field);
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number()) return v.dump();
-  DISA_THROW(DataError, "record '{}': field '{}' must be a string or a number (got {})", id,
-             field, v.type_name());
+  DISA_THROW(DataError, "record '{}': field '{}' must be a string or a number (got {})", id, field, v.type_name());
 }
 
 Dataset::Dataset(std::string source, std::vector<Record> records)
@@ -77,18 +76,15 @@ Dataset load_jsonl(const std::string& path, const JsonlFieldMap& map) {
     } catch (const nlohmann::json::parse_error& e) {
       DISA_THROW(DataError, "{}:{}: malformed JSON: {}", path, line_no, e.what());
     }
-    DISA_CHECK(j.is_object(), DataError, "{}:{}: expected a JSON object, got {}", path, line_no,
-               j.type_name());
+    DISA_CHECK(j.is_object(), DataError, "{}:{}: expected a JSON object, got {}", path, line_no, j.type_name());
     Record r;
     if (map.id_field.empty()) {
       r.id = fmt::format("{}-{}", stem, line_no);
     } else {
       auto it = j.find(map.id_field);
-      DISA_CHECK(it != j.end(), DataError, "{}:{}: missing field '{}'", path, line_no,
-                 map.id_field);
+      DISA_CHECK(it != j.end(), DataError, "{}:{}: missing field '{}'", path, line_no, map.id_field);
       DISA_CHECK(it->is_string() || it->is_number_integer(), DataError,
-                 "{}:{}: field '{}' must be a string or an integer", path, line_no,
-                 map.id_field);
+                 "{}:{}: field '{}' must be a string or an integer", path, line_no, map.id_field);
       r.id = it->is_string() ? it->get<std::string>() : it->dump();
     }
     for (const auto& [field, key] : map.required)
@@ -97,8 +93,7 @@ Dataset load_jsonl(const std::string& path, const JsonlFieldMap& map) {
     for (const auto& [field, key] : map.required)
       if (field != key) r.fields[field] = j[key];
     auto [it, inserted] = seen.emplace(r.id, line_no);
-    DISA_CHECK(inserted, DataError, "{}:{}: duplicate id '{}' (first on line {})", path,
-               line_no, r.id, it->second);
+    DISA_CHECK(inserted, DataError, "{}:{}: duplicate id '{}' (first on line {})", path, line_no, r.id, it->second);
     records.push_back(std::move(r));
   }
   DISA_CHECK(!records.empty(), DataError, "{}: empty data set (no records)", path);
@@ -127,15 +122,13 @@ int64_t Rng::uniform_int(int64_t lo, int64_t hi) {
 double Rng::uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
 
 std::string split_of(const std::string& content_key, int test_percent) {
-  return fnv1a64("disa-split:" + content_key) % 100 < static_cast<uint64_t>(test_percent)
-             ? "test"
-             : "train";
+  return fnv1a64("disa-split:" + content_key) % 100 < static_cast<uint64_t>(test_percent) ? "test" : "train";
 }
 
 Dataset load_task_data(const TaskOptions& o, const std::string& task,
                        std::vector<std::pair<std::string, std::string>> required) {
-  DISA_CHECK(!o.data_path.empty(), ConfigError, "option --task.data: the {} task needs a JSONL file (e.g. tests/fixtures/{}.jsonl)",
-             task, task);
+  DISA_CHECK(!o.data_path.empty(), ConfigError,
+             "option --task.data: the {} task needs a JSONL file (e.g. tests/fixtures/{}.jsonl)", task, task);
   JsonlFieldMap map;
   map.id_field = o.id_field;
   map.required = std::move(required);

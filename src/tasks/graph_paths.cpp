@@ -18,8 +18,7 @@ char label(int node) { return static_cast<char>('A' + node); }
 int node_of(const Record& record, const std::string& field, int nodes) {
   std::string s = record.text(field);
   DISA_CHECK(s.size() == 1 && s[0] >= 'A' && s[0] < 'A' + nodes, DataError,
-             "record '{}': field '{}' must be one node letter of the graph (got '{}')",
-             record.id, field, s);
+             "record '{}': field '{}' must be one node letter of the graph (got '{}')", record.id, field, s);
   return s[0] - 'A';
 }
 
@@ -63,8 +62,10 @@ SmallGraph SmallGraph::parse(const std::string& edges, const std::string& what) 
     DISA_CHECK(i + 1 < edges.size() && std::isupper(static_cast<unsigned char>(edges[i])) &&
                    std::isupper(static_cast<unsigned char>(edges[i + 1])) &&
                    (i + 2 == edges.size() || edges[i + 2] == ' ') && edges[i] != edges[i + 1],
-               DataError, "{}: edges must be pairs of distinct capital letters separated by "
-               "spaces (got '{}')", what, edges);
+               DataError,
+               "{}: edges must be pairs of distinct capital letters separated by "
+               "spaces (got '{}')",
+               what, edges);
     int a = edges[i] - 'A', b = edges[i + 1] - 'A';
     pairs.push_back({a, b});
     g.nodes = std::max(g.nodes, std::max(a, b) + 1);
@@ -99,16 +100,14 @@ std::vector<std::vector<int>> SmallGraph::simple_paths(int s, int t, std::size_t
 GraphPathsTask::GraphPathsTask(TaskOptions options) : options_(std::move(options)) {
   DISA_CHECK(options_.graph_nodes >= 3 && options_.graph_nodes <= kMaxNodes, ConfigError,
              "option --task.graph-nodes: must be 3..{} (got {})", kMaxNodes, options_.graph_nodes);
-  DISA_CHECK(options_.graph_edge_probability > 0.0 && options_.graph_edge_probability <= 1.0,
-             ConfigError, "option --task.graph-edge-probability: must be in (0, 1] (got {})",
-             options_.graph_edge_probability);
+  DISA_CHECK(options_.graph_edge_probability > 0.0 && options_.graph_edge_probability <= 1.0, ConfigError,
+             "option --task.graph-edge-probability: must be in (0, 1] (got {})", options_.graph_edge_probability);
 }
 
 Dataset GraphPathsTask::make_dataset() const {
   const TaskOptions& o = options_;
   return draw_synthetic_dataset(
-      o, "graph_paths", "graph",
-      fmt::format("{} nodes, edge probability {}", o.graph_nodes, o.graph_edge_probability),
+      o, "graph_paths", "graph", fmt::format("{} nodes, edge probability {}", o.graph_nodes, o.graph_edge_probability),
       [&o](Rng& rng) -> std::optional<SyntheticCandidate> {
         SmallGraph g;
         g.nodes = o.graph_nodes;
@@ -133,13 +132,11 @@ Dataset GraphPathsTask::make_dataset() const {
 }
 
 std::string GraphPathsTask::render_prompt(const Record& record) const {
-  return render_template(
-      options_.prompt_template.empty() ? kDefaultTemplate : options_.prompt_template, record);
+  return render_template(options_.prompt_template.empty() ? kDefaultTemplate : options_.prompt_template, record);
 }
 
 RewardResult GraphPathsTask::reward(const Record& record, const std::string& response) const {
-  const SmallGraph g = SmallGraph::parse(record.text("edges"),
-                                         fmt::format("record '{}': field 'edges'", record.id));
+  const SmallGraph g = SmallGraph::parse(record.text("edges"), fmt::format("record '{}': field 'edges'", record.id));
   const int s = node_of(record, "source", g.nodes);
   const int t = node_of(record, "target", g.nodes);
   if (auto screened = screen_response(response, options_.response_limits)) return *screened;
@@ -191,10 +188,8 @@ RewardResult GraphPathsTask::reward(const Record& record, const std::string& res
   return r;
 }
 
-std::optional<std::vector<std::string>> GraphPathsTask::enumerate_solutions(
-    const Record& record) const {
-  const SmallGraph g = SmallGraph::parse(record.text("edges"),
-                                         fmt::format("record '{}': field 'edges'", record.id));
+std::optional<std::vector<std::string>> GraphPathsTask::enumerate_solutions(const Record& record) const {
+  const SmallGraph g = SmallGraph::parse(record.text("edges"), fmt::format("record '{}': field 'edges'", record.id));
   const int s = node_of(record, "source", g.nodes);
   const int t = node_of(record, "target", g.nodes);
   std::vector<std::string> out;

@@ -96,14 +96,16 @@ bool is_plain_number(const std::string& s) {
 }
 
 const std::set<std::string>& unit_words() {
-  static const std::set<std::string> units = {
-      "cm", "m", "km", "mm", "kg", "g", "mg", "lb", "lbs", "oz", "s", "sec", "second",
-      "seconds", "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "day",
-      "days", "week", "weeks", "month", "months", "year", "years", "dollar", "dollars",
-      "cent", "cents", "unit", "units", "inch", "inches", "foot", "feet", "ft", "yard",
-      "yards", "mile", "miles", "mph", "meter", "meters", "metre", "metres", "gram", "grams",
-      "liter", "liters", "litre", "litres", "l", "ml", "degree", "degrees", "percent",
-      "square", "sq", "cubic", "points", "point", "people", "items", "times"};
+  static const std::set<std::string> units = {"cm",     "m",      "km",     "mm",      "kg",      "g",       "mg",
+                                              "lb",     "lbs",    "oz",     "s",       "sec",     "second",  "seconds",
+                                              "min",    "mins",   "minute", "minutes", "h",       "hr",      "hrs",
+                                              "hour",   "hours",  "day",    "days",    "week",    "weeks",   "month",
+                                              "months", "year",   "years",  "dollar",  "dollars", "cent",    "cents",
+                                              "unit",   "units",  "inch",   "inches",  "foot",    "feet",    "ft",
+                                              "yard",   "yards",  "mile",   "miles",   "mph",     "meter",   "meters",
+                                              "metre",  "metres", "gram",   "grams",   "liter",   "liters",  "litre",
+                                              "litres", "l",      "ml",     "degree",  "degrees", "percent", "square",
+                                              "sq",     "cubic",  "points", "point",   "people",  "items",   "times"};
   return units;
 }
 
@@ -115,9 +117,10 @@ std::string strip_units(std::string s) {
     std::size_t end = t.size();
     // Optional ^2 / ^{3} after the unit.
     std::size_t p = end;
-    if (p >= 2 && std::isdigit(static_cast<unsigned char>(t[p - 1])) && t[p - 2] == '^') p -= 2;
-    else if (p >= 4 && t[p - 1] == '}' && std::isdigit(static_cast<unsigned char>(t[p - 2])) &&
-             t[p - 3] == '{' && t[p - 4] == '^')
+    if (p >= 2 && std::isdigit(static_cast<unsigned char>(t[p - 1])) && t[p - 2] == '^')
+      p -= 2;
+    else if (p >= 4 && t[p - 1] == '}' && std::isdigit(static_cast<unsigned char>(t[p - 2])) && t[p - 3] == '{' &&
+             t[p - 4] == '^')
       p -= 4;
     std::size_t q = p;
     while (q > 0 && std::isalpha(static_cast<unsigned char>(t[q - 1]))) --q;
@@ -156,8 +159,7 @@ void brace_short_arguments(std::string& s) {
           std::size_t close = matching_brace(s, i);
           if (close == std::string::npos) break;
           i = close + 1;
-        } else if (std::isdigit(static_cast<unsigned char>(s[i])) ||
-                   std::isalpha(static_cast<unsigned char>(s[i]))) {
+        } else if (std::isdigit(static_cast<unsigned char>(s[i])) || std::isalpha(static_cast<unsigned char>(s[i]))) {
           s.insert(i + 1, "}");
           s.insert(i, "{");
           i += 3;
@@ -245,8 +247,7 @@ std::string number_key(double v) {
   return fmt::format("{:.10g}", v);
 }
 
-MathComparison compare_scalars(const std::string& c, const std::string& r,
-                               const MathCompareOptions& options) {
+MathComparison compare_scalars(const std::string& c, const std::string& r, const MathCompareOptions& options) {
   MathComparison out;
   std::string c_error, r_error;
   auto cv = evaluate_math_expression(c, &c_error);
@@ -390,17 +391,15 @@ std::string normalize_answer(const std::string& answer) {
     std::size_t slash = s.find('/');
     if (sp != std::string::npos && slash != std::string::npos && slash > sp &&
         s.find(' ', sp + 1) == std::string::npos) {
-      std::string whole = s.substr(0, sp), num = s.substr(sp + 1, slash - sp - 1),
-                  den = s.substr(slash + 1);
-      if (is_integer_literal(whole) && is_integer_literal(num) && is_integer_literal(den) &&
-          num[0] != '-' && den[0] != '-')
+      std::string whole = s.substr(0, sp), num = s.substr(sp + 1, slash - sp - 1), den = s.substr(slash + 1);
+      if (is_integer_literal(whole) && is_integer_literal(num) && is_integer_literal(den) && num[0] != '-' &&
+          den[0] != '-')
         s = whole + "\\frac{" + num + "}{" + den + "}";
     }
   }
   s = strip_units(s);
   // Remove all whitespace.
-  s.erase(std::remove_if(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); }),
-          s.end());
+  s.erase(std::remove_if(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); }), s.end());
   while (!s.empty() && s.back() == '.') s.pop_back();
   // Leading "x=" (a single variable or a command such as \theta), when there is one '='.
   if (std::count(s.begin(), s.end(), '=') == 1) {
@@ -408,10 +407,8 @@ std::string normalize_answer(const std::string& answer) {
     std::string lhs = s.substr(0, eq);
     bool variable = (lhs.size() == 1 && std::isalpha(static_cast<unsigned char>(lhs[0]))) ||
                     (lhs.size() > 1 && lhs[0] == '\\' &&
-                     std::all_of(lhs.begin() + 1, lhs.end(),
-                                 [](unsigned char c) { return std::isalpha(c); })) ||
-                    (lhs.size() >= 3 && std::isalpha(static_cast<unsigned char>(lhs[0])) &&
-                     lhs[1] == '_');
+                     std::all_of(lhs.begin() + 1, lhs.end(), [](unsigned char c) { return std::isalpha(c); })) ||
+                    (lhs.size() >= 3 && std::isalpha(static_cast<unsigned char>(lhs[0])) && lhs[1] == '_');
     if (variable) s = s.substr(eq + 1);
   }
   brace_short_arguments(s);
@@ -437,8 +434,7 @@ std::string normalize_answer(const std::string& answer) {
       grouped = grouped && std::all_of(int_part.begin(), int_part.begin() + first,
                                        [](unsigned char c) { return std::isdigit(c); });
       if (dot != std::string::npos)
-        grouped = grouped && std::all_of(t.begin() + dot + 1, t.end(),
-                                         [](unsigned char c) { return std::isdigit(c); });
+        grouped = grouped && std::all_of(t.begin() + dot + 1, t.end(), [](unsigned char c) { return std::isdigit(c); });
     }
     if (grouped) {
       t.erase(std::remove(t.begin(), t.end(), ','), t.end());
@@ -469,8 +465,7 @@ MathComparison compare_answers(const std::string& candidate, const std::string& 
         return out;
       }
       out.reason = Reason::WrongAnswer;
-      out.detail = cs ? "a sequence where a single value is expected"
-                      : "a single value where a sequence is expected";
+      out.detail = cs ? "a sequence where a single value is expected" : "a single value where a sequence is expected";
       out.candidate_key = c;
       return out;
     }
@@ -482,11 +477,10 @@ MathComparison compare_answers(const std::string& candidate, const std::string& 
     }
     auto open_kind = [](const std::string& b) { return b.empty() ? std::string("(") : b; };
     auto close_kind = [](const std::string& b) { return b.empty() ? std::string(")") : b; };
-    if (options.strict_brackets && (open_kind(cs->open) != open_kind(rs->open) ||
-                                    close_kind(cs->close) != close_kind(rs->close))) {
+    if (options.strict_brackets &&
+        (open_kind(cs->open) != open_kind(rs->open) || close_kind(cs->close) != close_kind(rs->close))) {
       out.reason = Reason::WrongAnswer;
-      out.detail = fmt::format("brackets {}..{} differ from {}..{}", cs->open, cs->close,
-                               rs->open, rs->close);
+      out.detail = fmt::format("brackets {}..{} differ from {}..{}", cs->open, cs->close, rs->open, rs->close);
       out.candidate_key = c;
       return out;
     }

@@ -78,8 +78,8 @@ class Evaluator {
     if (c == '(' || c == '{') return true;
     if (c == '\\') {
       std::string cmd = command_at();
-      return cmd == "frac" || cmd == "sqrt" || cmd == "pi" || cmd == "sin" || cmd == "cos" ||
-             cmd == "tan" || cmd == "ln" || cmd == "log" || cmd == "exp";
+      return cmd == "frac" || cmd == "sqrt" || cmd == "pi" || cmd == "sin" || cmd == "cos" || cmd == "tan" ||
+             cmd == "ln" || cmd == "log" || cmd == "exp";
     }
     return false;
   }
@@ -230,8 +230,7 @@ class Evaluator {
         }
         return Value{index == 2.0 ? std::sqrt(arg->v) : std::pow(arg->v, 1.0 / index), false};
       }
-      if (cmd == "sin" || cmd == "cos" || cmd == "tan" || cmd == "ln" || cmd == "log" ||
-          cmd == "exp") {
+      if (cmd == "sin" || cmd == "cos" || cmd == "tan" || cmd == "ln" || cmd == "log" || cmd == "exp") {
         auto arg = (peek() == '{' || peek() == '(') ? primary() : power();
         if (!arg) return std::nullopt;
         double x = arg->v;

@@ -8,9 +8,8 @@ namespace disa::tasks {
 MathTask::MathTask(TaskOptions options) : options_(std::move(options)) {
   compare_.strict_brackets = options_.math_strict_brackets;
   compare_.relative_tolerance = options_.math_relative_tolerance;
-  DISA_CHECK(compare_.relative_tolerance >= 0.0 && compare_.relative_tolerance < 1.0,
-             ConfigError, "option --task.math-relative-tolerance: must be in [0, 1) (got {})",
-             compare_.relative_tolerance);
+  DISA_CHECK(compare_.relative_tolerance >= 0.0 && compare_.relative_tolerance < 1.0, ConfigError,
+             "option --task.math-relative-tolerance: must be in [0, 1) (got {})", compare_.relative_tolerance);
 }
 
 Dataset MathTask::make_dataset() const {
@@ -18,8 +17,7 @@ Dataset MathTask::make_dataset() const {
 }
 
 std::string MathTask::render_prompt(const Record& record) const {
-  return render_template(
-      options_.prompt_template.empty() ? kDefaultTemplate : options_.prompt_template, record);
+  return render_template(options_.prompt_template.empty() ? kDefaultTemplate : options_.prompt_template, record);
 }
 
 RewardResult MathTask::reward(const Record& record, const std::string& response) const {

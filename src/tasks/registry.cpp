@@ -16,8 +16,10 @@ std::unique_ptr<Task> make_task(const TaskOptions& options) {
   if (options.name == "graph_paths") return std::make_unique<GraphPathsTask>(options);
   if (options.name == "math") return std::make_unique<MathTask>(options);
   if (options.name == "code") return std::make_unique<CodeTask>(options);
-  DISA_THROW(ConfigError, "option --task.name: unknown task '{}' (known: countdown, "
-             "graph_paths, math, code)", options.name);
+  DISA_THROW(ConfigError,
+             "option --task.name: unknown task '{}' (known: countdown, "
+             "graph_paths, math, code)",
+             options.name);
 }
 
 }  // namespace disa::tasks

@@ -8,11 +8,10 @@
 namespace disa::tasks {
 
 namespace {
-constexpr Reason kAllReasons[] = {
-    Reason::Correct,    Reason::Partial,  Reason::WrongAnswer, Reason::RuleViolation,
-    Reason::Unparsable, Reason::NoAnswer, Reason::Unterminated, Reason::Empty,
-    Reason::TooLong,    Reason::Binary,   Reason::TestFailed,  Reason::Timeout,
-    Reason::Memory,     Reason::Crash,    Reason::SandboxError};
+constexpr Reason kAllReasons[] = {Reason::Correct,    Reason::Partial,  Reason::WrongAnswer,  Reason::RuleViolation,
+                                  Reason::Unparsable, Reason::NoAnswer, Reason::Unterminated, Reason::Empty,
+                                  Reason::TooLong,    Reason::Binary,   Reason::TestFailed,   Reason::Timeout,
+                                  Reason::Memory,     Reason::Crash,    Reason::SandboxError};
 }
 
 const char* to_string(Reason reason) {
@@ -92,14 +91,12 @@ bool is_valid_utf8(const std::string& text) {
   return true;
 }
 
-std::optional<RewardResult> screen_response(const std::string& response,
-                                            const ResponseLimits& limits) {
+std::optional<RewardResult> screen_response(const std::string& response, const ResponseLimits& limits) {
   RewardResult r;
   r.reward = 0.0;
   if (response.size() > limits.max_chars) {
     r.reason = Reason::TooLong;
-    r.detail = fmt::format("{} bytes, limit {} (task.max-response-chars)", response.size(),
-                           limits.max_chars);
+    r.detail = fmt::format("{} bytes, limit {} (task.max-response-chars)", response.size(), limits.max_chars);
     return r;
   }
   bool blank = true;

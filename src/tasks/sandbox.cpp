@@ -59,8 +59,9 @@ void populate(const WorkDir& dir, const SandboxJob& job, const std::string& mark
 SandboxResult run_job(const SandboxLimits& limits, const SandboxJob& job) {
   const SandboxCapabilities& caps = sandbox_capabilities();
   if (limits.require_network_isolation && !caps.can_unshare_net)
-    throw SetupError("sandbox: network isolation required (sandbox.require-network-isolation) "
-                     "but the kernel refuses a new network namespace");
+    throw SetupError(
+        "sandbox: network isolation required (sandbox.require-network-isolation) "
+        "but the kernel refuses a new network namespace");
   const double start = now_seconds();
 
   // Declared before the working directory: the uid is released only after the
@@ -70,19 +71,16 @@ SandboxResult run_job(const SandboxLimits& limits, const SandboxJob& job) {
     lease.emplace(limits);
     kill_all_of_uid(lease->uid());  // leftovers of a crashed earlier run
   }
-  const std::optional<uid_t> private_uid =
-      lease ? std::optional<uid_t>(lease->uid()) : std::nullopt;
+  const std::optional<uid_t> private_uid = lease ? std::optional<uid_t>(lease->uid()) : std::nullopt;
 
   const WorkDir workdir(limits.work_root);
   const std::string marker = random_marker();
   populate(workdir, job, marker);
-  if (private_uid)
-    workdir.give_to(*private_uid, {kHarnessFile, kProgramFile, kTestFile, kMarkerFile, kStdinFile});
+  if (private_uid) workdir.give_to(*private_uid, {kHarnessFile, kProgramFile, kTestFile, kMarkerFile, kStdinFile});
   workdir.restrict_to_owner();
 
   const ExecPlan plan(limits, caps, workdir.path().string(), private_uid);
-  RawOutcome raw = run_supervised(plan, limits.max_output_bytes,
-                                  start + limits.wall_seconds + kBackstopGraceSeconds);
+  RawOutcome raw = run_supervised(plan, limits.max_output_bytes, start + limits.wall_seconds + kBackstopGraceSeconds);
   // Second line behind the supervisor's cleanup: nothing of the run's uid survives.
   if (plan.drop_uid) kill_all_of_uid(plan.uid);
   raw.wall_seconds = now_seconds() - start;

@@ -32,14 +32,11 @@ bool probe_in_child(Fn fn) {
 
 SandboxCapabilities probe_capabilities() {
   SandboxCapabilities c;
-  c.can_setuid = geteuid() == 0 && probe_in_child([] {
-    return setgroups(0, nullptr) == 0 && setgid(65534) == 0 && setuid(65534) == 0;
-  });
+  c.can_setuid = geteuid() == 0 &&
+                 probe_in_child([] { return setgroups(0, nullptr) == 0 && setgid(65534) == 0 && setuid(65534) == 0; });
   c.can_unshare_net = probe_in_child([] { return unshare(CLONE_NEWNET) == 0; });
-  c.can_unshare_mount = probe_in_child([] {
-    return unshare(CLONE_NEWNS) == 0 &&
-           mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
-  });
+  c.can_unshare_mount = probe_in_child(
+      [] { return unshare(CLONE_NEWNS) == 0 && mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0; });
   return c;
 }
 
@@ -49,18 +46,21 @@ const SandboxCapabilities& sandbox_capabilities() {
   static SandboxCapabilities caps = [] {
     SandboxCapabilities c = probe_capabilities();
     if (!c.can_unshare_net)
-      log::warn("sandbox: no new network namespace permitted; programs keep network access "
-                "(see docs/tasks.md, sandbox fallbacks)");
+      log::warn(
+          "sandbox: no new network namespace permitted; programs keep network access "
+          "(see docs/tasks.md, sandbox fallbacks)");
     if (!c.can_setuid) {
       // Same uid as the programs: make this process non-dumpable so that they cannot
       // read its /proc/<pid>/environ, mem or fds (ptrace access checks).
       prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-      log::warn("sandbox: not root; programs run under this uid (RLIMIT_NPROC per user); "
-                "this process is made non-dumpable to hide its environment");
+      log::warn(
+          "sandbox: not root; programs run under this uid (RLIMIT_NPROC per user); "
+          "this process is made non-dumpable to hide its environment");
     }
     if (!c.can_unshare_mount)
-      log::warn("sandbox: no mount namespace permitted; the file system is not made "
-                "read-only outside the working directory");
+      log::warn(
+          "sandbox: no mount namespace permitted; the file system is not made "
+          "read-only outside the working directory");
     return c;
   }();
   return caps;

@@ -69,16 +69,15 @@ std::int32_t enter_namespaces(const ExecPlan& plan, StatusRecord& rec) {
   const char* dir = plan.workdir.c_str();
   if (mount(dir, dir, nullptr, MS_BIND, nullptr) != 0) return kStageBindWorkdir;
   for (size_t i = 0; i < plan.remount_paths.size(); ++i)
-    if (mount(nullptr, plan.remount_paths[i], nullptr, plan.remount_flags[i], nullptr) != 0)
-      ++rec.remount_failures;
+    if (mount(nullptr, plan.remount_paths[i], nullptr, plan.remount_flags[i], nullptr) != 0) ++rec.remount_failures;
   return 0;
 }
 
 // Every rlimit but RLIMIT_NOFILE (see drop_privileges). Returns the failed stage or 0.
 std::int32_t apply_rlimits(const ExecPlan& plan) {
   if (setrlimit(RLIMIT_CPU, &plan.cpu) != 0 || setrlimit(RLIMIT_AS, &plan.address_space) != 0 ||
-      setrlimit(RLIMIT_NPROC, &plan.processes) != 0 ||
-      setrlimit(RLIMIT_FSIZE, &plan.file_size) != 0 || setrlimit(RLIMIT_CORE, &plan.core) != 0)
+      setrlimit(RLIMIT_NPROC, &plan.processes) != 0 || setrlimit(RLIMIT_FSIZE, &plan.file_size) != 0 ||
+      setrlimit(RLIMIT_CORE, &plan.core) != 0)
     return kStageRlimit;
   return 0;
 }
@@ -88,8 +87,7 @@ std::int32_t apply_rlimits(const ExecPlan& plan) {
 std::int32_t redirect_stdio(const ExecPlan& plan, const ChildFds& fds) {
   const int in_fd = open(plan.stdin_path.c_str(), O_RDONLY);
   if (in_fd < 0) return kStageStdin;
-  if (dup2(in_fd, 0) < 0 || dup2(fds.stdout_write, 1) < 0 || dup2(fds.stderr_write, 2) < 0)
-    return kStageDup;
+  if (dup2(in_fd, 0) < 0 || dup2(fds.stdout_write, 1) < 0 || dup2(fds.stderr_write, 2) < 0) return kStageDup;
   close_all_except(3, fds.status_write);
   return 0;
 }
@@ -99,8 +97,7 @@ std::int32_t redirect_stdio(const ExecPlan& plan, const ChildFds& fds) {
 // last, once the inherited descriptors (whose numbers may exceed it) are closed.
 // Returns the failed stage or 0.
 std::int32_t drop_privileges(const ExecPlan& plan) {
-  if (plan.drop_uid &&
-      (setgroups(0, nullptr) != 0 || setgid(plan.uid) != 0 || setuid(plan.uid) != 0))
+  if (plan.drop_uid && (setgroups(0, nullptr) != 0 || setgid(plan.uid) != 0 || setuid(plan.uid) != 0))
     return kStageDropUid;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return kStageNoNewPrivs;
   if (setrlimit(RLIMIT_NOFILE, &plan.open_files) != 0) return kStageRlimit;
@@ -239,9 +236,8 @@ void run_supervisor(const ExecPlan& plan, const ChildFds& fds) {
   kill_and_reap_all(prog, end);
   rec.kind = kRecordFinal;
   rec.wait_status = end.status;
-  rec.cpu_microseconds =
-      static_cast<std::int64_t>(end.usage.ru_utime.tv_sec + end.usage.ru_stime.tv_sec) * 1000000 +
-      end.usage.ru_utime.tv_usec + end.usage.ru_stime.tv_usec;
+  rec.cpu_microseconds = static_cast<std::int64_t>(end.usage.ru_utime.tv_sec + end.usage.ru_stime.tv_sec) * 1000000 +
+                         end.usage.ru_utime.tv_usec + end.usage.ru_stime.tv_usec;
   send(sfd, rec);
   _exit(0);
 }

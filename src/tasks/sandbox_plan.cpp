@@ -44,7 +44,9 @@ unsigned long readonly_remount_flags(const struct statvfs& sv) {
   return f;
 }
 
-struct rlimit same_soft_and_hard(rlim_t value) { return {value, value}; }
+struct rlimit same_soft_and_hard(rlim_t value) {
+  return {value, value};
+}
 
 // Null-terminated pointers into `strings` (which must outlive the result unchanged).
 std::vector<char*> c_array(std::vector<std::string>& strings) {
@@ -74,14 +76,18 @@ std::vector<MountEntry> read_mounts() {
   return out;
 }
 
-ExecPlan::ExecPlan(const SandboxLimits& limits, const SandboxCapabilities& caps,
-                   const std::string& dir, std::optional<uid_t> private_uid)
+ExecPlan::ExecPlan(const SandboxLimits& limits, const SandboxCapabilities& caps, const std::string& dir,
+                   std::optional<uid_t> private_uid)
     : workdir(dir), stdin_path((std::filesystem::path(dir) / kStdinFile).string()) {
   // -I: isolated mode (no user site directory, PYTHON* variables ignored); -B: no .pyc.
   arg_strings = {limits.python, "-I", "-B", kHarnessFile};
   // The environment is replaced, not filtered: nothing of this process's leaks in.
-  env_strings = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + workdir, "TMPDIR=" + workdir,
-                 "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "PYTHONHASHSEED=0"};
+  env_strings = {"PATH=/usr/local/bin:/usr/bin:/bin",
+                 "HOME=" + workdir,
+                 "TMPDIR=" + workdir,
+                 "LANG=C.UTF-8",
+                 "LC_ALL=C.UTF-8",
+                 "PYTHONHASHSEED=0"};
   argv = c_array(arg_strings);
   envp = c_array(env_strings);
 

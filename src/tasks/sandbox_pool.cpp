@@ -12,8 +12,7 @@ namespace disa::tasks {
 
 SandboxPool::SandboxPool(SandboxLimits limits, int concurrency)
     : sandbox_(std::move(limits)), concurrency_(concurrency) {
-  DISA_CHECK(concurrency >= 1, ConfigError,
-             "option --sandbox.concurrency: must be at least 1 (got {})", concurrency);
+  DISA_CHECK(concurrency >= 1, ConfigError, "option --sandbox.concurrency: must be at least 1 (got {})", concurrency);
 }
 
 std::vector<SandboxResult> SandboxPool::run_all(const std::vector<SandboxJob>& jobs) const {

@@ -121,8 +121,7 @@ void Collector::poll_and_read(double now, double backstop_deadline) {
       which[n++] = k;
     }
   const double until = raw_.final_reported ? drain_until_ : backstop_deadline;
-  const int timeout_ms =
-      std::max(0, std::min(kPollSliceMs, static_cast<int>((until - now) * 1000.0) + 1));
+  const int timeout_ms = std::max(0, std::min(kPollSliceMs, static_cast<int>((until - now) * 1000.0) + 1));
   const int pr = n > 0 ? poll(pfd, n, timeout_ms) : (usleep(timeout_ms * 1000), 0);
   if (pr <= 0) return;
   for (int i = 0; i < n; ++i)
@@ -172,8 +171,7 @@ void Collector::take(const StatusRecord& rec) {
 
 }  // namespace
 
-RawOutcome run_supervised(const ExecPlan& plan, std::size_t max_output_bytes,
-                          double backstop_deadline) {
+RawOutcome run_supervised(const ExecPlan& plan, std::size_t max_output_bytes, double backstop_deadline) {
   Pipe out = open_pipe(), err = open_pipe(), status = open_pipe();
   const ChildFds child{out.write.get(), err.write.get(), status.write.get()};
   const pid_t pid = fork();
@@ -186,8 +184,7 @@ RawOutcome run_supervised(const ExecPlan& plan, std::size_t max_output_bytes,
   status.write.reset();
   RawOutcome raw;
   {
-    Collector collector(std::move(out.read), std::move(err.read), std::move(status.read),
-                        max_output_bytes, raw);
+    Collector collector(std::move(out.read), std::move(err.read), std::move(status.read), max_output_bytes, raw);
     collector.run(pid, backstop_deadline);
   }  // the read ends close here, before the supervisor is reaped
   int wstatus = 0;

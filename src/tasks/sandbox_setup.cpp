@@ -47,8 +47,7 @@ bool uid_has_live_processes(uid_t uid) {
 }
 
 // Tries every uid of the range once, starting at `start`; true when one was locked.
-bool try_lock_one(const SandboxLimits& limits, const std::string& dir, unsigned start,
-                  UniqueFd& lock, int& uid) {
+bool try_lock_one(const SandboxLimits& limits, const std::string& dir, unsigned start, UniqueFd& lock, int& uid) {
   for (int k = 0; k < limits.uid_count; ++k) {
     const int candidate = limits.uid_base + static_cast<int>((start + k) % limits.uid_count);
     const std::string path = fmt::format("{}/{}.lock", dir, candidate);
@@ -106,8 +105,7 @@ WorkDir::WorkDir(const std::string& root) {
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   if (!mkdtemp(buf.data()))
-    throw SetupError(fmt::format("sandbox: cannot create a working directory in {}: {}", root,
-                                 std::strerror(errno)));
+    throw SetupError(fmt::format("sandbox: cannot create a working directory in {}: {}", root, std::strerror(errno)));
   path_ = buf.data();
 }
 

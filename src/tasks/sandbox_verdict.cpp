@@ -31,9 +31,7 @@ namespace sandbox_detail {
 namespace {
 
 // The last 400 bytes of stderr: enough for the end of a traceback in `detail`.
-std::string stderr_tail(const std::string& e) {
-  return e.size() > 400 ? e.substr(e.size() - 400) : e;
-}
+std::string stderr_tail(const std::string& e) { return e.size() > 400 ? e.substr(e.size() - 400) : e; }
 
 void record_isolation(const RawOutcome& raw, SandboxResult& result) {
   result.private_uid = raw.private_uid;
@@ -50,8 +48,7 @@ void record_isolation(const RawOutcome& raw, SandboxResult& result) {
 // (the harness ran to its end). Output after it, or a truncated stream, has none.
 bool strip_completion_marker(std::string& out, const std::string& marker) {
   const std::string tail = "\n" + marker + "\n";
-  if (out.size() < tail.size() || out.compare(out.size() - tail.size(), tail.size(), tail) != 0)
-    return false;
+  if (out.size() < tail.size() || out.compare(out.size() - tail.size(), tail.size(), tail) != 0) return false;
   out.resize(out.size() - tail.size());
   return true;
 }
@@ -66,22 +63,19 @@ void decode_wait_status(int status, SandboxResult& result) {
 }
 
 // The verdict of a program that was started; appends the reason to `detail`.
-void judge(const RawOutcome& raw, bool completed, const SandboxLimits& limits,
-           SandboxResult& result) {
+void judge(const RawOutcome& raw, bool completed, const SandboxLimits& limits, SandboxResult& result) {
   const double cpu_used = static_cast<double>(raw.cpu_microseconds) * 1e-6;
   const double cpu_limit = std::ceil(limits.cpu_seconds);
   if (result.wall_timeout) {
     result.verdict = SandboxVerdict::Timeout;
     result.detail += fmt::format("wall-clock timeout after {} s", limits.wall_seconds);
-  } else if (result.signal == SIGXCPU ||
-             (result.signal == SIGKILL && cpu_used + 0.05 >= cpu_limit)) {
+  } else if (result.signal == SIGXCPU || (result.signal == SIGKILL && cpu_used + 0.05 >= cpu_limit)) {
     // SIGXCPU at the soft CPU limit, SIGKILL at the hard one (a second later).
     result.verdict = SandboxVerdict::Timeout;
     result.detail += fmt::format("CPU limit of {} s", cpu_limit);
   } else if (result.signal != 0) {
     result.verdict = SandboxVerdict::Crash;
-    result.detail += fmt::format("killed by signal {} ({})", result.signal,
-                                 strsignal(result.signal));
+    result.detail += fmt::format("killed by signal {} ({})", result.signal, strsignal(result.signal));
   } else if (result.exit_code == 0) {
     if (completed) {
       result.verdict = SandboxVerdict::Pass;
@@ -92,15 +86,13 @@ void judge(const RawOutcome& raw, bool completed, const SandboxLimits& limits,
   } else if (result.exit_code == kExitAssertion) {
     result.verdict = SandboxVerdict::Fail;
     result.detail += "assertion failed: " + stderr_tail(result.stderr_text);
-  } else if (result.exit_code == kExitMemory ||
-             result.stderr_text.find("MemoryError") != std::string::npos) {
+  } else if (result.exit_code == kExitMemory || result.stderr_text.find("MemoryError") != std::string::npos) {
     // Also a MemoryError raised where the harness could not map it (e.g. at startup).
     result.verdict = SandboxVerdict::Memory;
     result.detail += fmt::format("memory limit of {} MB", limits.memory_mb);
   } else {
     result.verdict = SandboxVerdict::Crash;
-    result.detail += fmt::format("exit status {}: {}", result.exit_code,
-                                 stderr_tail(result.stderr_text));
+    result.detail += fmt::format("exit status {}: {}", result.exit_code, stderr_tail(result.stderr_text));
   }
 }
 
@@ -113,8 +105,7 @@ SandboxResult classify(const RawOutcome& raw, const SandboxLimits& limits) {
   if (raw.setup_failed || (!raw.final_reported && !raw.backstop_killed)) {
     result.verdict = SandboxVerdict::Error;
     result.detail = raw.setup_failed
-                        ? fmt::format("sandbox: {} failed: {}", raw.setup_step,
-                                      std::strerror(raw.setup_errno))
+                        ? fmt::format("sandbox: {} failed: {}", raw.setup_step, std::strerror(raw.setup_errno))
                         : std::string("sandbox: the supervisor died without a report");
     return result;
   }

@@ -7,8 +7,8 @@ namespace disa::tasks {
 
 std::vector<RewardResult> Task::reward_batch(const std::vector<const Record*>& records,
                                              const std::vector<std::string>& responses) const {
-  DISA_CHECK(records.size() == responses.size(), DataError,
-             "reward_batch: {} records but {} responses", records.size(), responses.size());
+  DISA_CHECK(records.size() == responses.size(), DataError, "reward_batch: {} records but {} responses", records.size(),
+             responses.size());
   std::vector<RewardResult> out;
   out.reserve(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) out.push_back(reward(*records[i], responses[i]));
@@ -33,8 +33,8 @@ std::string render_template(const std::string& tmpl, const Record& record) {
       DISA_CHECK(close != std::string::npos, ConfigError,
                  "option --task.prompt-template: unclosed '{{' at offset {} in '{}'", i, tmpl);
       std::string field = tmpl.substr(i + 1, close - i - 1);
-      DISA_CHECK(record.fields.contains(field), DataError,
-                 "prompt template '{}': record '{}' has no field '{}'", tmpl, record.id, field);
+      DISA_CHECK(record.fields.contains(field), DataError, "prompt template '{}': record '{}' has no field '{}'", tmpl,
+                 record.id, field);
       out += record.text(field);
       i = close;
     } else {

@@ -26,10 +26,10 @@ const OptionTable<TaskOptions>& task_option_table() {
     t.integer("task.countdown-max-number", DISA_FIELD(countdown_max_number),
               "countdown: numbers are drawn from 1..this");
     t.integer("task.graph-nodes", DISA_FIELD(graph_nodes), "graph_paths: nodes per graph (3..26)");
-    t.real("task.graph-edge-probability", DISA_FIELD(graph_edge_probability),
-           "graph_paths: probability of each edge");
+    t.real("task.graph-edge-probability", DISA_FIELD(graph_edge_probability), "graph_paths: probability of each edge");
     t.text("task.data", DISA_FIELD(data_path), "math/code: JSONL data file");
-    t.text("task.id-field", DISA_FIELD(id_field), "math/code: JSON key of the record id (empty: number records by line)");
+    t.text("task.id-field", DISA_FIELD(id_field),
+           "math/code: JSON key of the record id (empty: number records by line)");
     t.text("task.problem-field", DISA_FIELD(problem_field), "math: JSON key of the problem text");
     t.text("task.answer-field", DISA_FIELD(answer_field), "math: JSON key of the reference answer");
     t.text("task.prompt-field", DISA_FIELD(prompt_field), "code: JSON key of the prompt text");
@@ -62,8 +62,9 @@ const OptionTable<TaskOptions>& task_option_table() {
            "fail instead of running without a private network namespace");
     t.integer("sandbox.concurrency", DISA_FIELD(sandbox_concurrency), "test runs executed at the same time",
               at_least<int64_t>(1));
-    t.check("task.max-solutions", [](const TaskOptions& o) { return o.max_solutions >= o.min_solutions; },
-            "must be >= task.min-solutions");
+    t.check(
+        "task.max-solutions", [](const TaskOptions& o) { return o.max_solutions >= o.min_solutions; },
+        "must be >= task.min-solutions");
     return t;
   }();
   return table;

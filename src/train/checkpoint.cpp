@@ -28,8 +28,7 @@ void publish_checkpoint(const std::string& out_dir, int64_t step) {
   std::error_code ec;
   fs::remove_all(dst, ec);
   fs::rename(partial_dir(out_dir, step), dst, ec);
-  DISA_CHECK(!ec, IoError, "cannot rename checkpoint '{}' to '{}': {}", partial_dir(out_dir, step), dst,
-             ec.message());
+  DISA_CHECK(!ec, IoError, "cannot rename checkpoint '{}' to '{}': {}", partial_dir(out_dir, step), dst, ec.message());
 }
 
 void write_state(const std::string& dir, const CheckpointState& s) {
@@ -96,8 +95,7 @@ void prune_checkpoints(const std::string& out_dir, int64_t keep) {
   for (size_t i = 0; i + size_t(keep) < found.size(); ++i) fs::remove_all(found[i]);
 }
 
-std::optional<ResumePoint> find_resume_point(const std::string& out_dir, const std::string& algorithm,
-                                             uint64_t seed) {
+std::optional<ResumePoint> find_resume_point(const std::string& out_dir, const std::string& algorithm, uint64_t seed) {
   auto dir = latest_complete_checkpoint(out_dir);
   if (!dir) {
     log::warn("train: --train.resume given but '{}/checkpoints' has no complete checkpoint; starting at step 0",
@@ -115,7 +113,8 @@ std::optional<ResumePoint> find_resume_point(const std::string& out_dir, const s
 }
 
 void refuse_existing_run(const std::string& out_dir) {
-  const bool has_metrics = fs::exists(out_dir + "/train.h5") || fs::exists(out_dir + "/train.h5" + h5::kIncompleteSuffix);
+  const bool has_metrics = fs::exists(out_dir + "/train.h5") ||
+                           fs::exists(out_dir + "/train.h5" + h5::kIncompleteSuffix);
   DISA_CHECK(!has_metrics && !latest_complete_checkpoint(out_dir), ConfigError,
              "option --train.out: '{}' already holds a training run (train.h5 or checkpoints); continue it with "
              "--train.resume, or choose another --train.out (or delete it)",

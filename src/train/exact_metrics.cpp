@@ -8,8 +8,8 @@
 #include "disa/core/error.hpp"
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/work_split.hpp"
-#include "disa/stage/statistics.hpp"
 #include "disa/model/tokenizer.hpp"
+#include "disa/stage/statistics.hpp"
 #include "disa/tasks/task.hpp"
 
 namespace disa::train {
@@ -31,8 +31,7 @@ ExactMetrics::ExactMetrics(const tasks::Task& task, const Tokenizer& tokenizer, 
   reference_.resize(solutions_.size());
 }
 
-std::map<std::string, double> ExactMetrics::measure(CausalLMImpl& policy, CausalLMImpl& reference,
-                                                    Communicator& comm) {
+std::map<std::string, double> ExactMetrics::measure(CausalLMImpl& policy, CausalLMImpl& reference, Communicator& comm) {
   torch::NoGradGuard no_grad;
   policy.eval();
   auto [b0, b1] = balanced_block(int64_t(solutions_.size()), comm.rank(), comm.size());
@@ -42,7 +41,8 @@ std::map<std::string, double> ExactMetrics::measure(CausalLMImpl& policy, Causal
     if (solutions.reachable.empty()) continue;
     const auto& prompt = prompts_[size_t(i)].tokens;
     auto pol = stage::score_solutions(policy, prompt, solutions, kScoreBatch);
-    if (reference_[size_t(i)].empty()) reference_[size_t(i)] = stage::score_solutions(reference, prompt, solutions, kScoreBatch);
+    if (reference_[size_t(i)].empty())
+      reference_[size_t(i)] = stage::score_solutions(reference, prompt, solutions, kScoreBatch);
     auto m = stage::exact_metrics(pol, reference_[size_t(i)], stage::kDefaultCoverageThreshold);
     if (!std::isfinite(m.kl)) continue;
     sums[0] += m.kl;

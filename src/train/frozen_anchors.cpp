@@ -17,20 +17,21 @@ FrozenAnchors FrozenAnchors::open(const std::string& path, const AnchorExpectati
   if (e.beta && !(std::abs(p.beta - *e.beta) <= 1e-12 * std::max(1.0, std::abs(*e.beta))))
     problems.push_back(fmt::format("beta: the file has {} but option --{} is {}", p.beta, e.beta_option, *e.beta));
   if (p.anchors.find(e.residual) == std::string::npos)
-    problems.push_back(fmt::format("estimator: the file's anchors are '{}', the run needs '{}'", p.anchors,
-                                   e.residual));
+    problems.push_back(
+        fmt::format("estimator: the file's anchors are '{}', the run needs '{}'", p.anchors, e.residual));
   if (!e.reference_fingerprint.empty() && p.reference_fingerprint != e.reference_fingerprint)
-    problems.push_back(fmt::format("reference model: the file was anchored on '{}' (fingerprint {}), option --{} "
-                                   "has fingerprint {}",
-                                   p.reference_model, p.reference_fingerprint, e.reference_option,
-                                   e.reference_fingerprint));
+    problems.push_back(
+        fmt::format("reference model: the file was anchored on '{}' (fingerprint {}), option --{} "
+                    "has fingerprint {}",
+                    p.reference_model, p.reference_fingerprint, e.reference_option, e.reference_fingerprint));
   if (!e.tokenizer_fingerprint.empty() && p.tokenizer_fingerprint != e.tokenizer_fingerprint)
-    problems.push_back(fmt::format("tokenizer: the file's fingerprint is {}, the run's is {}",
-                                   p.tokenizer_fingerprint, e.tokenizer_fingerprint));
+    problems.push_back(fmt::format("tokenizer: the file's fingerprint is {}, the run's is {}", p.tokenizer_fingerprint,
+                                   e.tokenizer_fingerprint));
   if (e.max_new_tokens && p.max_new_tokens != *e.max_new_tokens)
-    problems.push_back(fmt::format("max_new_tokens: the file's responses are cut at {} tokens (anchor.max-new-tokens), "
-                                   "option --train.max-new-tokens is {}; log Z is defined over that response space",
-                                   p.max_new_tokens, *e.max_new_tokens));
+    problems.push_back(
+        fmt::format("max_new_tokens: the file's responses are cut at {} tokens (anchor.max-new-tokens), "
+                    "option --train.max-new-tokens is {}; log Z is defined over that response space",
+                    p.max_new_tokens, *e.max_new_tokens));
   if (!e.task.empty() && p.task != e.task)
     problems.push_back(fmt::format("task: the file is for '{}', the run for '{}'", p.task, e.task));
   if (!problems.empty()) {

@@ -9,8 +9,7 @@ Aggregation parse_aggregation(const std::string& name) {
   if (name == "token-mean") return Aggregation::TokenMean;
   if (name == "seq-mean-token-mean") return Aggregation::SequenceMeanTokenMean;
   if (name == "seq-mean-token-sum") return Aggregation::SequenceMeanTokenSum;
-  DISA_THROW(ConfigError, "unknown loss aggregation '{}' (token-mean, seq-mean-token-mean, seq-mean-token-sum)",
-             name);
+  DISA_THROW(ConfigError, "unknown loss aggregation '{}' (token-mean, seq-mean-token-mean, seq-mean-token-sum)", name);
 }
 
 const char* aggregation_name(Aggregation a) {
@@ -25,12 +24,10 @@ const char* aggregation_name(Aggregation a) {
 Aggregated aggregate(const torch::Tensor& per_token, const torch::Tensor& mask, Aggregation mode) {
   torch::Tensor masked = per_token * mask;
   switch (mode) {
-    case Aggregation::TokenMean:
-      return {masked.sum(), LossUnit::Tokens};
+    case Aggregation::TokenMean: return {masked.sum(), LossUnit::Tokens};
     case Aggregation::SequenceMeanTokenMean:
       return {(masked.sum(1) / mask.sum(1).clamp_min(1.0)).sum(), LossUnit::Sequences};
-    case Aggregation::SequenceMeanTokenSum:
-      return {masked.sum(), LossUnit::Sequences};
+    case Aggregation::SequenceMeanTokenSum: return {masked.sum(), LossUnit::Sequences};
   }
   DISA_THROW(ConfigError, "unknown aggregation");
 }
@@ -72,9 +69,8 @@ torch::Tensor group_normalized(const torch::Tensor& rewards, int64_t group_size,
   return ((g - mean) / (sd + eps)).reshape({-1});
 }
 
-PolicyGradientTerms grpo_token_loss(const torch::Tensor& logp, const torch::Tensor& old_logp,
-                                    const torch::Tensor& mask, const torch::Tensor& advantages,
-                                    double eps_low, double eps_high) {
+PolicyGradientTerms grpo_token_loss(const torch::Tensor& logp, const torch::Tensor& old_logp, const torch::Tensor& mask,
+                                    const torch::Tensor& advantages, double eps_low, double eps_high) {
   torch::Tensor ratio = (logp - old_logp).exp();
   torch::Tensor a = advantages.unsqueeze(1).expand_as(ratio);
   torch::Tensor unclipped = ratio * a;
@@ -90,8 +86,8 @@ PolicyGradientTerms grpo_token_loss(const torch::Tensor& logp, const torch::Tens
 }
 
 PolicyGradientTerms gspo_sequence_loss(const torch::Tensor& logp, const torch::Tensor& old_logp,
-                                       const torch::Tensor& mask, const torch::Tensor& advantages,
-                                       double eps_low, double eps_high) {
+                                       const torch::Tensor& mask, const torch::Tensor& advantages, double eps_low,
+                                       double eps_high) {
   torch::Tensor mean_log_ratio = ((logp - old_logp) * mask).sum(1) / mask.sum(1).clamp_min(1.0);
   torch::Tensor s = mean_log_ratio.exp();
   torch::Tensor unclipped = s * advantages;

@@ -22,15 +22,27 @@ Metric max_metric(const std::string& column, const std::string& stat, const std:
 }
 
 Metric per_update_metric(const std::string& column, const std::string& stat, const std::string& log) {
-  return {column,
-          [stat](const StepRecord& r) { return r.stats.sum(stat) / double(std::max<int64_t>(1, r.updates)); }, log,
-          false};
+  return {column, [stat](const StepRecord& r) { return r.stats.sum(stat) / double(std::max<int64_t>(1, r.updates)); },
+          log, false};
 }
 
 const std::vector<std::string>& common_statistics() {
-  static const std::vector<std::string> names{
-      "loss", "reward", "reward_sq", "accuracy", "zero_variance_groups", "response_length", "truncated", "entropy",
-      "kl_ref", "anchor", "grad_norm", "tokens", "time_generate", "time_score", "time_backward", "time_communicate"};
+  static const std::vector<std::string> names{"loss",
+                                              "reward",
+                                              "reward_sq",
+                                              "accuracy",
+                                              "zero_variance_groups",
+                                              "response_length",
+                                              "truncated",
+                                              "entropy",
+                                              "kl_ref",
+                                              "anchor",
+                                              "grad_norm",
+                                              "tokens",
+                                              "time_generate",
+                                              "time_score",
+                                              "time_backward",
+                                              "time_communicate"};
   return names;
 }
 
@@ -82,9 +94,8 @@ std::vector<Metric> rollout_metrics() {
 std::vector<Metric> run_metrics() {
   return {mean_metric("grad_norm", "grad_norm", "gnorm {:.3f}"),
           {"lr", [](const StepRecord& r) { return r.lr; }, "lr {:.2e}", false},
-          {"tokens_per_second",
-           [](const StepRecord& r) { return r.stats.sum("tokens") / std::max(r.seconds, 1e-9); }, "{:.0f} tok/s",
-           false},
+          {"tokens_per_second", [](const StepRecord& r) { return r.stats.sum("tokens") / std::max(r.seconds, 1e-9); },
+           "{:.0f} tok/s", false},
           {"time_generate", [](const StepRecord& r) { return r.time_generate; }, "gen {:.2f}s", false},
           {"time_score", [](const StepRecord& r) { return r.time_score; }, "score {:.2f}s", false},
           {"time_backward", [](const StepRecord& r) { return r.time_backward; }, "bwd {:.2f}s", false},
@@ -119,8 +130,8 @@ std::map<std::string, double> metric_row(const std::vector<Metric>& metrics, con
   return row;
 }
 
-std::string progress_line(const std::vector<Metric>& metrics, const std::map<std::string, double>& row,
-                          int64_t step, int64_t steps) {
+std::string progress_line(const std::vector<Metric>& metrics, const std::map<std::string, double>& row, int64_t step,
+                          int64_t steps) {
   std::string line = fmt::format("step {:>4}/{}", step, steps);
   for (const auto& m : metrics) {
     auto it = row.find(m.column);

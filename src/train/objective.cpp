@@ -34,7 +34,8 @@ void record_residuals(const ResidualLoss& loss, const torch::Tensor& weight, con
 std::vector<Metric> clip_metrics() {
   return {{"clip_fraction", [](const StepRecord& r) { return r.stats.mean("clip_low") + r.stats.mean("clip_high"); },
            "clip {:.3f}", false},
-          mean_metric("clip_fraction_low", "clip_low"), mean_metric("clip_fraction_high", "clip_high")};
+          mean_metric("clip_fraction_low", "clip_low"),
+          mean_metric("clip_fraction_high", "clip_high")};
 }
 
 void require_untempered_rollouts(const Settings& s) {

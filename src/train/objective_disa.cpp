@@ -92,8 +92,9 @@ void add_disa_options(OptionTable<Settings>& t) {
            "estimate (log Zhat of the file) or exact (the file's exact log Z, listable tasks only: for sensitivity "
            "studies)");
   t.real("disa.w-max", DISA_FIELD(w_max), "clamp of the importance weight pi_theta/pi_old (<= 0: none)");
-  t.check("disa.anchor", [](const Settings& s) { return !s.exact_anchor || !s.length_normalized; },
-          "exact is the exact log Z, the anchor of disa.residual = sequence only");
+  t.check(
+      "disa.anchor", [](const Settings& s) { return !s.exact_anchor || !s.length_normalized; },
+      "exact is the exact log Z, the anchor of disa.residual = sequence only");
 }
 
 std::unique_ptr<Objective> make_disa_objective(const ObjectiveContext& c) {

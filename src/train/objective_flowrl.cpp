@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "disa/core/error.hpp"
-#include "disa/train/log_z_head.hpp"
 #include "disa/core/option_table.hpp"
+#include "disa/train/log_z_head.hpp"
 #include "disa/train/objective.hpp"
 
 namespace disa::train {

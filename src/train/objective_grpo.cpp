@@ -18,8 +18,8 @@ class GrpoObjective final : public Objective {
   void prepare(std::vector<Sample>& samples) const override { group_advantages(samples, s_.group_size); }
 
   torch::Tensor loss_sum(const MicroBatch& b, StepStats& stats) override {
-    auto pg = grpo_token_loss(b.logp, b.old_logp, b.mask, b.column(&Sample::advantage), s_.grpo_eps_low,
-                              s_.grpo_eps_high);
+    auto pg =
+        grpo_token_loss(b.logp, b.old_logp, b.mask, b.column(&Sample::advantage), s_.grpo_eps_low, s_.grpo_eps_high);
     torch::Tensor loss = aggregate(pg.per_token, b.mask, s_.aggregation).sum;
     const double tokens = b.mask.sum().item<double>();
     stats.add("clip_low", pg.clipped_low.sum().item<double>(), tokens);

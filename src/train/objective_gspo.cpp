@@ -15,8 +15,8 @@ class GspoObjective final : public Objective {
   void prepare(std::vector<Sample>& samples) const override { group_advantages(samples, s_.group_size); }
 
   torch::Tensor loss_sum(const MicroBatch& b, StepStats& stats) override {
-    auto pg = gspo_sequence_loss(b.logp, b.old_logp, b.mask, b.column(&Sample::advantage), s_.gspo_eps_low,
-                                 s_.gspo_eps_high);
+    auto pg =
+        gspo_sequence_loss(b.logp, b.old_logp, b.mask, b.column(&Sample::advantage), s_.gspo_eps_low, s_.gspo_eps_high);
     stats.add("clip_low", pg.clipped_low.sum().item<double>(), double(b.samples.size()));
     stats.add("clip_high", pg.clipped_high.sum().item<double>(), double(b.samples.size()));
     return pg.per_token.sum();

@@ -12,7 +12,7 @@
 
 namespace disa::train {
 
-#define DISA_DECLARE_OBJECTIVE(name)                                                  \
+#define DISA_DECLARE_OBJECTIVE(name)                                           \
   std::unique_ptr<Objective> make_##name##_objective(const ObjectiveContext&); \
   void add_##name##_options(OptionTable<Settings>&);
 DISA_OBJECTIVES(DISA_DECLARE_OBJECTIVE)

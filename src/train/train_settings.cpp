@@ -42,7 +42,8 @@ const OptionTable<Settings>& settings_table() {
     t.text("train.out", DISA_FIELD(out_dir), "output directory: train.h5, checkpoints/, policy/ (and adapter/)",
            required("the output directory"));
     t.integer("train.steps", DISA_FIELD(steps),
-              "training steps (each: rollouts, then ppo-epochs x mini-batches optimiser updates)", at_least<int64_t>(0));
+              "training steps (each: rollouts, then ppo-epochs x mini-batches optimiser updates)",
+              at_least<int64_t>(0));
     t.integer("train.prompts-per-step", DISA_FIELD(prompts_per_step), "prompts per step over all ranks",
               at_least<int64_t>(1));
     t.integer("train.group-size", DISA_FIELD(group_size), "responses sampled per prompt (G)", at_least<int64_t>(1));
@@ -97,10 +98,12 @@ const OptionTable<Settings>& settings_table() {
            "projections to adapt (q k v o gate up down; default all)");
     add_objective_options(t);  // disa.*, flowrl.*, grpo.*, gspo.*, sft.*: each objective its own
     t.include(DISA_FIELD(task), tasks::task_option_table());
-    t.check("train.model", [](const Settings& s) { return fs::is_directory(s.model_dir); },
-            "must be an existing model directory");
-    t.check("train.mini-batches", [](const Settings& s) { return s.mini_batches <= s.prompts_per_step; },
-            "must be between 1 and train.prompts-per-step");
+    t.check(
+        "train.model", [](const Settings& s) { return fs::is_directory(s.model_dir); },
+        "must be an existing model directory");
+    t.check(
+        "train.mini-batches", [](const Settings& s) { return s.mini_batches <= s.prompts_per_step; },
+        "must be between 1 and train.prompts-per-step");
     return t;
   }();
   return table;

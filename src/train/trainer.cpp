@@ -24,9 +24,9 @@
 #include "disa/model/lora.hpp"
 #include "disa/model/score.hpp"
 #include "disa/model/tokenizer.hpp"
-#include "disa/tasks/registry.hpp"
 #include "disa/stage/models.hpp"
 #include "disa/stage/rollout.hpp"
+#include "disa/tasks/registry.hpp"
 #include "disa/train/checkpoint.hpp"
 #include "disa/train/exact_metrics.hpp"
 #include "disa/train/gradients.hpp"
@@ -386,8 +386,8 @@ std::string Trainer::run() {
     comm_->all_reduce(times, ReduceOp::Max);
     stats.reduce(*comm_);
     const double step_time = comm_->all_reduce(seconds_since(t_step), ReduceOp::Max);
-    const StepRecord record{stats,    updates,  lr_schedule(s_).at(step), step_time, times[0], times[1],
-                            times[2], times[3], exact_row};
+    const StepRecord record{stats,    updates,  lr_schedule(s_).at(step), step_time, times[0], times[1], times[2],
+                            times[3], exact_row};
     const auto row = metric_row(metrics_decl_, record);
     if (comm_->rank() == 0) {
       metrics_.append(step, row);

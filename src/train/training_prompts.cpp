@@ -12,8 +12,8 @@
 namespace disa::train {
 
 TrainingPrompts load_training_prompts(const tasks::Dataset& dataset, const tasks::Task& task,
-                                      const Tokenizer& tokenizer, const FrozenAnchors* anchors,
-                                      const Settings& s, bool needs_anchor) {
+                                      const Tokenizer& tokenizer, const FrozenAnchors* anchors, const Settings& s,
+                                      bool needs_anchor) {
   TrainingPrompts out;
   std::vector<std::string> missing;
   auto encoded = stage::encode_prompts(task, dataset, tokenizer);

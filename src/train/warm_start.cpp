@@ -6,11 +6,11 @@
 
 #include <torch/torch.h>
 
-#include "disa/core/option_table.hpp"
 #include "disa/core/log.hpp"
+#include "disa/core/option_table.hpp"
 #include "disa/core/random.hpp"
-#include "disa/core/timing.hpp"
 #include "disa/core/table.hpp"
+#include "disa/core/timing.hpp"
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/device.hpp"
 #include "disa/dist/mpi_context.hpp"
@@ -60,16 +60,15 @@ const OptionTable<WarmStartSettings>& settings_table() {
     t.choice("warm-start.schedule", DISA_FIELD(cosine),
              std::vector<std::pair<std::string, bool>>{{"constant", false}, {"cosine", true}},
              "after warm-up: constant or cosine");
-    t.real("warm-start.min-lr-ratio", DISA_FIELD(min_lr_ratio), "cosine: final learning rate / peak",
-           within(0.0, 1.0));
+    t.real("warm-start.min-lr-ratio", DISA_FIELD(min_lr_ratio), "cosine: final learning rate / peak", within(0.0, 1.0));
     t.real("warm-start.weight-decay", DISA_FIELD(weight_decay), "AdamW weight decay");
     t.real("warm-start.clip", DISA_FIELD(clip), "global gradient-norm clip (0: off)");
     t.integer("warm-start.seed", DISA_FIELD(seed), "seed of the data order and solution choice");
     t.integer("warm-start.log-every", DISA_FIELD(log_every), "steps between progress lines", at_least<int64_t>(1));
     t.integer("warm-start.eval-samples", DISA_FIELD(eval_samples),
               "samples per test prompt for the final pass-rate estimate (0: none)", at_least<int64_t>(0));
-    t.integer("warm-start.eval-prompts", DISA_FIELD(eval_prompts),
-              "test-split prompts of the final pass-rate estimate", within<int64_t>(1, 1000000));
+    t.integer("warm-start.eval-prompts", DISA_FIELD(eval_prompts), "test-split prompts of the final pass-rate estimate",
+              within<int64_t>(1, 1000000));
     t.integer("warm-start.max-new-tokens", DISA_FIELD(max_new_tokens),
               "generation limit of the final pass-rate estimate", at_least<int64_t>(1));
     t.include(DISA_FIELD(compute), stage::compute_option_table("warm-start"));
@@ -99,8 +98,8 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
 
   auto comm = make_mpi_communicator(mpi.world());
   const torch::Device device = stage::setup_compute(mpi, ws.compute);
-  auto models = stage::load_models({"warm-start.model", "initial model", ws.model_dir, ""}, std::nullopt, "",
-                                   device, torch::kFloat32);
+  auto models = stage::load_models({"warm-start.model", "initial model", ws.model_dir, ""}, std::nullopt, "", device,
+                                   torch::kFloat32);
   auto model = models.first;
   const Tokenizer& tokenizer = *models.tokenizer;
   const auto& task_options = ws.task;
@@ -113,8 +112,10 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
   for (size_t i = 0; i < data.size(); ++i) {
     auto sols = task->enumerate_solutions(data[i]);
     if (!sols)
-      DISA_THROW(ConfigError, "option --task.name: task '{}' does not list its solutions; the warm start needs "
-                 "one that does (countdown, graph_paths)", task->name());
+      DISA_THROW(ConfigError,
+                 "option --task.name: task '{}' does not list its solutions; the warm start needs "
+                 "one that does (countdown, graph_paths)",
+                 task->name());
     if (sols->empty()) continue;
     prompts.push_back(tokenizer.encode(task->render_prompt(data[i])));
     std::vector<std::vector<int32_t>> toks;
@@ -130,8 +131,7 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
     comm->broadcast(params, 0);
   }
   model->train();
-  torch::optim::AdamW optimizer(model->parameters(),
-                                torch::optim::AdamWOptions(ws.lr).weight_decay(ws.weight_decay));
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(ws.lr).weight_decay(ws.weight_decay));
   auto [b0, b1] = balanced_block(batch, comm->rank(), comm->size());
   const auto start = Clock::now();
   double loss_sum = 0;

@@ -9,7 +9,6 @@
 //  * the length-normalised anchor solves its equation; bad input leaves no file.
 #include <gtest/gtest.h>
 
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -35,18 +34,16 @@ const std::string kTask =
 
 using disa::testing_support::RunResult;
 
-RunResult disa(const std::string& args, int np = 1) {
-  return disa::testing_support::run_disa(kWork, args, np);
-}
+RunResult disa(const std::string& args, int np = 1) { return disa::testing_support::run_disa(kWork, args, np); }
 
 std::string out_path(const std::string& name) { return kWork + "/" + name; }
 
 // Runs an anchor job (must succeed) and opens its file.
 Reader anchor(const std::string& name, const std::string& args, int np = 1) {
   fs::remove(out_path(name));
-  RunResult r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + out_path(name) + kTask +
-                   " " + args,
-               np);
+  RunResult r =
+      disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + out_path(name) + kTask + " " + args,
+           np);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return Reader::open(out_path(name));
 }
@@ -71,7 +68,7 @@ TEST(AnchorStage, ReferenceProposalWithinThreeStandardErrors) {
     const double se = std::sqrt(true_relative_variance(exact[p], beta) / n);
     inside += std::abs(hat[p] - exact[p]) <= 3 * se ? 1 : 0;
     nontrivial += exact[p] > 1e-3 ? 1 : 0;  // P_ref(correct) is not ~0 ...
-    EXPECT_LT(exact[p], beta - 0.1);           // ... and not ~1
+    EXPECT_LT(exact[p], beta - 0.1);        // ... and not ~1
   }
   EXPECT_GE(double(inside) / double(hat.size()), 0.95) << inside << " of " << hat.size();
   EXPECT_GE(nontrivial, 20);
@@ -181,7 +178,7 @@ TEST(AnchorStage, TemperedProposalsAgreeTopPIsBiasedLow) {
     EXPECT_FALSE(f.provenance().proposal_truncated);
   }
   RunResult r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + out_path("topp.h5") +
-               kTask + " " + common + " --proposal.top-p 0.5 --log.level info");
+                     kTask + " " + common + " --proposal.top-p 0.5 --log.level info");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("the proposal is truncated"), std::string::npos) << r.output;
   auto f = Reader::open(out_path("topp.h5"));
@@ -199,8 +196,10 @@ TEST(AnchorStage, TemperedProposalsAgreeTopPIsBiasedLow) {
 
 TEST(AnchorStage, MixtureWeightsAreBounded) {
   const double beta = 2.0, alpha = 0.6;
-  auto f = anchor("mixture.h5", "--task.count 8 --anchor.samples 32 --anchor.beta 2 --proposal.kind mixture "
-                                "--proposal.alpha 0.6 --proposal.model " + kFixture + "/strong");
+  auto f = anchor("mixture.h5",
+                  "--task.count 8 --anchor.samples 32 --anchor.beta 2 --proposal.kind mixture "
+                  "--proposal.alpha 0.6 --proposal.model " +
+                      kFixture + "/strong");
   auto t = f.read_trajectories(0, f.num_trajectories());
   double max_l = -1e300;
   int strong = 0, reference = 0;
@@ -246,7 +245,7 @@ void expect_same_file(const Reader& a, const Reader& b) {
   ASSERT_EQ(ta.size(), tb.size());
   EXPECT_EQ(ta.prompt_index, tb.prompt_index);
   EXPECT_EQ(ta.sample_index, tb.sample_index);
-  EXPECT_EQ(ta.tokens, tb.tokens);            // bitwise
+  EXPECT_EQ(ta.tokens, tb.tokens);  // bitwise
   EXPECT_EQ(ta.reward, tb.reward);
   EXPECT_EQ(ta.log_q, tb.log_q);
   EXPECT_EQ(ta.log_pi_ref, tb.log_pi_ref);
@@ -267,8 +266,9 @@ void expect_same_file(const Reader& a, const Reader& b) {
 }
 
 TEST(AnchorStage, OneRankTwoRanksAndResumeGiveTheSameFile) {
-  const std::string args = "--task.count 8 --anchor.samples 16 --anchor.batch-size 12 --anchor.beta 2 "
-                           "--proposal.temperature 1.3 --anchor.bootstrap 50";
+  const std::string args =
+      "--task.count 8 --anchor.samples 16 --anchor.batch-size 12 --anchor.beta 2 "
+      "--proposal.temperature 1.3 --anchor.bootstrap 50";
   auto one = anchor("rank1.h5", args, 1);
   auto two = anchor("rank2.h5", args, 2);
   EXPECT_EQ(one.provenance().world_size, 1);
@@ -279,7 +279,8 @@ TEST(AnchorStage, OneRankTwoRanksAndResumeGiveTheSameFile) {
   const std::string path = out_path("resumed.h5");
   fs::remove(path);
   fs::remove(path + ".incomplete");
-  const std::string base = "anchor --anchor.reference " + kFixture + "/reference --anchor.out " + path + kTask + " " + args;
+  const std::string base = "anchor --anchor.reference " + kFixture + "/reference --anchor.out " + path + kTask + " " +
+                           args;
   RunResult killed = disa(base + " --anchor.stop-after-rounds 3", 1);
   EXPECT_NE(killed.exit_code, 0);
   EXPECT_FALSE(fs::exists(path));

@@ -114,8 +114,7 @@ TEST(Config, BadValueNamesOptionAndLine) {
     EXPECT_NE(msg.find("anchor.beta"), std::string::npos) << msg;
     EXPECT_NE(msg.find(ini + ":2"), std::string::npos) << msg;
   }
-  EXPECT_THROW(disa::parse_options(make_options(), {"anchor", "--anchor.samples", "x"}),
-               disa::ConfigError);
+  EXPECT_THROW(disa::parse_options(make_options(), {"anchor", "--anchor.samples", "x"}), disa::ConfigError);
 }
 
 TEST(Config, MissingConfigFileNamed) {
@@ -128,8 +127,8 @@ TEST(Config, MissingConfigFileNamed) {
 }
 
 TEST(Config, PrintedIniRoundTrips) {
-  auto c = parse({"anchor", "--anchor.beta", "0.125", "--eval.dataset", "x=y.jsonl", "--eval.dataset",
-                  "z=w.jsonl", "--seed", "99"});
+  auto c = parse({"anchor", "--anchor.beta", "0.125", "--eval.dataset", "x=y.jsonl", "--eval.dataset", "z=w.jsonl",
+                  "--seed", "99"});
   auto ini = write_file("roundtrip.ini", c.to_ini());
   auto d = parse({"anchor", "--config", ini});
   EXPECT_EQ(c.items(), d.items());
@@ -137,8 +136,7 @@ TEST(Config, PrintedIniRoundTrips) {
 }
 
 TEST(Config, HelpAndPrintConfigActions) {
-  EXPECT_EQ(disa::parse_options(make_options(), {"anchor", "--help"}).action,
-            disa::ParseOutcome::Action::Help);
+  EXPECT_EQ(disa::parse_options(make_options(), {"anchor", "--help"}).action, disa::ParseOutcome::Action::Help);
   EXPECT_EQ(disa::parse_options(make_options(), {"anchor", "--print-config"}).action,
             disa::ParseOutcome::Action::PrintConfig);
   auto help = make_options().help_text();

@@ -9,7 +9,6 @@
 //  * eval.md / eval.json are written and `disa eval compare` prints the runs side by side.
 #include <gtest/gtest.h>
 
-
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -34,14 +33,13 @@ const std::string kWork = DISA_EVAL_WORK;
 const std::string kMath = std::string(DISA_TEST_DATA_DIR) + "/eval/math_small.jsonl";
 const std::string kJudgePrompt = std::string(DISA_SOURCE_DIR) + "/configs/eval-judge-prompt.txt";
 // Small graph-path prompts (4 nodes) and the math file; tiny limits so a run takes ~1 s.
-const std::string kCommon = " --task.graph-nodes 4 --task.graph-edge-probability 0.6 --task.split test"
-                            " --eval.max-new-tokens 12 --eval.threads 1 --eval.batch-prompts 2";
+const std::string kCommon =
+    " --task.graph-nodes 4 --task.graph-edge-probability 0.6 --task.split test"
+    " --eval.max-new-tokens 12 --eval.threads 1 --eval.batch-prompts 2";
 
 using disa::testing_support::RunResult;
 
-RunResult disa(const std::string& args, int np = 1) {
-  return disa::testing_support::run_disa(kWork, args, np);
-}
+RunResult disa(const std::string& args, int np = 1) { return disa::testing_support::run_disa(kWork, args, np); }
 
 std::string out_path(const std::string& name) { return kWork + "/" + name + "/eval.h5"; }
 

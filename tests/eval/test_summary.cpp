@@ -21,8 +21,8 @@ const std::string kData = std::string(DISA_TEST_DATA_DIR) + "/eval";
 TEST(Summary, PerBenchmarkAndMacro) {
   // Prompts 0..2 in benchmark "a", 3..4 in "b".
   const std::vector<int64_t> bench{0, 0, 0, 1, 1};
-  auto s = summarize(4, {"a", "b"}, bench, {"mean_at_k", "kl"},
-                     {{0.0, 0.5, 1.0, 0.25, 0.75}, {0.1, kNaN, 0.3, kNaN, kNaN}});
+  auto s =
+      summarize(4, {"a", "b"}, bench, {"mean_at_k", "kl"}, {{0.0, 0.5, 1.0, 0.25, 0.75}, {0.1, kNaN, 0.3, kNaN, kNaN}});
   ASSERT_EQ(s.rows, (std::vector<std::string>{"a", "b", "macro"}));
   EXPECT_EQ(s.prompts, (std::vector<int64_t>{3, 2, 5}));
   const auto* a = s.find("mean_at_k", "a");
@@ -77,7 +77,8 @@ TEST(Compare, RunsByBenchmarksWithMacro) {
   const std::string text = render_comparison(runs, {"mean_at_k", "pass_at_8"}, true, CompareFormat::Text);
   EXPECT_NE(text.find("Pass@8 countdown"), std::string::npos) << text;
   EXPECT_NE(text.find("0.600 ± 0.100"), std::string::npos) << text;
-  EXPECT_EQ(split_run_argument("runs/disa/eval.h5"), std::make_pair(std::string("disa"), std::string("runs/disa/eval.h5")));
+  EXPECT_EQ(split_run_argument("runs/disa/eval.h5"),
+            std::make_pair(std::string("disa"), std::string("runs/disa/eval.h5")));
   EXPECT_EQ(split_run_argument("ours=x/eval.h5"), std::make_pair(std::string("ours"), std::string("x/eval.h5")));
   EXPECT_EQ(split_run_argument("eval.h5").first, "eval.h5");
 }

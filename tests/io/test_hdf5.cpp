@@ -211,8 +211,8 @@ TEST(Hdf5, FormatAndVersionMismatchRefused) {
     File::open(path, "disa-train", 2);
     FAIL();
   } catch (const disa::IoError& e) {
-    EXPECT_NE(std::string(e.what()).find("is a 'disa-anchors' file, expected a 'disa-train'"),
-              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("is a 'disa-anchors' file, expected a 'disa-train'"), std::string::npos)
+        << e.what();
   }
   EXPECT_NO_THROW(File::open(path, "disa-anchors", 2));
   EXPECT_THROW(File::open(path + ".missing"), disa::IoError);

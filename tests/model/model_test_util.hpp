@@ -33,9 +33,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline std::string model_fixture(const std::string& name) {
-  return std::string(DISA_TEST_DATA_DIR) + "/model/" + name;
-}
+inline std::string model_fixture(const std::string& name) { return std::string(DISA_TEST_DATA_DIR) + "/model/" + name; }
 
 inline ModelConfig fixture_config(const std::string& name) {
   std::ifstream in(model_fixture(name));

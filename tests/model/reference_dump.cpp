@@ -37,9 +37,7 @@ int main(int argc, char** argv) {
     const std::string dir = std::string(argv[2]) + "/model";
     disa::save_model(*model, dir);
     disa::CausalLM loaded = disa::load_model(dir);
-    std::vector<std::vector<int32_t>> seqs = {{3, 17, 5, 9, 44, 12, 7, 30, 1, 22, 8},
-                                              {4, 40, 2, 19, 6},
-                                              {49, 0, 33}};
+    std::vector<std::vector<int32_t>> seqs = {{3, 17, 5, 9, 44, 12, 7, 30, 1, 22, 8}, {4, 40, 2, 19, 6}, {49, 0, 33}};
     disa::PaddedBatch b = disa::left_pad(seqs, torch::kCPU);
     torch::Tensor logits;
     {
@@ -49,16 +47,11 @@ int main(int argc, char** argv) {
     torch::Tensor ids = b.input_ids.contiguous();
     torch::Tensor mask = b.mask.to(torch::kLong).contiguous();
     namespace st = disa::safetensors;
-    auto shape = [](const torch::Tensor& t) {
-      return std::vector<int64_t>(t.sizes().begin(), t.sizes().end());
-    };
+    auto shape = [](const torch::Tensor& t) { return std::vector<int64_t>(t.sizes().begin(), t.sizes().end()); };
     st::write_file(std::string(argv[2]) + "/logits.safetensors",
-                   {{"logits", st::DType::F32, shape(logits), logits.data_ptr(),
-                     static_cast<size_t>(logits.nbytes())},
-                    {"input_ids", st::DType::I64, shape(ids), ids.data_ptr(),
-                     static_cast<size_t>(ids.nbytes())},
-                    {"mask", st::DType::I64, shape(mask), mask.data_ptr(),
-                     static_cast<size_t>(mask.nbytes())}});
+                   {{"logits", st::DType::F32, shape(logits), logits.data_ptr(), static_cast<size_t>(logits.nbytes())},
+                    {"input_ids", st::DType::I64, shape(ids), ids.data_ptr(), static_cast<size_t>(ids.nbytes())},
+                    {"mask", st::DType::I64, shape(mask), mask.data_ptr(), static_cast<size_t>(mask.nbytes())}});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "model_reference_dump: %s\n", e.what());
     return 1;

@@ -114,9 +114,7 @@ TEST(ModelConfig, JsonRoundTripAndParameterCount) {
 TEST(CausalLM, HfParameterNamesAndHeads) {
   CausalLM q2(test::fixture_config("configs/qwen2_tied.json"));
   auto names = q2->named_parameters().keys();
-  auto has = [&](const std::string& n) {
-    return std::find(names.begin(), names.end(), n) != names.end();
-  };
+  auto has = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
   EXPECT_TRUE(has("model.embed_tokens.weight"));
   EXPECT_TRUE(has("model.layers.1.self_attn.q_proj.bias"));
   EXPECT_FALSE(has("model.layers.1.self_attn.o_proj.bias"));
@@ -133,8 +131,7 @@ TEST(CausalLM, HfParameterNamesAndHeads) {
   EXPECT_TRUE(has("lm_head.weight"));
   EXPECT_FALSE(has("model.layers.0.self_attn.q_proj.bias"));
   EXPECT_FALSE(q3->lm_head_weight().is_same(q3->model->embed_tokens->weight));
-  EXPECT_EQ(q3->model->layers->ptr<DecoderLayerImpl>(0)->self_attn->q_proj->weight.size(0),
-            4 * 12);
+  EXPECT_EQ(q3->model->layers->ptr<DecoderLayerImpl>(0)->self_attn->q_proj->weight.size(0), 4 * 12);
 }
 
 // Prefill of the prompt + one cached step per continuation token equals a full forward
@@ -145,8 +142,7 @@ TEST(CausalLM, KvCacheDecodingMatchesFullForward) {
     ModelConfig c = test::fixture_config(f);
     CausalLM m = init_random_model(c, 7);
     std::vector<std::vector<int32_t>> prompts = {{5, 6, 7, 8, 9}, {10, 11}, {12, 13, 14}};
-    std::vector<std::vector<int32_t>> cont = {{20, 21, 22, 23}, {30, 31, 32, 33},
-                                              {40, 41, 42, 43}};
+    std::vector<std::vector<int32_t>> cont = {{20, 21, 22, 23}, {30, 31, 32, 33}, {40, 41, 42, 43}};
     const int64_t steps = 4;
     std::vector<std::vector<int32_t>> full;
     for (size_t i = 0; i < prompts.size(); ++i) {
@@ -161,16 +157,13 @@ TEST(CausalLM, KvCacheDecodingMatchesFullForward) {
     KvCache cache = m->make_cache(3, pb.input_ids.size(1) + steps);
     torch::Tensor out = m->forward(pb.input_ids, pb.position_ids, pb.mask, &cache);
     // Last prompt position predicts the first continuation token.
-    EXPECT_LT((out.select(1, -1) - ref.select(1, T - steps - 1)).abs().max().item<double>(),
-              1e-4) << f;
+    EXPECT_LT((out.select(1, -1) - ref.select(1, T - steps - 1)).abs().max().item<double>(), 1e-4) << f;
     torch::Tensor pos = torch::tensor(pb.lengths, torch::kLong);
     for (int64_t s = 0; s < steps - 1; ++s) {
       std::vector<int64_t> tok;
       for (const auto& cc : cont) tok.push_back(cc[s]);
-      torch::Tensor step = m->forward(torch::tensor(tok).view({3, 1}), (pos + s).view({3, 1}),
-                                      {}, &cache);
-      const double d =
-          (step.select(1, 0) - ref.select(1, T - steps + s)).abs().max().item<double>();
+      torch::Tensor step = m->forward(torch::tensor(tok).view({3, 1}), (pos + s).view({3, 1}), {}, &cache);
+      const double d = (step.select(1, 0) - ref.select(1, T - steps + s)).abs().max().item<double>();
       EXPECT_LT(d, 1e-4) << f << " step " << s;
     }
     EXPECT_EQ(cache.length, pb.input_ids.size(1) + steps - 1);
@@ -209,9 +202,9 @@ TEST(ModelConfig, RealCheckpointConfigs) {
     const char* file;
     int64_t parameters;
   };
-  for (const Case& c : {Case{"hf_configs/qwen2.5-7b-instruct.json", 7'615'616'512},
-                        Case{"hf_configs/qwen3-8b.json", 8'190'735'360},
-                        Case{"hf_configs/llama-3.1-8b-instruct.json", 8'030'261'248}}) {
+  for (const Case& c :
+       {Case{"hf_configs/qwen2.5-7b-instruct.json", 7'615'616'512}, Case{"hf_configs/qwen3-8b.json", 8'190'735'360},
+        Case{"hf_configs/llama-3.1-8b-instruct.json", 8'030'261'248}}) {
     ModelConfig mc = test::fixture_config(c.file);
     EXPECT_EQ(mc.num_parameters(), c.parameters) << c.file;
     EXPECT_EQ(ModelConfig::from_json(mc.to_json(), c.file).to_json(), mc.to_json()) << c.file;

@@ -29,15 +29,16 @@ CausalLM test_model(const std::string& arch = "qwen2") {
 
 std::vector<GenerationRequest> requests() {
   std::vector<GenerationRequest> r;
-  const std::vector<std::vector<int32_t>> prompts = {
-      {72, 105, 33}, {10, 20, 30, 40, 50, 60, 70}, {5}, {200, 201, 202, 203}};
+  const std::vector<std::vector<int32_t>> prompts = {{72, 105, 33},
+                                                     {10, 20, 30, 40, 50, 60, 70},
+                                                     {5},
+                                                     {200, 201, 202, 203}};
   for (int64_t p = 0; p < 4; ++p)
     for (int64_t s = 0; s < 2; ++s) r.push_back({prompts[p], p + 100, s});
   return r;
 }
 
-void expect_same_samples(const GenerationResult& a, const GenerationResult& b,
-                         const std::string& what) {
+void expect_same_samples(const GenerationResult& a, const GenerationResult& b, const std::string& what) {
   EXPECT_EQ(a.tokens, b.tokens) << what;
   EXPECT_EQ(a.finish_reason, b.finish_reason) << what;
   ASSERT_EQ(a.sampler_logprobs.size(), b.sampler_logprobs.size()) << what;
@@ -70,24 +71,19 @@ TEST(Sampling, CounterUniform) {
 
 TEST(Sampling, FilteredDistribution) {
   // probabilities 0.5, 0.25, 0.125, 0.0625, 0.0625
-  torch::Tensor logits =
-      torch::tensor({0.5, 0.25, 0.125, 0.0625, 0.0625}, torch::kDouble).log().view({1, 5});
+  torch::Tensor logits = torch::tensor({0.5, 0.25, 0.125, 0.0625, 0.0625}, torch::kDouble).log().view({1, 5});
   auto probs = [&](const SamplingParams& p) { return sampling_log_probs(logits, p).exp()[0]; };
   SamplingParams p;
   EXPECT_TRUE(torch::allclose(probs(p), logits.exp()[0]));
   p.top_k = 2;
-  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({2.0 / 3, 1.0 / 3, 0.0, 0.0, 0.0},
-                                                      torch::kDouble)));
+  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({2.0 / 3, 1.0 / 3, 0.0, 0.0, 0.0}, torch::kDouble)));
   p = {};
   p.top_p = 0.7;  // 0.5 (before 0 < 0.7), 0.25 (before 0.5 < 0.7), 0.125 (before 0.75): cut
-  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({2.0 / 3, 1.0 / 3, 0.0, 0.0, 0.0},
-                                                      torch::kDouble)));
+  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({2.0 / 3, 1.0 / 3, 0.0, 0.0, 0.0}, torch::kDouble)));
   p.top_p = 0.9;  // keeps 3 (before 0.875 < 0.9) and the tie at 0.0625 stays together
-  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({0.5, 0.25, 0.125, 0.0625, 0.0625},
-                                                      torch::kDouble)));
+  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({0.5, 0.25, 0.125, 0.0625, 0.0625}, torch::kDouble)));
   p.top_p = 0.8;
-  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({4.0 / 7, 2.0 / 7, 1.0 / 7, 0.0, 0.0},
-                                                      torch::kDouble)));
+  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({4.0 / 7, 2.0 / 7, 1.0 / 7, 0.0, 0.0}, torch::kDouble)));
   p = {};
   p.temperature = 0.5;  // p^2 renormalised
   torch::Tensor sq = logits.exp()[0].pow(2);
@@ -96,16 +92,14 @@ TEST(Sampling, FilteredDistribution) {
   EXPECT_TRUE(torch::equal(probs(p), torch::tensor({1.0, 0.0, 0.0, 0.0, 0.0}, torch::kDouble)));
   p = {};
   p.vocab_limit = 3;
-  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({4.0 / 7, 2.0 / 7, 1.0 / 7, 0.0, 0.0},
-                                                      torch::kDouble)));
+  EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({4.0 / 7, 2.0 / 7, 1.0 / 7, 0.0, 0.0}, torch::kDouble)));
   p = {};
   p.top_p = 0.0;
   EXPECT_THROW(p.validate(), ConfigError);
 }
 
 TEST(Sampling, InverseCdfNeverDrawsZeroMass) {
-  torch::Tensor lq = torch::tensor({0.0, 0.5, 0.0, 0.5, 0.0}, torch::kDouble).log().view({1, 5})
-                         .expand({4, 5});
+  torch::Tensor lq = torch::tensor({0.0, 0.5, 0.0, 0.5, 0.0}, torch::kDouble).log().view({1, 5}).expand({4, 5});
   torch::Tensor u = torch::tensor({0.0, 0.49, 0.5, 1.0 - 1e-17}, torch::kDouble);
   torch::Tensor t = inverse_cdf_sample(lq, u);
   EXPECT_EQ(t[0].item<int64_t>(), 1);
@@ -238,13 +232,11 @@ TEST(Generate, StopTokensStopStringsAndLength) {
   // Stop token: the first occurrence of the token at position 3 ends the sequence there.
   {
     const int32_t stop = free[0].tokens[3];
-    const size_t first =
-        std::find(free[0].tokens.begin(), free[0].tokens.end(), stop) - free[0].tokens.begin();
+    const size_t first = std::find(free[0].tokens.begin(), free[0].tokens.end(), stop) - free[0].tokens.begin();
     GenerationParams sp = gp;
     sp.stop_token_ids = {stop};
     auto out = generate(*m, {reqs[0]}, sp, 8);
-    EXPECT_EQ(out[0].tokens, std::vector<int32_t>(free[0].tokens.begin(),
-                                                  free[0].tokens.begin() + first + 1));
+    EXPECT_EQ(out[0].tokens, std::vector<int32_t>(free[0].tokens.begin(), free[0].tokens.begin() + first + 1));
     EXPECT_EQ(out[0].finish_reason, FinishReason::Stop);
   }
   // Stop string: a printable ASCII character whose first occurrence in the decoded
@@ -255,9 +247,7 @@ TEST(Generate, StopTokensStopStringsAndLength) {
     for (size_t j = 0; j < t.size(); ++j) {
       if (t[j] < 33 || t[j] > 126) continue;
       const std::string c(1, static_cast<char>(t[j]));
-      if (tok.decode(std::vector<int32_t>(t.begin(), t.begin() + j)).find(c) !=
-          std::string::npos)
-        continue;
+      if (tok.decode(std::vector<int32_t>(t.begin(), t.begin() + j)).find(c) != std::string::npos) continue;
       GenerationParams sp = gp;
       sp.stop_strings = {"never-produced-\x01", c};
       auto out = generate(*m, {reqs[i]}, sp, 8, &tok);
@@ -307,11 +297,9 @@ TEST(Score, InvariantToPaddingAndChunksAndMatchesFullForward) {
     seq.insert(seq.end(), items[i].response.begin(), items[i].response.end());
     PaddedBatch pb = left_pad({seq}, torch::kCPU);
     torch::NoGradGuard g;
-    torch::Tensor lsm = torch::log_softmax(m->forward(pb.input_ids, pb.position_ids, pb.mask)[0],
-                                           -1);
+    torch::Tensor lsm = torch::log_softmax(m->forward(pb.input_ids, pb.position_ids, pb.mask)[0], -1);
     const size_t P = items[i].prompt.size();
-    for (size_t t = 0; t < a.size(); ++t)
-      EXPECT_NEAR(a[t], lsm[P + t - 1][items[i].response[t]].item<double>(), 1e-5);
+    for (size_t t = 0; t < a.size(); ++t) EXPECT_NEAR(a[t], lsm[P + t - 1][items[i].response[t]].item<double>(), 1e-5);
   }
   ScoreOptions with_hidden;
   with_hidden.prompt_hidden_mean = true;
@@ -402,8 +390,8 @@ TEST(PolicyVocabulary, SampledFrequenciesMatchScoredProbabilities) {
     EXPECT_NEAR(sampler_logq.at(frequent[i].second), scored[i], 1e-4);
     // The differentiable path takes fp32 log-softmax: ~1e-6 per token, 2 tokens.
     EXPECT_NEAR(d[int64_t(i)].item<double>(), scored[i], 1e-4);
-    EXPECT_NEAR(freq, p, 4.5 * se) << "response " << i << ": sampled " << freq << ", scored " << p
-                                   << " (" << (freq - p) / se << " standard errors)";
+    EXPECT_NEAR(freq, p, 4.5 * se) << "response " << i << ": sampled " << freq << ", scored " << p << " ("
+                                   << (freq - p) / se << " standard errors)";
   }
   // A padded id has no probability in the policy: scoring it is an error, not -inf.
   EXPECT_THROW(score(*m, {{prompt, {int32_t(L + 1)}}}), DataError);
@@ -419,8 +407,8 @@ TEST(PolicyVocabulary, SampledFrequenciesMatchScoredProbabilities) {
 // per token is therefore 8 (layers + 1) u max|z|, with max|z| measured on the same batch.
 // (docs/model.md quotes it and the measured values.)
 TEST(Bf16, SamplerLogQMatchesRescoringWithinBf16Bound) {
-  for (const auto& [arch, size] : std::vector<std::pair<std::string, std::string>>{
-           {"qwen3", "small"}, {"llama", "tiny"}, {"qwen2", "tiny"}}) {
+  for (const auto& [arch, size] :
+       std::vector<std::pair<std::string, std::string>>{{"qwen3", "small"}, {"llama", "tiny"}, {"qwen2", "tiny"}}) {
     ModelConfig c = preset_config(arch, size);
     c.initializer_range = 0.1;
     CausalLM m = init_random_model(c, 5);
@@ -456,9 +444,10 @@ TEST(Bf16, SamplerLogQMatchesRescoringWithinBf16Bound) {
         worst = std::max(worst, std::abs(out[i].sampler_logprobs[t] - tok[i][t]));
         worst_diff = std::max(worst_diff, std::abs(dl[int64_t(i)][int64_t(t)].item<double>() - tok[i][t]));
       }
-    std::printf("bf16 %s %s: max |sampler log q - rescored| %.3g, differentiable vs double %.3g, "
-                "bound %.3g (max |logit| %.3g)\n", arch.c_str(), size.c_str(), worst, worst_diff,
-                bound, max_logit);
+    std::printf(
+        "bf16 %s %s: max |sampler log q - rescored| %.3g, differentiable vs double %.3g, "
+        "bound %.3g (max |logit| %.3g)\n",
+        arch.c_str(), size.c_str(), worst, worst_diff, bound, max_logit);
     EXPECT_LE(worst, bound) << arch << " " << size;
     // Same hidden states, same bf16 GEMM; fp32 vs double log-softmax only.
     EXPECT_LE(worst_diff, 1e-4) << arch << " " << size;

@@ -33,10 +33,8 @@ torch::Tensor naive_sum(CausalLMImpl& m, double temperature) {
     std::vector<int32_t> seq = it.prompt;
     seq.insert(seq.end(), it.response.begin(), it.response.end());
     PaddedBatch b = left_pad({seq}, torch::kCPU);
-    torch::Tensor lsm = torch::log_softmax(m.forward(b.input_ids, b.position_ids, b.mask)[0] /
-                                               temperature, -1);
-    for (size_t t = 0; t < it.response.size(); ++t)
-      total = total + lsm[it.prompt.size() + t - 1][it.response[t]];
+    torch::Tensor lsm = torch::log_softmax(m.forward(b.input_ids, b.position_ids, b.mask)[0] / temperature, -1);
+    for (size_t t = 0; t < it.response.size(); ++t) total = total + lsm[it.prompt.size() + t - 1][it.response[t]];
   }
   return total;
 }
@@ -118,8 +116,7 @@ TEST(Lora, InitEqualsBaseAndOnlyAdaptersGetGradients) {
 // On a bf16 model the adapters are fp32 (as PEFT's autocast_adapter_dtype), the adapted
 // model starts equal to the base, and gradients reach the adapters.
 TEST(Lora, Bf16ModelHasFp32Adapters) {
-  CausalLM m = init_random_model(test::fixture_config("configs/qwen2_tied.json"), 4,
-                                 torch::kCPU, torch::kBFloat16);
+  CausalLM m = init_random_model(test::fixture_config("configs/qwen2_tied.json"), 4, torch::kCPU, torch::kBFloat16);
   torch::Tensor base = logits_of(*m);
   LoraConfig lc;
   auto params = apply_lora(*m, lc, 1);

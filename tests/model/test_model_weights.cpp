@@ -51,9 +51,9 @@ TEST(Safetensors, RoundTripF32F16BF16) {
   torch::Tensor bf16 = torch::randn({2, 2, 2}).to(torch::kBFloat16);
   torch::Tensor i64 = torch::arange(4, torch::kLong);
   const std::string path = dir / "t.safetensors";
-  st::write_file(path, {data_of("b.f16", f16, st::DType::F16), data_of("a.f32", f32, st::DType::F32),
-                        data_of("c.bf16", bf16, st::DType::BF16),
-                        data_of("d.i64", i64, st::DType::I64)},
+  st::write_file(path,
+                 {data_of("b.f16", f16, st::DType::F16), data_of("a.f32", f32, st::DType::F32),
+                  data_of("c.bf16", bf16, st::DType::BF16), data_of("d.i64", i64, st::DType::I64)},
                  {{"format", "pt"}});
   auto f = st::File::open(path);
   ASSERT_EQ(f->tensors().size(), 4u);
@@ -77,8 +77,7 @@ TEST(Safetensors, ReadsIndependentlyWrittenFixture) {
   torch::Tensor bf16 = tensor_of(*f->find("bf16"), torch::kBFloat16).to(torch::kFloat32);
   EXPECT_TRUE(torch::equal(bf16, torch::tensor({1.0f, -3.5f, 0.0078125f, 256.0f}).view({2, 2})));
   torch::Tensor i64 = tensor_of(*f->find("i64"), torch::kLong);
-  EXPECT_TRUE(torch::equal(i64, torch::tensor({int64_t{0}, int64_t{-1}, int64_t{1} << 40,
-                                               int64_t{7}})));
+  EXPECT_TRUE(torch::equal(i64, torch::tensor({int64_t{0}, int64_t{-1}, int64_t{1} << 40, int64_t{7}})));
   EXPECT_EQ(f->metadata().at("writer"), "make_fixtures.py");
 }
 
@@ -102,7 +101,8 @@ TEST(Safetensors, CorruptFilesNameTheFileAndTensor) {
   write_raw(R"({"w": {"dtype": "F32", "shape": [4], )", 16);
   EXPECT_NE(error_of([&] { st::File::open(p); }).find("JSON"), std::string::npos);
   write_raw(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},)"
-            R"( "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})", 16);
+            R"( "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})",
+            16);
   EXPECT_NE(error_of([&] { st::File::open(p); }).find("overlap"), std::string::npos);
   {
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -114,8 +114,8 @@ TEST(Safetensors, CorruptFilesNameTheFileAndTensor) {
 }
 
 TEST(Weights, SaveLoadRoundTripTiedAndUntied) {
-  for (const char* f : {"configs/qwen2_tied.json", "configs/qwen3_untied_head_dim.json",
-                        "configs/llama_llama3_bias.json"}) {
+  for (const char* f :
+       {"configs/qwen2_tied.json", "configs/qwen3_untied_head_dim.json", "configs/llama_llama3_bias.json"}) {
     test::TempDir dir("rt");
     CausalLM m = init_random_model(test::fixture_config(f), 5);
     save_model(*m, dir.str());
@@ -188,8 +188,8 @@ TEST(Weights, MissingUnexpectedAndMismatchedTensorsAreOneError) {
   const std::string e = error_of([&] { load_model(dir.str()); });
   EXPECT_NE(e.find("missing tensors: model.layers.1.mlp.up_proj.weight"), std::string::npos) << e;
   EXPECT_NE(e.find("unexpected tensors: model.layers.0.extra.weight"), std::string::npos) << e;
-  EXPECT_NE(e.find("shape mismatches: model.layers.0.self_attn.k_proj.bias (file [3], model [16])"),
-            std::string::npos) << e;
+  EXPECT_NE(e.find("shape mismatches: model.layers.0.self_attn.k_proj.bias (file [3], model [16])"), std::string::npos)
+      << e;
   EXPECT_NE(e.find(dir.str()), std::string::npos) << e;
 }
 
@@ -209,8 +209,7 @@ TEST(Weights, TiedHeadStoredRedundantlyMustMatch) {
   EXPECT_NO_THROW(load_model(dir.str()));
   keep.back().add_(1.0);
   st::write_file(dir / "model.safetensors", tensors);
-  EXPECT_NE(error_of([&] { load_model(dir.str()); }).find("tie_word_embeddings"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { load_model(dir.str()); }).find("tie_word_embeddings"), std::string::npos);
 }
 
 TEST(Weights, FingerprintFollowsWeightsAndConfig) {

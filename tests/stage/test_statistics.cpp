@@ -37,7 +37,7 @@ TEST(PassAtK, EqualsBruteForceOverAllSubsets) {
 TEST(PassAtK, EdgeCasesAndLargeN) {
   EXPECT_EQ(pass_at_k(8, 0, 1), 0.0);
   EXPECT_EQ(pass_at_k(8, 8, 8), 1.0);
-  EXPECT_EQ(pass_at_k(8, 5, 4), 1.0);  // n - c = 3 < k
+  EXPECT_EQ(pass_at_k(8, 5, 4), 1.0);          // n - c = 3 < k
   EXPECT_DOUBLE_EQ(pass_at_k(10, 3, 1), 0.3);  // Pass@1 is the accuracy
   // Large n where binomial coefficients overflow: 1 - C(n-c,k)/C(n,k), computed from logs.
   const int64_t n = 2000, c = 37, k = 64;
@@ -57,12 +57,9 @@ TEST(PassAtK, Levels) {
 }
 
 TEST(PromptSampleStats, CountsKeysLengths) {
-  std::vector<SampleOutcome> s{{true, 1.0, "A B", 4, false},
-                               {true, 1.0, "A B", 6, false},
-                               {true, 1.0, "A C B", 8, false},
-                               {false, 0.0, "A D", 5, false},
-                               {false, 0.0, "", 16, true},
-                               {false, 0.5, "A D", 3, false}};
+  std::vector<SampleOutcome> s{{true, 1.0, "A B", 4, false},   {true, 1.0, "A B", 6, false},
+                               {true, 1.0, "A C B", 8, false}, {false, 0.0, "A D", 5, false},
+                               {false, 0.0, "", 16, true},     {false, 0.5, "A D", 3, false}};
   auto st = prompt_sample_stats(s, {1, 2, 4, 6});
   EXPECT_EQ(st.n, 6);
   EXPECT_EQ(st.n_correct, 3);

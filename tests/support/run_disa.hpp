@@ -24,8 +24,8 @@ inline RunResult run_disa(const std::string& work_dir, const std::string& args, 
   const std::string log = work_dir + "/last_run.log";
   const std::string quiet = args.find("--log.level") == std::string::npos ? " --log.level warn" : "";
   const std::string binary = std::string(DISA_BINARY_DIR) + "/disa";
-  const std::string cmd = (np > 1 ? std::string(DISA_MPIRUN) + " -np " + std::to_string(np) + " " : "") + binary +
-                          " " + args + quiet + " > " + log + " 2>&1";
+  const std::string cmd = (np > 1 ? std::string(DISA_MPIRUN) + " -np " + std::to_string(np) + " " : "") + binary + " " +
+                          args + quiet + " > " + log + " 2>&1";
   const int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;

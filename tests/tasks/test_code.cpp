@@ -78,8 +78,7 @@ TEST(CodeTask, WrongProgramsAndReasons) {
   EXPECT_EQ(wrong_io.reason, Reason::TestFailed);
   EXPECT_NE(wrong_io.detail.find("expected"), std::string::npos) << wrong_io.detail;
   // Output compared without trailing whitespace.
-  EXPECT_EQ(binary.reward(triangle, fenced("n = int(input())\nprint(n * (n + 1) // 2, '  ')\n")).reward,
-            1.0);
+  EXPECT_EQ(binary.reward(triangle, fenced("n = int(input())\nprint(n * (n + 1) // 2, '  ')\n")).reward, 1.0);
   EXPECT_EQ(binary.reward(add, "def add(a, b): return a + b").reason, Reason::NoAnswer);
   auto loop = binary.reward(add, fenced("def add(a, b):\n    while True:\n        pass\n"));
   EXPECT_EQ(loop.reason, Reason::Timeout) << loop.detail;

@@ -15,9 +15,7 @@ using namespace disa::tasks;
 
 namespace {
 
-std::string data(const std::string& name) {
-  return std::string(DISA_TEST_DATA_DIR) + "/tasks/" + name;
-}
+std::string data(const std::string& name) { return std::string(DISA_TEST_DATA_DIR) + "/tasks/" + name; }
 
 JsonlFieldMap math_map() {
   JsonlFieldMap m;
@@ -92,9 +90,8 @@ TEST(Screening, EmptyEnormousAndBinaryResponses) {
     auto task = make_task(o);
     Record r;
     r.id = "x";
-    r.fields = {{"numbers", "1 2"}, {"target", "3"}, {"edges", "AB"}, {"source", "A"},
-                {"target", "B"}, {"answer", "3"}, {"problem", "p"}, {"prompt", "p"},
-                {"tests", {"assert True"}}};
+    r.fields = {{"numbers", "1 2"}, {"target", "3"},  {"edges", "AB"}, {"source", "A"},           {"target", "B"},
+                {"answer", "3"},    {"problem", "p"}, {"prompt", "p"}, {"tests", {"assert True"}}};
     if (name == "graph_paths") r.fields["target"] = "B";
     EXPECT_EQ(task->reward(r, "").reason, Reason::Empty) << name;
     EXPECT_EQ(task->reward(r, std::string(51, 'x')).reason, Reason::TooLong) << name;
@@ -124,9 +121,8 @@ TEST(Template, FieldsBracesAndErrors) {
 TEST(Options, RoundTripAndBadValues) {
   disa::Options opts("test", "test");
   add_task_options(opts);
-  auto parsed = disa::parse_options(
-      opts, {"test", "--task.name", "graph_paths", "--task.graph-nodes", "7",
-             "--sandbox.memory-mb", "256", "--task.math-strict-brackets=false"});
+  auto parsed = disa::parse_options(opts, {"test", "--task.name", "graph_paths", "--task.graph-nodes", "7",
+                                           "--sandbox.memory-mb", "256", "--task.math-strict-brackets=false"});
   TaskOptions t = task_options_from_config(parsed.config);
   EXPECT_EQ(t.name, "graph_paths");
   EXPECT_EQ(t.graph_nodes, 7);

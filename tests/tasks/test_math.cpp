@@ -49,10 +49,9 @@ TEST(MathEquivalence, Table) {
     const bool expected = f[2] == "1";
     MathComparison cmp;
     EXPECT_NO_THROW(cmp = compare_answers(f[0], f[1], o)) << path << ":" << line_no;
-    EXPECT_EQ(cmp.equal, expected) << path << ":" << line_no << ": '" << f[0] << "' vs '"
-                                   << f[1] << "' (normalised '" << normalize_answer(f[0])
-                                   << "' vs '" << normalize_answer(f[1]) << "'): "
-                                   << to_string(cmp.reason) << " " << cmp.detail;
+    EXPECT_EQ(cmp.equal, expected) << path << ":" << line_no << ": '" << f[0] << "' vs '" << f[1] << "' (normalised '"
+                                   << normalize_answer(f[0]) << "' vs '" << normalize_answer(f[1])
+                                   << "'): " << to_string(cmp.reason) << " " << cmp.detail;
     EXPECT_EQ(cmp.reason == Reason::Correct, cmp.equal) << path << ":" << line_no;
     // Symmetry of the verdict.
     EXPECT_EQ(compare_answers(f[1], f[0], o).equal || f[0].empty(), expected || f[0].empty())
@@ -67,12 +66,9 @@ TEST(MathEquivalence, Table) {
 
 TEST(MathEquivalence, KeysAgreeForEquivalentAnswers) {
   MathCompareOptions o;
-  EXPECT_EQ(compare_answers("0.5", "1", o).candidate_key,
-            compare_answers("\\frac12", "1", o).candidate_key);
-  EXPECT_EQ(compare_answers("1,000", "1", o).candidate_key,
-            compare_answers("1000", "1", o).candidate_key);
-  EXPECT_NE(compare_answers("3", "1", o).candidate_key,
-            compare_answers("3.0001", "1", o).candidate_key);
+  EXPECT_EQ(compare_answers("0.5", "1", o).candidate_key, compare_answers("\\frac12", "1", o).candidate_key);
+  EXPECT_EQ(compare_answers("1,000", "1", o).candidate_key, compare_answers("1000", "1", o).candidate_key);
+  EXPECT_NE(compare_answers("3", "1", o).candidate_key, compare_answers("3.0001", "1", o).candidate_key);
 }
 
 TEST(MathEquivalence, ToleranceIsConfigurable) {
@@ -117,8 +113,8 @@ TEST(MathExpression, EvaluatorNeverThrows) {
   EXPECT_DOUBLE_EQ(*evaluate_math_expression("\\frac{1}{2}+\\sqrt{4}", &err), 2.5);
   EXPECT_DOUBLE_EQ(*evaluate_math_expression("2^{3}", &err), 8.0);
   EXPECT_DOUBLE_EQ(*evaluate_math_expression("3\\frac{1}{4}", &err), 3.25);
-  for (const char* bad : {"", "(", "\\frac{1}", "1/0", "x", "\\infty", "((((", "\\sqrt{-1}",
-                          "10^{1000}", "}", "\\frac", "2^", "--", "1..2"}) {
+  for (const char* bad : {"", "(", "\\frac{1}", "1/0", "x", "\\infty", "((((", "\\sqrt{-1}", "10^{1000}", "}", "\\frac",
+                          "2^", "--", "1..2"}) {
     std::optional<double> v;
     EXPECT_NO_THROW(v = evaluate_math_expression(bad, &err)) << bad;
     EXPECT_FALSE(v) << bad;
@@ -146,8 +142,7 @@ TEST(MathTask, FixturesAndResponses) {
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line);
     auto res = task.reward(ds.by_id(j["id"]), j["response"]);
-    EXPECT_EQ(to_string(res.reason), j["expected_reason"].get<std::string>())
-        << j["id"] << ": " << res.detail;
+    EXPECT_EQ(to_string(res.reason), j["expected_reason"].get<std::string>()) << j["id"] << ": " << res.detail;
     EXPECT_EQ(res.reward, j["expected_reason"] == "correct" ? 1.0 : 0.0);
     ++n;
   }

@@ -49,8 +49,7 @@ SandboxLimits small_limits() {
   return l;
 }
 
-SandboxResult run(const std::string& program, const std::string& test = "",
-                  const std::string& input = "") {
+SandboxResult run(const std::string& program, const std::string& test = "", const std::string& input = "") {
   Sandbox sb(small_limits());
   return sb.run({program, test, input});
 }
@@ -94,9 +93,8 @@ TEST(Sandbox, ReportsItsIsolation) {
   EXPECT_EQ(r.stdout_text, "hello\n");
   EXPECT_EQ(r.private_uid, caps.can_setuid);
   EXPECT_EQ(r.network_isolated, caps.can_unshare_net);
-  std::cout << "isolation: private uid " << r.private_uid << ", network namespace "
-            << r.network_isolated << ", read-only file system " << r.filesystem_isolated
-            << ", wall " << r.wall_seconds << " s\n";
+  std::cout << "isolation: private uid " << r.private_uid << ", network namespace " << r.network_isolated
+            << ", read-only file system " << r.filesystem_isolated << ", wall " << r.wall_seconds << " s\n";
   expect_clean(r);
 }
 
@@ -131,27 +129,27 @@ TEST(Sandbox, InfiniteLoopTimesOut) {
 }
 
 TEST(Sandbox, ForkBombIsContained) {
-  auto r = run(
-      "import os\n"
-      "while True:\n"
-      "    try:\n"
-      "        os.fork()\n"
-      "    except OSError:\n"
-      "        pass\n");
+  auto r =
+      run("import os\n"
+          "while True:\n"
+          "    try:\n"
+          "        os.fork()\n"
+          "    except OSError:\n"
+          "        pass\n");
   EXPECT_EQ(r.verdict, SandboxVerdict::Timeout) << r.detail;
   expect_clean(r);
   // Children that leave the process group (setsid) are killed too.
-  auto escaped = run(
-      "import os, sys, time\n"
-      "for _ in range(4):\n"
-      "    if os.fork() == 0:\n"
-      "        os.setsid()\n"
-      "        if os.fork() == 0:\n"
-      "            print('pid', os.getpid(), flush=True)\n"
-      "            time.sleep(1000)\n"
-      "        os._exit(0)\n"
-      "time.sleep(0.3)\n"
-      "print('parent done')\n");
+  auto escaped =
+      run("import os, sys, time\n"
+          "for _ in range(4):\n"
+          "    if os.fork() == 0:\n"
+          "        os.setsid()\n"
+          "        if os.fork() == 0:\n"
+          "            print('pid', os.getpid(), flush=True)\n"
+          "            time.sleep(1000)\n"
+          "        os._exit(0)\n"
+          "time.sleep(0.3)\n"
+          "print('parent done')\n");
   EXPECT_EQ(escaped.verdict, SandboxVerdict::Pass) << escaped.detail;
   expect_clean(escaped);
   // The sleeping grandchildren (new sessions) are gone.
@@ -189,7 +187,10 @@ TEST(Sandbox, WritesOutsideTheWorkingDirectoryFail) {
       "import os\n"
       "print(os.getcwd())\n"
       "hits = []\n"
-      "for p in ['" + target.string() + "', '/tmp/disa-escape-" + std::to_string(getpid()) + "', '../escape.txt', '" + std::string(DISA_BINARY_DIR) + "/escape.txt']:\n"
+      "for p in ['" +
+      target.string() + "', '/tmp/disa-escape-" + std::to_string(getpid()) + "', '../escape.txt', '" +
+      std::string(DISA_BINARY_DIR) +
+      "/escape.txt']:\n"
       "    try:\n"
       "        with open(p, 'w') as f:\n"
       "            f.write('x')\n"
@@ -230,25 +231,26 @@ TEST(Sandbox, ParentEnvironmentIsNotVisible) {
     std::ifstream in("/proc/self/environ", std::ios::binary);
     std::string entry;
     while (std::getline(in, entry, '\0'))
-      if (entry.find('=') != std::string::npos && entry.rfind("PATH=", 0) != 0 &&
-          entry.rfind("LANG=", 0) != 0 && entry.rfind("LC_ALL=", 0) != 0 && entry.size() > 6) {
+      if (entry.find('=') != std::string::npos && entry.rfind("PATH=", 0) != 0 && entry.rfind("LANG=", 0) != 0 &&
+          entry.rfind("LC_ALL=", 0) != 0 && entry.size() > 6) {
         own_entry = entry;
         break;
       }
   }
-  auto r = run(
-      "import os\n"
-      "print(sorted(os.environ.items()))\n"
-      "for pid in (os.getppid(), " + std::to_string(getpid()) + ", 1):\n"
-      "    try:\n"
-      "        print(open('/proc/%d/environ' % pid, 'rb').read())\n"
-      "    except OSError as e:\n"
-      "        print('denied', pid, type(e).__name__)\n");
+  auto r =
+      run("import os\n"
+          "print(sorted(os.environ.items()))\n"
+          "for pid in (os.getppid(), " +
+          std::to_string(getpid()) +
+          ", 1):\n"
+          "    try:\n"
+          "        print(open('/proc/%d/environ' % pid, 'rb').read())\n"
+          "    except OSError as e:\n"
+          "        print('denied', pid, type(e).__name__)\n");
   EXPECT_EQ(r.verdict, SandboxVerdict::Pass) << r.detail << r.stderr_text;
   EXPECT_EQ(r.stdout_text.find("hunter2-secret"), std::string::npos) << r.stdout_text;
   EXPECT_EQ(r.stdout_text.find("DISA_TEST_SECRET"), std::string::npos);
-  EXPECT_NE(r.stdout_text.find("denied " + std::to_string(getpid())), std::string::npos)
-      << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("denied " + std::to_string(getpid())), std::string::npos) << r.stdout_text;
   if (!own_entry.empty()) {
     EXPECT_EQ(r.stdout_text.find(own_entry), std::string::npos) << own_entry;
   }
@@ -267,14 +269,16 @@ TEST(Sandbox, SocketsReachNothing) {
   socklen_t len = sizeof addr;
   ::getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len);
   const int port = ntohs(addr.sin_port);
-  auto r = run(
-      "import socket\n"
-      "try:\n"
-      "    s = socket.create_connection(('127.0.0.1', " + std::to_string(port) + "), timeout=1)\n"
-      "    s.sendall(b'leak')\n"
-      "    print('connected')\n"
-      "except OSError as e:\n"
-      "    print('blocked', type(e).__name__)\n");
+  auto r =
+      run("import socket\n"
+          "try:\n"
+          "    s = socket.create_connection(('127.0.0.1', " +
+          std::to_string(port) +
+          "), timeout=1)\n"
+          "    s.sendall(b'leak')\n"
+          "    print('connected')\n"
+          "except OSError as e:\n"
+          "    print('blocked', type(e).__name__)\n");
   int accepted = ::accept(server, nullptr, nullptr);
   const int accept_errno = errno;
   if (accepted >= 0) ::close(accepted);
@@ -389,8 +393,8 @@ TEST(SandboxClassify, ExitZeroPassesOnlyWithTheCompletionMarker) {
   EXPECT_EQ(pass.signal, 0);
   EXPECT_FALSE(pass.wall_timeout);
   EXPECT_EQ(pass.detail, "");
-  for (const std::string& out : {std::string("hello\n"), kDone + "late output",
-                                 std::string("\nDISA-SANDBOX-DONE-forged\n")}) {
+  for (const std::string& out :
+       {std::string("hello\n"), kDone + "late output", std::string("\nDISA-SANDBOX-DONE-forged\n")}) {
     auto early = classify(ended(exit_status(0), out));
     EXPECT_EQ(early.verdict, SandboxVerdict::Crash) << out;
     EXPECT_EQ(early.stdout_text, out);
@@ -408,8 +412,7 @@ TEST(SandboxClassify, HarnessExitCodes) {
   EXPECT_EQ(memory.verdict, SandboxVerdict::Memory);
   EXPECT_EQ(memory.detail, "memory limit of 256 MB");
   // A MemoryError the harness could not map (exit 5, or 1 from the interpreter).
-  EXPECT_EQ(classify(ended(exit_status(5), "", "...\nMemoryError\n")).verdict,
-            SandboxVerdict::Memory);
+  EXPECT_EQ(classify(ended(exit_status(5), "", "...\nMemoryError\n")).verdict, SandboxVerdict::Memory);
   EXPECT_EQ(classify(ended(exit_status(1), "", "MemoryError")).verdict, SandboxVerdict::Memory);
   auto other = classify(ended(exit_status(5), "", "ValueError: boom\n"));
   EXPECT_EQ(other.verdict, SandboxVerdict::Crash);
@@ -430,8 +433,7 @@ TEST(SandboxClassify, FatalSignalsAreCrashes) {
   EXPECT_EQ(segv.verdict, SandboxVerdict::Crash);
   EXPECT_EQ(segv.signal, SIGSEGV);
   EXPECT_EQ(segv.exit_code, -1);
-  EXPECT_EQ(segv.detail, "killed by signal " + std::to_string(SIGSEGV) + " (" +
-                             strsignal(SIGSEGV) + ")");
+  EXPECT_EQ(segv.detail, "killed by signal " + std::to_string(SIGSEGV) + " (" + strsignal(SIGSEGV) + ")");
   EXPECT_EQ(classify(ended(signal_status(SIGABRT))).verdict, SandboxVerdict::Crash);
   // SIGKILL well before the CPU limit (1 s here): killed by someone else.
   auto killed = ended(signal_status(SIGKILL));
@@ -566,9 +568,9 @@ TEST(SandboxPlan, EverythingIsPreparedBeforeFork) {
   // The environment is exactly this (nothing of the parent's).
   std::vector<std::string> env;
   for (char* const* e = plan.envp.data(); *e; ++e) env.emplace_back(*e);
-  EXPECT_EQ(env, (std::vector<std::string>{"PATH=/usr/local/bin:/usr/bin:/bin",
-                                           "HOME=/tmp/disa-sbx-abc", "TMPDIR=/tmp/disa-sbx-abc",
-                                           "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "PYTHONHASHSEED=0"}));
+  EXPECT_EQ(env, (std::vector<std::string>{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp/disa-sbx-abc",
+                                           "TMPDIR=/tmp/disa-sbx-abc", "LANG=C.UTF-8", "LC_ALL=C.UTF-8",
+                                           "PYTHONHASHSEED=0"}));
   EXPECT_TRUE(plan.envp.back() == nullptr);
   EXPECT_EQ(plan.workdir, "/tmp/disa-sbx-abc");
   EXPECT_EQ(plan.stdin_path, "/tmp/disa-sbx-abc/stdin.txt");
@@ -662,7 +664,7 @@ TEST(SandboxResources, WorkDirRemovesItselfWithoutFollowingLinks) {
     EXPECT_EQ(text, "print(1)");
     fs::create_directories(dir / "sub");
     fs::create_symlink(root, dir / "sub" / "link");
-    if (geteuid() == 0)  // chown to uid:uid needs root in general
+    if (geteuid() == 0)                                       // chown to uid:uid needs root in general
       work.give_to(getuid(), {"solution.py", "absent.txt"});  // absent names are skipped
     work.restrict_to_owner();
     EXPECT_EQ(fs::status(dir).permissions() & fs::perms::all, fs::perms::owner_all);
@@ -674,7 +676,6 @@ TEST(SandboxResources, WorkDirRemovesItselfWithoutFollowingLinks) {
     sd::WorkDir missing(root.string() + "/no/such/dir");
     FAIL() << "created " << missing.path();
   } catch (const sd::SetupError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("sandbox: cannot create a working directory in ", 0), 0u)
-        << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("sandbox: cannot create a working directory in ", 0), 0u) << e.what();
   }
 }

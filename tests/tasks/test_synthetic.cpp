@@ -15,8 +15,7 @@ using namespace disa::tasks;
 
 namespace {
 
-TaskOptions options_for(const std::string& name, const std::string& split = "train",
-                        int count = 40) {
+TaskOptions options_for(const std::string& name, const std::string& split = "train", int count = 40) {
   TaskOptions o;
   o.name = name;
   o.split = split;
@@ -161,8 +160,7 @@ TEST(Countdown, RulesAndReasons) {
   EXPECT_EQ(task.reward(r, "").reason, Reason::Empty);
   EXPECT_EQ(task.reward(r, std::string("3*5\0\n", 5)).reason, Reason::Binary);
   EXPECT_EQ(task.reward(r, std::string(20000, '1')).reason, Reason::TooLong);
-  EXPECT_EQ(task.reward(r, std::string(30, '(') + "3" + std::string(30, ')') + "\n").reason,
-            Reason::Unparsable);
+  EXPECT_EQ(task.reward(r, std::string(30, '(') + "3" + std::string(30, ')') + "\n").reason, Reason::Unparsable);
   EXPECT_EQ(task.reward(r, std::string(200, '(') + "\n").reason, Reason::Unparsable);
 }
 
@@ -236,8 +234,7 @@ TEST(GraphPaths, EnumerationIsExactlyTheRewardOneSet) {
       std::vector<std::string> next;
       for (const auto& p : frontier)
         for (int c = 0; c < n; ++c) next.push_back(p + (p.empty() ? "" : " ") + char('A' + c));
-      for (const auto& s : next)
-        EXPECT_EQ(task.reward(rec, s + "\n").reward == 1.0, set.count(s + "\n") == 1) << s;
+      for (const auto& s : next) EXPECT_EQ(task.reward(rec, s + "\n").reward == 1.0, set.count(s + "\n") == 1) << s;
       frontier = std::move(next);
     }
     for (const auto& w : random_strings("ABCDEF  ", 200, std::hash<std::string>()(rec.id)))
@@ -279,8 +276,7 @@ TEST(GraphPaths, DeterministicAndDisjointSplits) {
     TaskOptions o = options_for("graph_paths", "test", 50);
     o.seed = seed;
     const Dataset test_set = GraphPathsTask(o).make_dataset();
-    for (const auto& r : test_set.records())
-      EXPECT_EQ(train.count(r.fields.dump()), 0u);
+    for (const auto& r : test_set.records()) EXPECT_EQ(train.count(r.fields.dump()), 0u);
   }
 }
 

@@ -86,16 +86,15 @@ void check_golden(const std::string& name) {
     const auto want = expected[i]["ids"].get<std::vector<int32_t>>();
     const auto got = tok->encode(texts[i]);
     if (got != want && ++id_mismatches <= 10)
-      ADD_FAILURE() << name << " corpus line " << i + 1 << " " << Json(texts[i]).dump()
-                    << "\n  disa: " << show(got) << "\n  HF:   " << show(want);
+      ADD_FAILURE() << name << " corpus line " << i + 1 << " " << Json(texts[i]).dump() << "\n  disa: " << show(got)
+                    << "\n  HF:   " << show(want);
     const std::string decoded = tok->decode(want);
     const std::string decoded_skip = tok->decode(want, /*skip_special_tokens=*/true);
     if ((decoded != expected[i]["decoded"].get<std::string>() ||
          decoded_skip != expected[i]["decoded_skip_special"].get<std::string>()) &&
         ++decode_mismatches <= 10)
-      ADD_FAILURE() << name << " corpus line " << i + 1 << " decode\n  disa: "
-                    << Json(decoded).dump() << " / " << Json(decoded_skip).dump()
-                    << "\n  HF:   " << expected[i]["decoded"].dump() << " / "
+      ADD_FAILURE() << name << " corpus line " << i + 1 << " decode\n  disa: " << Json(decoded).dump() << " / "
+                    << Json(decoded_skip).dump() << "\n  HF:   " << expected[i]["decoded"].dump() << " / "
                     << expected[i]["decoded_skip_special"].dump();
   }
   EXPECT_EQ(id_mismatches, 0u) << name << ": strings whose ids differ from HF";
@@ -143,8 +142,7 @@ TEST(TokenizerGolden, DecodeInvertsEncode) {
 TEST(TokenizerGolden, TinyTokenizerFilesAreWhatTheWriterWrites) {
   const fs::path dir = fs::path(DISA_BINARY_DIR) / "test_scratch" / "tokenizer_golden_tiny";
   fs::remove_all(dir);
-  disa::write_byte_level_tokenizer(dir.string(), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"},
-                                   0);
+  disa::write_byte_level_tokenizer(dir.string(), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
   for (const char* file : {"tokenizer.json", "tokenizer_config.json"}) {
     auto slurp = [](const fs::path& p) {
       std::ifstream in(p, std::ios::binary);
@@ -169,8 +167,7 @@ TEST(TokenizerGolden, ConcurrentEncodeMatchesGolden) {
     threads.emplace_back([&, w] {
       for (size_t k = 0; k < texts.size(); ++k) {
         const size_t i = (k * 7 + w * 131) % texts.size();
-        if (tok->encode(texts[i]) != expected[i]["ids"].get<std::vector<int32_t>>())
-          ++mismatches[w];
+        if (tok->encode(texts[i]) != expected[i]["ids"].get<std::vector<int32_t>>()) ++mismatches[w];
       }
     });
   for (auto& t : threads) t.join();

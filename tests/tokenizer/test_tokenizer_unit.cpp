@@ -25,9 +25,7 @@ std::string scratch_dir(const std::string& name) {
   return dir.string();
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 // A tokenizer.json over raw characters (no byte-level mapping) for component tests.
 Json char_tokenizer(const Json& vocab, const Json& merges) {
@@ -84,9 +82,15 @@ TEST(TinyByteLevelTokenizer, EveryByteIsOneTokenAndRoundTrips) {
   EXPECT_EQ(tok.token_to_id("Ġ"), 32);  // GPT-2's symbol of the space byte
   EXPECT_EQ(tok.token_to_id("a"), 97);
   EXPECT_EQ(tok.special_token_ids(), (std::vector<int32_t>{256, 257, 258}));
-  const std::vector<std::string> texts = {
-      "", "hello world", "  two  spaces\t\ttabs\n\nnewlines\r\n", "x = 12345 + 6789;",
-      "naïve café", "日本語のテキスト", "👩‍👩‍👧 family", "don't I'LL", "\\frac{a}{b}"};
+  const std::vector<std::string> texts = {"",
+                                          "hello world",
+                                          "  two  spaces\t\ttabs\n\nnewlines\r\n",
+                                          "x = 12345 + 6789;",
+                                          "naïve café",
+                                          "日本語のテキスト",
+                                          "👩‍👩‍👧 family",
+                                          "don't I'LL",
+                                          "\\frac{a}{b}"};
   for (const auto& text : texts) {
     const auto ids = tok.encode(text);
     EXPECT_EQ(ids, byte_ids(text)) << text;
@@ -125,8 +129,7 @@ TEST(TinyByteLevelTokenizer, WriterRejectsBadArguments) {
   EXPECT_THROW(disa::write_byte_level_tokenizer(dir, kSpecials, 3), disa::ModelError);
   EXPECT_THROW(disa::write_byte_level_tokenizer(dir, {"<a>", "<a>"}, 0), disa::ModelError);
   EXPECT_THROW(disa::write_byte_level_tokenizer(dir, {"<a>", "a"}, 0), disa::ModelError);
-  EXPECT_THROW(disa::write_byte_level_tokenizer(dir, {std::string("\xff")}, 0),
-               disa::ModelError);
+  EXPECT_THROW(disa::write_byte_level_tokenizer(dir, {std::string("\xff")}, 0), disa::ModelError);
 }
 
 TEST(Tokenizer, InvalidUtf8AndIdsWithoutToken) {
@@ -140,7 +143,9 @@ TEST(Tokenizer, InvalidUtf8AndIdsWithoutToken) {
     EXPECT_NE(std::string(e.what()).find("byte 2"), std::string::npos) << e.what();
   }
   // Byte tokens that do not form UTF-8 decode to U+FFFD, one per maximal ill-formed part.
-  EXPECT_EQ(tok.decode({0xE6, 0x97, 'a'}), "\xEF\xBF\xBD" "a");
+  EXPECT_EQ(tok.decode({0xE6, 0x97, 'a'}),
+            "\xEF\xBF\xBD"
+            "a");
   EXPECT_EQ(tok.decode({0xFF, 0xFE}), "\xEF\xBF\xBD\xEF\xBF\xBD");
   // Ids without a token (a padded model vocabulary) are skipped, as HF's decode does.
   EXPECT_EQ(tok.decode({'a', 259, 'b', 100000, -1}), "ab");
@@ -150,8 +155,7 @@ TEST(Tokenizer, FingerprintFollowsTokenizerJson) {
   const std::string a = scratch_dir("fp_a"), b = scratch_dir("fp_b");
   disa::write_byte_level_tokenizer(a, kSpecials, 2);
   disa::write_byte_level_tokenizer(b, {"<|endoftext|>"}, 0);
-  const auto ta = disa::Tokenizer::load(a), ta2 = disa::Tokenizer::load(a),
-             tb = disa::Tokenizer::load(b);
+  const auto ta = disa::Tokenizer::load(a), ta2 = disa::Tokenizer::load(a), tb = disa::Tokenizer::load(b);
   EXPECT_EQ(ta.fingerprint().size(), 16u);
   EXPECT_EQ(ta.fingerprint(), ta2.fingerprint());
   EXPECT_NE(ta.fingerprint(), tb.fingerprint());
@@ -160,18 +164,16 @@ TEST(Tokenizer, FingerprintFollowsTokenizerJson) {
 TEST(Bpe, MergesApplyInRankOrderLeftmostFirst) {
   const Json vocab{{"a", 0}, {"b", 1}, {"c", 2}, {"ab", 3}, {"bc", 4}, {"abc", 5}, {"aa", 6}};
   // "b c" outranks "a b", so "abc" is a + bc, then "a bc".
-  const auto tok = load_json("bpe_rank",
-                             char_tokenizer(vocab, Json::array({"b c", "a b", "a bc", "a a"})));
+  const auto tok = load_json("bpe_rank", char_tokenizer(vocab, Json::array({"b c", "a b", "a bc", "a a"})));
   EXPECT_EQ(tok.encode("abc"), (std::vector<int32_t>{5}));
   EXPECT_EQ(tok.encode("ab"), (std::vector<int32_t>{3}));
   EXPECT_EQ(tok.encode("cab"), (std::vector<int32_t>{2, 3}));
   // Equal ranks: the leftmost pair merges first.
   EXPECT_EQ(tok.encode("aaa"), (std::vector<int32_t>{6, 0}));
   // Pair format ["a", "b"] gives the same model.
-  const auto pairs = load_json(
-      "bpe_pairs", char_tokenizer(vocab, Json::array({Json::array({"b", "c"}),
-                                                      Json::array({"a", "b"}),
-                                                      Json::array({"a", "bc"})})));
+  const auto pairs =
+      load_json("bpe_pairs", char_tokenizer(vocab, Json::array({Json::array({"b", "c"}), Json::array({"a", "b"}),
+                                                                Json::array({"a", "bc"})})));
   EXPECT_EQ(pairs.encode("abc"), (std::vector<int32_t>{5}));
   // A character outside the vocabulary without unk_token is an error, not a silent drop.
   EXPECT_THROW(tok.encode("abd"), disa::DataError);
@@ -196,14 +198,10 @@ TEST(Bpe, UnknownTokenAndFusing) {
 }
 
 // Split on " " over a vocabulary where merges across the split are visible.
-std::vector<int32_t> split_ids(const std::string& name, const std::string& behavior,
-                               bool invert) {
+std::vector<int32_t> split_ids(const std::string& name, const std::string& behavior, bool invert) {
   const Json vocab{{"a", 0}, {" ", 1}, {"a ", 2}, {" a", 3}};
   Json j = char_tokenizer(vocab, Json::array({Json::array({"a", " "}), Json::array({" ", "a"})}));
-  j["pre_tokenizer"] = {{"type", "Split"},
-                        {"pattern", {{"String", " "}}},
-                        {"behavior", behavior},
-                        {"invert", invert}};
+  j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", behavior}, {"invert", invert}};
   return load_json(name, j).encode("a a");
 }
 
@@ -243,12 +241,7 @@ TEST(AddedTokens, LeftmostLongestAndStripping) {
   j["added_tokens"] = Json::array(
       {{{"id", 10}, {"content", "<x>"}, {"special", true}, {"normalized", false}},
        {{"id", 11}, {"content", "<x>>"}, {"special", false}, {"normalized", false}},
-       {{"id", 12},
-        {"content", "<s>"},
-        {"special", true},
-        {"normalized", false},
-        {"lstrip", true},
-        {"rstrip", true}}});
+       {{"id", 12}, {"content", "<s>"}, {"special", true}, {"normalized", false}, {"lstrip", true}, {"rstrip", true}}});
   const auto tok = load_json("added", j);
   EXPECT_EQ(tok.vocab_size(), 13);
   EXPECT_EQ(tok.encode("a<x>>a<x>"), (std::vector<int32_t>{0, 11, 0, 10}));
@@ -265,14 +258,12 @@ TEST(PostProcessor, TemplateAddsBosOnlyWhenAsked) {
   j["post_processor"] = {
       {"type", "Sequence"},
       {"processors",
-       Json::array({{{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false},
-                     {"use_regex", true}},
+       Json::array({{{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}},
                     {{"type", "TemplateProcessing"},
                      {"single", Json::array({{{"SpecialToken", {{"id", "<bos>"}, {"type_id", 0}}}},
                                              {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
                      {"pair", Json::array()},
-                     {"special_tokens",
-                      {{"<bos>", {{"id", "<bos>"}, {"ids", {1}}, {"tokens", {"<bos>"}}}}}}}})}};
+                     {"special_tokens", {{"<bos>", {{"id", "<bos>"}, {"ids", {1}}, {"tokens", {"<bos>"}}}}}}}})}};
   const auto tok = load_json("template", j);
   EXPECT_EQ(tok.encode("aa"), (std::vector<int32_t>{0, 0}));
   EXPECT_EQ(tok.encode("aa", true), (std::vector<int32_t>{1, 0, 0}));
@@ -304,8 +295,7 @@ TEST(TokenizerConfig, EosAsObjectAndUnknownEos) {
 TEST(TokenizerErrors, NameTheFileAndField) {
   const Json vocab{{"a", 0}, {"b", 1}};
   const Json good = char_tokenizer(vocab, Json::array());
-  auto expect_error = [&](const std::string& name, Json j, const std::string& field,
-                          const std::string& words) {
+  auto expect_error = [&](const std::string& name, Json j, const std::string& field, const std::string& words) {
     const std::string msg = load_error(name, j);
     EXPECT_NE(msg.find("tokenizer.json: " + field), std::string::npos) << name << ": " << msg;
     EXPECT_NE(msg.find(words), std::string::npos) << name << ": " << msg;
@@ -314,8 +304,7 @@ TEST(TokenizerErrors, NameTheFileAndField) {
   j["normalizer"] = {{"type", "Lowercase"}};
   expect_error("e_norm", j, "normalizer.type", "not implemented");
   j = good;
-  j["pre_tokenizer"] = {{"type", "Sequence"},
-                        {"pretokenizers", Json::array({{{"type", "Metaspace"}}})}};
+  j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", Json::array({{{"type", "Metaspace"}}})}};
   expect_error("e_pre", j, "pre_tokenizer.pretokenizers[0].type", "not implemented");
   j = good;
   j["model"]["type"] = "WordPiece";
@@ -330,9 +319,7 @@ TEST(TokenizerErrors, NameTheFileAndField) {
   j["model"]["merges"] = Json::array({"a b"});
   expect_error("e_merged", j, "model.merges[0]", "'ab' is not in the vocabulary");
   j = good;
-  j["pre_tokenizer"] = {{"type", "Split"},
-                        {"pattern", {{"Regex", "(unclosed"}}},
-                        {"behavior", "Isolated"}};
+  j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
   expect_error("e_regex", j, "pre_tokenizer.pattern.Regex", "does not compile");
   j = good;
   j["decoder"] = {{"type", "WordPiece"}};
@@ -364,9 +351,7 @@ TEST(TokenizerErrors, NameTheFileAndField) {
 TEST(Tokenizer, ConcurrentEncodeMatchesSequential) {
   const Json vocab{{"a", 0}, {"b", 1}, {"ab", 2}, {"abab", 3}, {" ", 4}};
   Json j = char_tokenizer(vocab, Json::array({"a b", "ab ab"}));
-  j["pre_tokenizer"] = {{"type", "Split"},
-                        {"pattern", {{"Regex", "\\S+|\\s+"}}},
-                        {"behavior", "Isolated"}};
+  j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "\\S+|\\s+"}}}, {"behavior", "Isolated"}};
   const auto tok = load_json("threads", j);
   std::vector<std::string> texts;
   for (int i = 0; i < 200; ++i) {
@@ -382,9 +367,7 @@ TEST(Tokenizer, ConcurrentEncodeMatchesSequential) {
     threads.emplace_back([&, w] {
       for (int rep = 0; rep < 20; ++rep)
         for (size_t i = 0; i < texts.size(); ++i)
-          if (tok.encode(texts[(i + w * 13) % texts.size()]) !=
-              expected[(i + w * 13) % texts.size()])
-            ++mismatches[w];
+          if (tok.encode(texts[(i + w * 13) % texts.size()]) != expected[(i + w * 13) % texts.size()]) ++mismatches[w];
     });
   for (auto& t : threads) t.join();
   for (int w = 0; w < 4; ++w) EXPECT_EQ(mismatches[w], 0) << "thread " << w;

@@ -36,8 +36,8 @@ TEST(Objectives, ResidualLossValueAndGradient) {
 TEST(Objectives, AnchorShiftMovesTheResidualNotTheSequenceLevelGradientDirection) {
   // With s = 1, the residual shifts by exactly the anchor error.
   torch::Tensor logp = t({-1.f, -2.f, -3.f});
-  ResidualTerms a{logp, t({-1.5f, -1.5f, -1.5f}), t({0.2f, 0.2f, 0.2f}), torch::ones({3}), t({1.f, 0.f, 1.f}),
-                  torch::ones({3})};
+  ResidualTerms a{
+      logp, t({-1.5f, -1.5f, -1.5f}), t({0.2f, 0.2f, 0.2f}), torch::ones({3}), t({1.f, 0.f, 1.f}), torch::ones({3})};
   ResidualTerms b = a;
   b.log_anchor = a.log_anchor + 2.0;
   auto ra = residual_loss(a), rb = residual_loss(b);

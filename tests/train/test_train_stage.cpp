@@ -17,10 +17,10 @@
 //    over two seeds) and than the s = 1 run with the same error.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <sstream>
 
 #include "disa/io/hdf5.hpp"
@@ -65,8 +65,8 @@ class TrainStage : public ::testing::Test {
                        " --warm-start.eval-samples 0 --warm-start.threads 1");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + anchors() + kTask +
-                       " --anchor.beta 1.5 --anchor.samples 64 --anchor.max-new-tokens 16 --anchor.threads 1"
-                       " --anchor.checkpoint-seconds 0 --anchor.bootstrap 0");
+             " --anchor.beta 1.5 --anchor.samples 64 --anchor.max-new-tokens 16 --anchor.threads 1"
+             " --anchor.checkpoint-seconds 0 --anchor.bootstrap 0");
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
 };
@@ -161,7 +161,7 @@ TEST_F(TrainStage, RefusesMismatchedPartitionFiles) {
   EXPECT_FALSE(fs::exists(work("refused")));  // nothing was written
   fs::remove_all(work("allowed"));
   RunResult ok = disa("train --train.out " + work("allowed") + " --train.anchors " + anchors() + kTrainBase + ref +
-                       more + " --train.allow-missing-anchors --train.steps 1");
+                      more + " --train.allow-missing-anchors --train.steps 1");
   ASSERT_EQ(ok.exit_code, 0) << ok.output;
   auto f = disa::h5::File::open(work("allowed") + "/train.h5", "disa-train", 1);
   EXPECT_EQ(f.attr_int("/", "missing_anchors"), 16);
@@ -180,7 +180,8 @@ TEST_F(TrainStage, RefusesTemperedRolloutsForResidualObjectives) {
                        " --train.model " + kFixture + "/reference --train.algorithm " + alg +
                        " --train.temperature 0.7 --train.steps 1");
     EXPECT_EQ(r.exit_code, 2) << alg;
-    EXPECT_NE(r.output.find("option --train.temperature: " + alg + " trains on rollouts from pi_theta at "
+    EXPECT_NE(r.output.find("option --train.temperature: " + alg +
+                            " trains on rollouts from pi_theta at "
                             "temperature 1"),
               std::string::npos)
         << r.output;
@@ -198,8 +199,8 @@ TEST_F(TrainStage, OneStepOnTwoRanksEqualsOneRank) {
       {"grpo", " --train.model " + work("other") + " --train.reference " + kFixture +
                    "/reference --grpo.kl k3 --grpo.kl-coef 0.1 --grpo.aggregation seq-mean-token-mean"}};
   for (const auto& [alg, extra] : runs) {
-    const std::string args =
-        " --train.algorithm " + alg + extra + " --train.steps 1 --train.mini-batches 2 --train.micro-batch 8";
+    const std::string args = " --train.algorithm " + alg + extra +
+                             " --train.steps 1 --train.mini-batches 2 --train.micro-batch 8";
     train("np1_" + alg, args, 1);
     train("np2_" + alg, args, 2);
     const double diff = max_parameter_difference(work("np1_" + alg) + "/policy", work("np2_" + alg) + "/policy");
@@ -216,8 +217,8 @@ TEST_F(TrainStage, OneStepOnTwoRanksEqualsOneRank) {
 
 TEST_F(TrainStage, OfflineVariantSelfNormalisesPerPrompt) {
   // Each prompt's 64 stored samples carry weights summing to 1: their mean is 1/64.
-  train("offline", " --train.algorithm disa --train.source offline --train.model " + kFixture +
-                       "/reference --train.steps 2");
+  train("offline",
+        " --train.algorithm disa --train.source offline --train.model " + kFixture + "/reference --train.steps 2");
   for (double w : metric("offline", "weight_mean")) EXPECT_NEAR(w, 1.0 / 64, 1e-9);
   for (double r : metric("offline", "residual_mean")) EXPECT_TRUE(std::isfinite(r));
   EXPECT_GT(max_parameter_difference(work("offline") + "/policy", kFixture + "/reference"), 1e-4);
@@ -256,8 +257,8 @@ TEST_F(TrainStage, ResumeEqualsUninterruptedRun) {
 }
 
 TEST_F(TrainStage, ExactAndWrongAnchors) {
-  const std::string base = " --train.algorithm disa --train.model " + work("other") + " --train.reference " +
-                           kFixture + "/reference --train.steps 40 --train.exact-every 40 --train.exact-prompts 24"
+  const std::string base = " --train.algorithm disa --train.model " + work("other") + " --train.reference " + kFixture +
+                           "/reference --train.steps 40 --train.exact-every 40 --train.exact-prompts 24"
                            " --train.lr 2e-3";
   train("exact", base + " --disa.anchor exact");
   train("exact_shift", base + " --disa.anchor exact --train.anchor-shift 2");
@@ -314,8 +315,8 @@ TEST_F(TrainStage, SampledFrequenciesMatchExactMassAfterTraining) {
                     "/reference --train.steps 300 --train.exact-every 0 --train.log-every 100");
   fs::remove_all(work("long_eval"));
   const int k = 1024;
-  RunResult r = disa("eval --eval.model " + work("long") + "/policy --eval.out " + work("long_eval/eval.h5") +
-                     kGraph + " --task.count 24 --eval.samples " + std::to_string(k) +
+  RunResult r = disa("eval --eval.model " + work("long") + "/policy --eval.out " + work("long_eval/eval.h5") + kGraph +
+                     " --task.count 24 --eval.samples " + std::to_string(k) +
                      " --eval.max-new-tokens 16 --eval.threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto f = disa::h5::File::open(work("long_eval/eval.h5"), "disa-eval", 1);

@@ -58,14 +58,11 @@ double bootstrap_sd(const std::vector<double>& log_weights, int resamples, uint6
 // (log_ratio = log pi_ref - log q, beta_reward = beta * r, length >= 1), found by
 // Newton's method safeguarded by bisection on a bracketing interval. The left side is
 // strictly decreasing in c, so the root is unique; residual below `tolerance`.
-double length_normalized_anchor(const std::vector<double>& log_ratio,
-                                const std::vector<double>& lengths,
-                                const std::vector<double>& beta_reward,
-                                double tolerance = 1e-12);
+double length_normalized_anchor(const std::vector<double>& log_ratio, const std::vector<double>& lengths,
+                                const std::vector<double>& beta_reward, double tolerance = 1e-12);
 
 // The left side of the equation above at c (its root is the anchor), for checks.
-double length_normalized_residual(const std::vector<double>& log_ratio,
-                                  const std::vector<double>& lengths,
+double length_normalized_residual(const std::vector<double>& log_ratio, const std::vector<double>& lengths,
                                   const std::vector<double>& beta_reward, double c);
 
 }  // namespace disa::anchor

@@ -14,8 +14,8 @@ namespace disa::anchor {
 struct ProposalSpec {
   enum class Kind { Reference, Model, Mixture };
   Kind kind = Kind::Reference;
-  std::string model_dir;  // Model and Mixture: the strong proposal's directory
-  double alpha = 0.5;     // Mixture: probability of the strong component
+  std::string model_dir;    // Model and Mixture: the strong proposal's directory
+  double alpha = 0.5;       // Mixture: probability of the strong component
   SamplingParams sampling;  // of the reference (Reference) or the strong model
 
   bool truncates() const { return sampling.truncates(); }

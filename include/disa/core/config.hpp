@@ -24,8 +24,7 @@ class Options {
   // `command` names the subcommand ("anchor"), `summary` is one line for --help.
   Options(std::string command, std::string summary);
 
-  Options& add_string(const std::string& name, const std::string& default_value,
-                      const std::string& help);
+  Options& add_string(const std::string& name, const std::string& default_value, const std::string& help);
   Options& add_int(const std::string& name, int64_t default_value, const std::string& help);
   Options& add_double(const std::string& name, double default_value, const std::string& help);
   // A boolean: "--name" alone sets it true; "--name=false" and "name = no" in a file work.
@@ -49,9 +48,7 @@ class Options {
   const std::vector<Spec>& specs() const { return specs_; }
   const Spec* find(const std::string& name) const;
   const boost::program_options::options_description& description() const { return desc_; }
-  const boost::program_options::positional_options_description& positional() const {
-    return pos_;
-  }
+  const boost::program_options::positional_options_description& positional() const { return pos_; }
   // Help text: usage line, summary, and every option with its default.
   std::string help_text() const;
 
@@ -68,8 +65,7 @@ class Options {
 class Config {
  public:
   Config() = default;
-  Config(const Options& options, boost::program_options::variables_map vm,
-         std::string config_file);
+  Config(const Options& options, boost::program_options::variables_map vm, std::string config_file);
 
   const std::string& command() const { return command_; }
   bool has(const std::string& name) const;

@@ -60,15 +60,15 @@ std::string source_location(const char* file, int line);
 #define DISA_THROW(ErrorType, ...) throw ::disa::ErrorType(::fmt::format(__VA_ARGS__))
 
 // DISA_CHECK(n > 0, DataError, "prompt {} has no samples", id)
-#define DISA_CHECK(cond, ErrorType, ...)                   \
-  do {                                                     \
-    if (!(cond)) DISA_THROW(ErrorType, __VA_ARGS__);       \
+#define DISA_CHECK(cond, ErrorType, ...)             \
+  do {                                               \
+    if (!(cond)) DISA_THROW(ErrorType, __VA_ARGS__); \
   } while (0)
 
 // Internal invariant: failure is a bug in disa, reported with the source location.
-#define DISA_ASSERT(cond)                                                                 \
-  do {                                                                                    \
-    if (!(cond))                                                                          \
-      throw ::disa::Error(::fmt::format("internal error: '{}' failed at {}", #cond,       \
-                                        ::disa::source_location(__FILE__, __LINE__)));    \
+#define DISA_ASSERT(cond)                                                                                          \
+  do {                                                                                                             \
+    if (!(cond))                                                                                                   \
+      throw ::disa::Error(                                                                                         \
+          ::fmt::format("internal error: '{}' failed at {}", #cond, ::disa::source_location(__FILE__, __LINE__))); \
   } while (0)

@@ -15,15 +15,25 @@ namespace disa::log {
 void init(int rank, bool all_ranks, const std::string& level);
 
 template <class... Args>
-void trace(fmt::format_string<Args...> f, Args&&... a) { spdlog::trace(f, std::forward<Args>(a)...); }
+void trace(fmt::format_string<Args...> f, Args&&... a) {
+  spdlog::trace(f, std::forward<Args>(a)...);
+}
 template <class... Args>
-void debug(fmt::format_string<Args...> f, Args&&... a) { spdlog::debug(f, std::forward<Args>(a)...); }
+void debug(fmt::format_string<Args...> f, Args&&... a) {
+  spdlog::debug(f, std::forward<Args>(a)...);
+}
 template <class... Args>
-void info(fmt::format_string<Args...> f, Args&&... a) { spdlog::info(f, std::forward<Args>(a)...); }
+void info(fmt::format_string<Args...> f, Args&&... a) {
+  spdlog::info(f, std::forward<Args>(a)...);
+}
 template <class... Args>
-void warn(fmt::format_string<Args...> f, Args&&... a) { spdlog::warn(f, std::forward<Args>(a)...); }
+void warn(fmt::format_string<Args...> f, Args&&... a) {
+  spdlog::warn(f, std::forward<Args>(a)...);
+}
 template <class... Args>
-void error(fmt::format_string<Args...> f, Args&&... a) { spdlog::error(f, std::forward<Args>(a)...); }
+void error(fmt::format_string<Args...> f, Args&&... a) {
+  spdlog::error(f, std::forward<Args>(a)...);
+}
 
 // True on the ranks whose info lines are shown (rank 0, or all with --log.all-ranks).
 bool is_printing_rank();

@@ -27,7 +27,8 @@
 
 // The field of a settings struct an option fills, as an accessor: DISA_FIELD(seed),
 // DISA_FIELD(sampling.top_p).
-#define DISA_FIELD(member) [](auto& settings_) -> auto& { return settings_.member; }
+#define DISA_FIELD(member) \
+  [](auto& settings_) -> auto& { return settings_.member; }
 
 namespace disa {
 
@@ -78,8 +79,7 @@ class OptionTable {
  public:
   template <class F>
   OptionTable& text(const std::string& name, F field, const std::string& help, Rule<std::string> rule = {}) {
-    entries_.push_back({name, help,
-                        [name, field, help](Options& o) { o.add_string(name, field(defaults()), help); },
+    entries_.push_back({name, help, [name, field, help](Options& o) { o.add_string(name, field(defaults()), help); },
                         [name, field, rule](S& s, const Config& c) {
                           field(s) = c.get_string(name);
                           apply(rule, c, name, field(s));
@@ -93,25 +93,23 @@ class OptionTable {
   OptionTable& integer(const std::string& name, F field, const std::string& help, Rule<int64_t> rule = {}) {
     using T = std::decay_t<decltype(field(std::declval<S&>()))>;
     static_assert(std::is_integral_v<T>, "integer(): the field must be an integer");
-    entries_.push_back({name, help,
-                        [name, field, help](Options& o) { o.add_int(name, int64_t(field(defaults())), help); },
-                        [name, field, rule](S& s, const Config& c) {
-                          const int64_t v = c.get_int(name);
-                          apply(rule, c, name, v);
-                          const bool fits = std::is_unsigned_v<T>
-                                                ? v >= 0 && uint64_t(v) <= uint64_t(std::numeric_limits<T>::max())
-                                                : v >= int64_t(std::numeric_limits<T>::min()) &&
-                                                      v <= int64_t(std::numeric_limits<T>::max());
-                          c.require(fits, name, std::is_unsigned_v<T> ? "must be >= 0" : "is out of range");
-                          field(s) = T(v);
-                        }});
+    entries_.push_back(
+        {name, help, [name, field, help](Options& o) { o.add_int(name, int64_t(field(defaults())), help); },
+         [name, field, rule](S& s, const Config& c) {
+           const int64_t v = c.get_int(name);
+           apply(rule, c, name, v);
+           const bool fits = std::is_unsigned_v<T> ? v >= 0 && uint64_t(v) <= uint64_t(std::numeric_limits<T>::max())
+                                                   : v >= int64_t(std::numeric_limits<T>::min()) &&
+                                                         v <= int64_t(std::numeric_limits<T>::max());
+           c.require(fits, name, std::is_unsigned_v<T> ? "must be >= 0" : "is out of range");
+           field(s) = T(v);
+         }});
     return *this;
   }
 
   template <class F>
   OptionTable& real(const std::string& name, F field, const std::string& help, Rule<double> rule = {}) {
-    entries_.push_back({name, help,
-                        [name, field, help](Options& o) { o.add_double(name, field(defaults()), help); },
+    entries_.push_back({name, help, [name, field, help](Options& o) { o.add_double(name, field(defaults()), help); },
                         [name, field, rule](S& s, const Config& c) {
                           field(s) = c.get_double(name);
                           apply(rule, c, name, field(s));
@@ -121,8 +119,7 @@ class OptionTable {
 
   template <class F>
   OptionTable& flag(const std::string& name, F field, const std::string& help) {
-    entries_.push_back({name, help,
-                        [name, field, help](Options& o) { o.add_bool(name, field(defaults()), help); },
+    entries_.push_back({name, help, [name, field, help](Options& o) { o.add_bool(name, field(defaults()), help); },
                         [name, field](S& s, const Config& c) { field(s) = c.get_bool(name); }});
     return *this;
   }

@@ -27,7 +27,6 @@ class Table {
 };
 
 // A table with header and aligned columns (results tables: rows x metrics).
-std::string render_grid(const std::vector<std::string>& header,
-                        const std::vector<std::vector<std::string>>& rows);
+std::string render_grid(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace disa

@@ -27,8 +27,7 @@ struct BenchmarkSpec {
 
 // Parses the entries (ConfigError naming --eval.dataset for a bad entry, an unknown
 // task, a data file that does not exist, or a duplicate name).
-std::vector<BenchmarkSpec> parse_benchmarks(const std::vector<std::string>& entries,
-                                            const tasks::TaskOptions& base);
+std::vector<BenchmarkSpec> parse_benchmarks(const std::vector<std::string>& entries, const tasks::TaskOptions& base);
 
 struct Benchmark {
   BenchmarkSpec spec;

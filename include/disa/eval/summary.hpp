@@ -25,10 +25,10 @@ inline constexpr int64_t kEvalFormatVersion = 1;
 inline constexpr const char* kMacroRow = "macro";
 
 struct EvalSummary {
-  int64_t k = 0;                      // samples per prompt
-  std::vector<std::string> rows;      // benchmark names, then "macro"
-  std::vector<int64_t> prompts;       // prompts per row (macro: all prompts)
-  std::vector<std::string> metrics;   // metric names in column order
+  int64_t k = 0;                                      // samples per prompt
+  std::vector<std::string> rows;                      // benchmark names, then "macro"
+  std::vector<int64_t> prompts;                       // prompts per row (macro: all prompts)
+  std::vector<std::string> metrics;                   // metric names in column order
   std::map<std::string, std::vector<MeanSe>> values;  // metric -> one entry per row
 
   // The entry of `metric` in row `row`; nullptr when either is absent.
@@ -49,8 +49,7 @@ std::string metric_label(const std::string& metric, int64_t k);
 // undefined), `prompt_benchmark[p]` the benchmark index of prompt p. Per benchmark:
 // mean_se over its prompts; the macro row: macro_average over the benchmarks.
 EvalSummary summarize(int64_t k, const std::vector<std::string>& benchmark_names,
-                      const std::vector<int64_t>& prompt_benchmark,
-                      const std::vector<std::string>& metric_names,
+                      const std::vector<int64_t>& prompt_benchmark, const std::vector<std::string>& metric_names,
                       const std::vector<std::vector<double>>& columns);
 
 // Reads the /summary group of an eval.h5 (IoError naming the file for another format,

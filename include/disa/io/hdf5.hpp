@@ -50,16 +50,14 @@ class File {
  public:
   // Collective over `comm`: creates FINAL.incomplete (truncating any old one) with the
   // MPI-IO driver and writes the `format`, `format_version` and `status` attributes.
-  static File create(const std::string& final_path, MPI_Comm comm, const std::string& format,
-                     int64_t format_version);
+  static File create(const std::string& final_path, MPI_Comm comm, const std::string& format, int64_t format_version);
   // Collective: reopens FINAL.incomplete read-write (resuming an interrupted job);
   // checks its format and version.
-  static File reopen_incomplete(const std::string& final_path, MPI_Comm comm,
-                                const std::string& format, int64_t format_version);
+  static File reopen_incomplete(const std::string& final_path, MPI_Comm comm, const std::string& format,
+                                int64_t format_version);
   // Opens a finished file read-only in this process alone. With `expected_format`,
   // refuses a file of another format or version with a message naming both.
-  static File open(const std::string& path, const std::string& expected_format = "",
-                   int64_t expected_version = -1);
+  static File open(const std::string& path, const std::string& expected_format = "", int64_t expected_version = -1);
 
   // A closed file (placeholder before open/create).
   File() = default;
@@ -118,11 +116,9 @@ class File {
   // all ranks' rows in rank order, shape (total,) for cols == 1 else (total, cols).
   // Returns the global index of this rank's first row. deflate: 0 = none, 1..9.
   template <class T>
-  int64_t write_rows(const std::string& path, const T* data, int64_t rows, int64_t cols = 1,
-                     int deflate = 0);
+  int64_t write_rows(const std::string& path, const T* data, int64_t rows, int64_t cols = 1, int deflate = 0);
   template <class T>
-  int64_t write_rows(const std::string& path, const std::vector<T>& data, int64_t cols = 1,
-                     int deflate = 0) {
+  int64_t write_rows(const std::string& path, const std::vector<T>& data, int64_t cols = 1, int deflate = 0) {
     return write_rows(path, data.data(), int64_t(data.size()) / cols, cols, deflate);
   }
   // Data that only rank 0 holds (metadata, summaries): collective call, rank 0 writes.
@@ -133,8 +129,7 @@ class File {
   }
   // Ragged rows: PATH/values (flat) and PATH/offsets (total + 1 entries, global).
   template <class T>
-  int64_t write_ragged(const std::string& path, const std::vector<std::vector<T>>& rows,
-                       int deflate = 0);
+  int64_t write_ragged(const std::string& path, const std::vector<std::vector<T>>& rows, int deflate = 0);
   // Fixed-length strings (width = longest string over all ranks), in rank order.
   int64_t write_strings(const std::string& path, const std::vector<std::string>& rows);
 
@@ -142,8 +137,7 @@ class File {
   // Collective: an empty extendible dataset of shape (0,) or (0, cols), chunked by
   // `chunk_rows`, optionally deflated.
   template <class T>
-  void create_appendable(const std::string& path, int64_t cols = 1, int64_t chunk_rows = 4096,
-                         int deflate = 0);
+  void create_appendable(const std::string& path, int64_t cols = 1, int64_t chunk_rows = 4096, int deflate = 0);
   // Collective: extends by the rows of all ranks and writes each rank's slab. Returns
   // the global index of this rank's first row.
   template <class T>
@@ -168,18 +162,15 @@ class File {
   template <class T>
   std::vector<std::vector<T>> read_ragged(const std::string& path) const;
   template <class T>
-  std::vector<std::vector<T>> read_ragged_rows(const std::string& path, int64_t first,
-                                               int64_t count) const;
+  std::vector<std::vector<T>> read_ragged_rows(const std::string& path, int64_t first, int64_t count) const;
   std::vector<std::string> read_strings(const std::string& path) const;
 
  private:
   void check_format(const std::string& format, int64_t version) const;
   hid_t transfer_plist() const { return dxpl_.get(); }
   Handle open_dataset(const std::string& path) const;
-  void write_slab(hid_t dset, hid_t mem_type, const void* data, int64_t first, int64_t rows,
-                  int64_t cols);
-  void read_slab(hid_t dset, hid_t mem_type, void* data, int64_t first, int64_t rows,
-                 int64_t cols) const;
+  void write_slab(hid_t dset, hid_t mem_type, const void* data, int64_t first, int64_t rows, int64_t cols);
+  void read_slab(hid_t dset, hid_t mem_type, void* data, int64_t first, int64_t rows, int64_t cols) const;
 
   Handle file_;
   Handle dxpl_;  // collective transfers in parallel mode, default otherwise

@@ -39,7 +39,7 @@ inline constexpr const char* kFormat = "disa-partition";
 inline constexpr int64_t kFormatVersion = 1;
 
 // The two anchors and the residual form each belongs to (docs/method.md §3).
-inline constexpr const char* kSequenceAnchor = "logmeanexp";                // s_i = 1
+inline constexpr const char* kSequenceAnchor = "logmeanexp";                 // s_i = 1
 inline constexpr const char* kLengthNormalizedAnchor = "length-normalized";  // s_i = 1/|y|
 // The dataset holding the anchor for a residual form; DataError for an unknown name.
 std::string anchor_dataset(const std::string& residual);
@@ -47,16 +47,16 @@ std::string anchor_dataset(const std::string& residual);
 // Per-prompt diagnostics, in /diagnostics/<name>, all [P].
 inline const std::vector<std::string>& diagnostic_names() {
   static const std::vector<std::string> names{
-      "n", "n_correct", "pass_rate", "ess", "ess_fraction", "max_normalized_weight", "k_hat",
+      "n",        "n_correct",    "pass_rate",         "ess",  "ess_fraction", "max_normalized_weight", "k_hat",
       "delta_se", "bootstrap_sd", "relative_variance", "flags"};
   return names;
 }
 // Bits of /diagnostics/flags.
 enum Flag : int64_t {
-  kAllWrong = 1,         // no sample was correct: the anchor comes from reward-0 weights
-  kHeavyTail = 2,        // k_hat > 0.7: the estimate is not trustworthy
+  kAllWrong = 1,           // no sample was correct: the anchor comes from reward-0 weights
+  kHeavyTail = 2,          // k_hat > 0.7: the estimate is not trustworthy
   kTruncatedProposal = 4,  // top-k/top-p proposal: the anchor is biased low (support)
-  kNoExact = 8,          // no exact log Z (task does not list its solutions)
+  kNoExact = 8,            // no exact log Z (task does not list its solutions)
 };
 
 // --- the prompt table: [P] rows, prompt p at row p --------------------------------------
@@ -174,11 +174,16 @@ struct Trajectories {
 // The HDF5 type a column of T is stored as, by its numpy name.
 template <class T>
 constexpr const char* element_type_name() {
-  if constexpr (std::is_same_v<T, int8_t>) return "int8";
-  else if constexpr (std::is_same_v<T, int32_t>) return "int32";
-  else if constexpr (std::is_same_v<T, int64_t>) return "int64";
-  else if constexpr (std::is_same_v<T, double>) return "float64";
-  else static_assert(!std::is_same_v<T, T>, "give element_type_name a name for this column type");
+  if constexpr (std::is_same_v<T, int8_t>)
+    return "int8";
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return "int32";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "int64";
+  else if constexpr (std::is_same_v<T, double>)
+    return "float64";
+  else
+    static_assert(!std::is_same_v<T, T>, "give element_type_name a name for this column type");
 }
 
 // The column list at run time (listings, checks).
@@ -264,8 +269,8 @@ Trajectories read_trajectory_rows(const h5::File& file, int64_t first, int64_t c
 class Writer {
  public:
   struct Options {
-    int deflate = 0;         // gzip level 0-9 of /prompts/tokens and the trajectory columns
-    int64_t batch_size = 1;  // work units per global batch: trajectory chunks hold max(1024, it) rows
+    int deflate = 0;                        // gzip level 0-9 of /prompts/tokens and the trajectory columns
+    int64_t batch_size = 1;                 // work units per global batch: trajectory chunks hold max(1024, it) rows
     std::vector<std::string> reason_names;  // /trajectories/reason "names", by code
   };
 

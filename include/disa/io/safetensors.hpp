@@ -103,10 +103,8 @@ class Checkpoint {
 // shards DIR/model-0000i-of-0000n.safetensors plus model.safetensors.index.json
 // (metadata.total_size and weight_map, the layout HF transformers and vLLM read).
 // Returns the names of the files written.
-std::vector<std::string> write_checkpoint(const std::string& dir,
-                                          const std::vector<TensorData>& tensors,
+std::vector<std::string> write_checkpoint(const std::string& dir, const std::vector<TensorData>& tensors,
                                           int64_t max_shard_bytes = 0,
-                                          const std::map<std::string, std::string>& metadata = {
-                                              {"format", "pt"}});
+                                          const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
 }  // namespace disa::safetensors

@@ -23,8 +23,7 @@ namespace disa {
 // y += scaling * (dropout(x) A^T) B^T, A: [rank, in], B: [out, rank].
 class ProjectionImpl : public torch::nn::Module {
  public:
-  ProjectionImpl(int64_t in_features, int64_t out_features, bool bias,
-                 const torch::TensorOptions& options = {});
+  ProjectionImpl(int64_t in_features, int64_t out_features, bool bias, const torch::TensorOptions& options = {});
   torch::Tensor forward(const torch::Tensor& x);
   bool has_lora() const { return lora_A.defined(); }
   // Registers A [rank, in] and B [out, rank] as parameters "lora_A" and "lora_B".
@@ -78,8 +77,7 @@ struct AttentionAux;  // per-forward data shared by the layers (rotary tables, m
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& c, const torch::TensorOptions& options);
-  torch::Tensor forward(const torch::Tensor& x, const AttentionAux& aux, KvCache* cache,
-                        int64_t layer);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionAux& aux, KvCache* cache, int64_t layer);
   Projection q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};  // qwen3 only
   int64_t num_heads, num_kv_heads, head_dim;
@@ -97,8 +95,7 @@ TORCH_MODULE(Mlp);
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& c, const torch::TensorOptions& options);
-  torch::Tensor forward(const torch::Tensor& x, const AttentionAux& aux, KvCache* cache,
-                        int64_t layer);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionAux& aux, KvCache* cache, int64_t layer);
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -123,15 +120,14 @@ struct PaddedBatch {
   std::vector<int64_t> lengths;
 };
 // Left-pads `sequences` to the longest one (at least `min_length`) on `device`.
-PaddedBatch left_pad(const std::vector<std::vector<int32_t>>& sequences, torch::Device device,
-                     int64_t pad_id = 0, int64_t min_length = 0);
+PaddedBatch left_pad(const std::vector<std::vector<int32_t>>& sequences, torch::Device device, int64_t pad_id = 0,
+                     int64_t min_length = 0);
 
 class CausalLMImpl : public torch::nn::Module {
  public:
   // Parameters are allocated uninitialised (empty) in `dtype` on `device`; use
   // load_model / init_random_model (weights.hpp) to fill them.
-  CausalLMImpl(const ModelConfig& config, torch::Device device = torch::kCPU,
-               torch::Dtype dtype = torch::kFloat32);
+  CausalLMImpl(const ModelConfig& config, torch::Device device = torch::kCPU, torch::Dtype dtype = torch::kFloat32);
 
   // Final-norm hidden states [B, T, hidden] of `input_ids` [B, T] at `position_ids`
   // [B, T]; `token_mask` [B, T] bool marks real tokens (undefined: all real). A token
@@ -166,9 +162,7 @@ class CausalLMImpl : public torch::nn::Module {
 
   const ModelConfig& config() const { return config_; }
   torch::Device device() const { return model->embed_tokens->weight.device(); }
-  torch::Dtype dtype() const {
-    return model->embed_tokens->weight.scalar_type();
-  }
+  torch::Dtype dtype() const { return model->embed_tokens->weight.scalar_type(); }
   // Every projection with its HF module path ("model.layers.0.self_attn.q_proj").
   std::vector<std::pair<std::string, Projection>> projections() const;
 

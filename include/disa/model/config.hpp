@@ -18,8 +18,8 @@ struct RopeScaling {
   enum class Type { None, Linear, Llama3 };
   Type type = Type::None;
   double factor = 1.0;
-  double low_freq_factor = 1.0;                    // llama3
-  double high_freq_factor = 4.0;                   // llama3
+  double low_freq_factor = 1.0;                     // llama3
+  double high_freq_factor = 4.0;                    // llama3
   int64_t original_max_position_embeddings = 8192;  // llama3
 };
 
@@ -37,13 +37,13 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
-  bool qkv_bias = false;   // bias on q/k/v_proj (always for qwen2; attention_bias otherwise)
-  bool o_bias = false;     // bias on o_proj (attention_bias for llama/qwen3)
-  bool mlp_bias = false;   // bias on gate/up/down_proj (llama mlp_bias)
-  bool qk_norm = false;    // per-head RMSNorm of q and k before RoPE (qwen3)
+  bool qkv_bias = false;  // bias on q/k/v_proj (always for qwen2; attention_bias otherwise)
+  bool o_bias = false;    // bias on o_proj (attention_bias for llama/qwen3)
+  bool mlp_bias = false;  // bias on gate/up/down_proj (llama mlp_bias)
+  bool qk_norm = false;   // per-head RMSNorm of q and k before RoPE (qwen3)
   double initializer_range = 0.02;
-  std::vector<int64_t> eos_token_ids;  // eos_token_id (an int or a list); may be empty
-  int64_t bos_token_id = -1;           // -1: none
+  std::vector<int64_t> eos_token_ids;   // eos_token_id (an int or a list); may be empty
+  int64_t bos_token_id = -1;            // -1: none
   std::string torch_dtype = "float32";  // the stored dtype ("bfloat16", "float16", ...)
 
   // Parses a config.json object; `source` (the file name) prefixes every error.

@@ -63,13 +63,12 @@ struct GenerationResult {
   double sum_sampler_logprob = 0.0;      // log q(y|x)
   double sum_model_logprob = 0.0;        // log pi(y|x)
   FinishReason finish_reason = FinishReason::Length;
-  std::string stop_string;               // the matched stop string, if any
+  std::string stop_string;  // the matched stop string, if any
 };
 
 // Samples one response per request, in request order. The model is used in eval mode
 // without gradients. `tokenizer` is required when params.stop_strings is not empty.
-std::vector<GenerationResult> generate(CausalLMImpl& model,
-                                       const std::vector<GenerationRequest>& requests,
+std::vector<GenerationResult> generate(CausalLMImpl& model, const std::vector<GenerationRequest>& requests,
                                        const GenerationParams& params, uint64_t seed,
                                        const Tokenizer* tokenizer = nullptr);
 

@@ -30,8 +30,7 @@ struct LoraConfig {
 // autocast_adapter_dtype; the adapter path casts its input to fp32 and its output back)
 // initialised from `seed`; freezes every other parameter. Returns the adapter
 // parameters. Throws if the model already has adapters.
-std::vector<torch::Tensor> apply_lora(CausalLMImpl& model, const LoraConfig& config,
-                                      uint64_t seed);
+std::vector<torch::Tensor> apply_lora(CausalLMImpl& model, const LoraConfig& config, uint64_t seed);
 // The adapter parameters currently attached.
 std::vector<torch::Tensor> lora_parameters(CausalLMImpl& model);
 // W += (alpha / r) B A for every adapter, then removes the adapters and makes all

@@ -49,14 +49,12 @@ struct ScoreResult {
 };
 
 // Scores `items` (on the model's device); results in item order.
-ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items,
-                  const ScoreOptions& options = {});
+ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items, const ScoreOptions& options = {});
 
 // log softmax(hidden W^T / temperature)[target] for every row of hidden [N, H], targets
 // [N]: fp32, chunked over rows, differentiable w.r.t. hidden and W (the backward pass
 // recomputes each chunk). Exposed for training losses that gather their own positions.
 torch::Tensor chunked_token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
-                                     const torch::Tensor& targets, double temperature,
-                                     int64_t chunk_rows);
+                                     const torch::Tensor& targets, double temperature, int64_t chunk_rows);
 
 }  // namespace disa

@@ -68,8 +68,6 @@ class Tokenizer {
 // 257, ...), and DIR/tokenizer_config.json (eos_token = special_tokens[eos_index],
 // tokenizer_class). Under it every string that contains no special-token text has
 // exactly one token sequence (one token per byte). Creates DIR if needed.
-void write_byte_level_tokenizer(const std::string& dir,
-                                const std::vector<std::string>& special_tokens,
-                                int eos_index);
+void write_byte_level_tokenizer(const std::string& dir, const std::vector<std::string>& special_tokens, int eos_index);
 
 }  // namespace disa

@@ -23,14 +23,12 @@ torch::Device parse_device_name(const std::string& name);
 
 // Loads DIR (config.json + weights) onto `device` in `dtype`. The model is in eval mode
 // with all parameters trainable (requires_grad); its `fingerprint` is set.
-CausalLM load_model(const std::string& dir, torch::Device device = torch::kCPU,
-                    torch::Dtype dtype = torch::kFloat32);
+CausalLM load_model(const std::string& dir, torch::Device device = torch::kCPU, torch::Dtype dtype = torch::kFloat32);
 
 // A model with HF's initialisation (normal(0, initializer_range) for projections and
 // embeddings, zero biases, unit norms) from `seed` (torch's CPU generator; the values do
 // not depend on device or dtype).
-CausalLM init_random_model(const ModelConfig& config, uint64_t seed,
-                           torch::Device device = torch::kCPU,
+CausalLM init_random_model(const ModelConfig& config, uint64_t seed, torch::Device device = torch::kCPU,
                            torch::Dtype dtype = torch::kFloat32);
 
 struct SaveOptions {

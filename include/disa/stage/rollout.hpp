@@ -22,8 +22,8 @@ GenerationParams generation_params(const CausalLMImpl& model, const Tokenizer& t
                                    const SamplingParams& sampling, int64_t max_new_tokens, int64_t max_batch_size);
 
 struct RewardedResponses {
-  std::vector<std::string> texts;               // the decoded responses (response_text)
-  std::vector<tasks::RewardResult> rewards;     // the task's verdicts, in the same order
+  std::vector<std::string> texts;            // the decoded responses (response_text)
+  std::vector<tasks::RewardResult> rewards;  // the task's verdicts, in the same order
 };
 
 // Decodes each result and rewards it against records[i]. Empty input: empty output.

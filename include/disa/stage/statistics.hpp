@@ -24,11 +24,11 @@ std::vector<int64_t> pass_at_levels(int64_t k);
 
 // One sample of a prompt as the per-prompt statistics see it.
 struct SampleOutcome {
-  bool correct = false;     // the task's verdict is "correct" (reward 1)
+  bool correct = false;  // the task's verdict is "correct" (reward 1)
   double reward = 0.0;
-  std::string key;          // the task's canonical key ("" when no parsable answer)
-  int64_t length = 0;       // response tokens
-  bool truncated = false;   // stopped by the generation limit
+  std::string key;         // the task's canonical key ("" when no parsable answer)
+  int64_t length = 0;      // response tokens
+  bool truncated = false;  // stopped by the generation limit
 };
 
 // The sample statistics of one prompt with n = samples.size() >= 1:
@@ -43,8 +43,7 @@ struct PromptSampleStats {
   int64_t distinct_correct = 0, distinct_answers = 0;
   double mean_length = 0.0, mean_correct_length = 0.0, truncated_fraction = 0.0;
 };
-PromptSampleStats prompt_sample_stats(const std::vector<SampleOutcome>& samples,
-                                      const std::vector<int64_t>& levels);
+PromptSampleStats prompt_sample_stats(const std::vector<SampleOutcome>& samples, const std::vector<int64_t>& levels);
 
 // Mean and standard error of the mean over the finite entries of `values` (NaN marks
 // "not defined for this prompt"): se = sample standard deviation / sqrt(count), NaN
@@ -83,8 +82,8 @@ struct ExactMetrics {
 // under pi_ref, or empty when no reference is given (then reference_mass, kl and tv are
 // NaN). `coverage_threshold` > 0. -inf entries are allowed. DataError when the sizes
 // differ or an entry is NaN or +inf.
-ExactMetrics exact_metrics(const std::vector<double>& log_policy,
-                           const std::vector<double>& log_reference, double coverage_threshold);
+ExactMetrics exact_metrics(const std::vector<double>& log_policy, const std::vector<double>& log_reference,
+                           double coverage_threshold);
 // The coverage threshold of eval (eval.coverage-threshold's default) and of the exact
 // metrics train records: a correct response counts as covered when the policy gives it
 // at least a tenth of the uniform share 1/|C|.

@@ -23,8 +23,8 @@ std::optional<std::string> extract_python_block(const std::string& response);
 
 // One test of a code record.
 struct CodeTest {
-  bool io = false;         // stdin/stdout pair instead of an assert
-  std::string assertion;   // Python statements (when !io)
+  bool io = false;        // stdin/stdout pair instead of an assert
+  std::string assertion;  // Python statements (when !io)
   std::string input, expected_output;
 };
 
@@ -41,8 +41,7 @@ class CodeTask : public Task {
   std::vector<RewardResult> reward_batch(const std::vector<const Record*>& records,
                                          const std::vector<std::string>& responses) const override;
 
-  static constexpr const char* kDefaultTemplate =
-      "{prompt}\\nAnswer with a Python program in a ```python block.\\n";
+  static constexpr const char* kDefaultTemplate = "{prompt}\\nAnswer with a Python program in a ```python block.\\n";
 
  private:
   TaskOptions options_;

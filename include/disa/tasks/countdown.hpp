@@ -37,8 +37,7 @@ std::optional<CountdownExpr> parse_countdown(const std::string& text, std::strin
 
 // Every canonical expression over a sub-multiset of `numbers` whose value is `target`,
 // sorted and without duplicates (terminator not included).
-std::vector<std::string> countdown_expressions(const std::vector<int64_t>& numbers,
-                                               int64_t target);
+std::vector<std::string> countdown_expressions(const std::vector<int64_t>& numbers, int64_t target);
 
 class CountdownTask : public Task {
  public:
@@ -47,8 +46,7 @@ class CountdownTask : public Task {
   Dataset make_dataset() const override;
   std::string render_prompt(const Record& record) const override;
   RewardResult reward(const Record& record, const std::string& response) const override;
-  std::optional<std::vector<std::string>> enumerate_solutions(
-      const Record& record) const override;
+  std::optional<std::vector<std::string>> enumerate_solutions(const Record& record) const override;
   std::string response_terminator() const override { return "\n"; }
 
   static constexpr const char* kDefaultTemplate = "make {target} from {numbers} using + - * ()\\n";

@@ -4,8 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,7 +89,6 @@ class Rng {
 // seed), so train and test never share a prompt whatever seeds are used:
 // "test" for `test_percent` percent of contents, "train" otherwise.
 std::string split_of(const std::string& content_key, int test_percent);
-
 
 // One drawn prompt of a synthetic task: its content key (split and deduplication), its
 // fields, and a count of its solutions (called only for a new key of the wanted split).

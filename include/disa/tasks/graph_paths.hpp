@@ -33,8 +33,7 @@ class GraphPathsTask : public Task {
   Dataset make_dataset() const override;
   std::string render_prompt(const Record& record) const override;
   RewardResult reward(const Record& record, const std::string& response) const override;
-  std::optional<std::vector<std::string>> enumerate_solutions(
-      const Record& record) const override;
+  std::optional<std::vector<std::string>> enumerate_solutions(const Record& record) const override;
   std::string response_terminator() const override { return "\n"; }
 
   static constexpr const char* kDefaultTemplate = "graph {edges} path {source} to {target}\\n";

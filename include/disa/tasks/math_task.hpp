@@ -20,8 +20,7 @@ class MathTask : public Task {
   std::string render_prompt(const Record& record) const override;
   RewardResult reward(const Record& record, const std::string& response) const override;
 
-  static constexpr const char* kDefaultTemplate =
-      "{problem}\\nPut the final answer in \\boxed{{}}.\\n";
+  static constexpr const char* kDefaultTemplate = "{problem}\\nPut the final answer in \\boxed{{}}.\\n";
 
  private:
   TaskOptions options_;

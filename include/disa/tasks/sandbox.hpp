@@ -25,7 +25,7 @@ struct SandboxLimits {
   std::string work_root = "/tmp";           // where the temporary directories go
   int uid_base = 61000;                     // private uids uid_base .. uid_base+uid_count-1
   int uid_count = 256;
-  bool require_network_isolation = false;   // error instead of the documented fallback
+  bool require_network_isolation = false;  // error instead of the documented fallback
 };
 
 enum class SandboxVerdict { Pass, Fail, Timeout, Memory, Crash, Error };
@@ -57,8 +57,8 @@ struct SandboxResult {
 
 // What the kernel lets this process do, probed once (fork + try) and cached.
 struct SandboxCapabilities {
-  bool can_setuid = false;      // running as root: a private uid per run
-  bool can_unshare_net = false; // CLONE_NEWNET permitted
+  bool can_setuid = false;       // running as root: a private uid per run
+  bool can_unshare_net = false;  // CLONE_NEWNET permitted
   bool can_unshare_mount = false;
 };
 const SandboxCapabilities& sandbox_capabilities();

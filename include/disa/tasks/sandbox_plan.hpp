@@ -32,8 +32,8 @@ std::vector<MountEntry> read_mounts();
 // is built in place and never copied or moved.
 struct ExecPlan {
   // `private_uid`: the leased uid to drop to (as root), or none (run as this process).
-  ExecPlan(const SandboxLimits& limits, const SandboxCapabilities& caps,
-           const std::string& workdir, std::optional<uid_t> private_uid);
+  ExecPlan(const SandboxLimits& limits, const SandboxCapabilities& caps, const std::string& workdir,
+           std::optional<uid_t> private_uid);
   ExecPlan(const ExecPlan&) = delete;
   ExecPlan& operator=(const ExecPlan&) = delete;
 

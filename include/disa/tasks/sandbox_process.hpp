@@ -71,8 +71,7 @@ struct ChildFds {
 // and the output has drained, or kills it at `backstop_deadline` (steady-clock
 // seconds, see now_seconds()); reaps it. Fills the process facts of the RawOutcome.
 // Throws SetupError when a pipe or the fork fails (nothing was started then).
-RawOutcome run_supervised(const ExecPlan& plan, std::size_t max_output_bytes,
-                          double backstop_deadline);
+RawOutcome run_supervised(const ExecPlan& plan, std::size_t max_output_bytes, double backstop_deadline);
 
 // Seconds on the steady clock.
 double now_seconds();

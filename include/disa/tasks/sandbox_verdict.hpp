@@ -18,11 +18,11 @@ struct RawOutcome {
   bool setup_failed = false;    // a step before or at execve failed (sticky)
   std::string setup_step;       // the step that failed, e.g. "execve" (stage_name)
   int setup_errno = 0;
-  int remount_failures = 0;     // read-only remounts the kernel refused
+  int remount_failures = 0;  // read-only remounts the kernel refused
 
   // The end, as the supervisor reported it once every process of the run was dead.
   bool final_reported = false;
-  int wait_status = 0;          // of the program child (wait(2) encoding)
+  int wait_status = 0;  // of the program child (wait(2) encoding)
   bool wall_timer_fired = false;
   std::int64_t cpu_microseconds = 0;  // user + system time of the program child
 

@@ -32,8 +32,7 @@ class Task {
   // Every response string that gets reward 1, each exactly as the model must emit it
   // (including the terminator), sorted; nullopt when the set is not finite or not
   // listable (math, code).
-  virtual std::optional<std::vector<std::string>> enumerate_solutions(
-      const Record& record) const {
+  virtual std::optional<std::vector<std::string>> enumerate_solutions(const Record& record) const {
     return std::nullopt;
   }
   // The text after which a response is complete (documented per task), empty if none.

@@ -43,8 +43,7 @@ struct ResumePoint {
   std::string dir;
   CheckpointState state;
 };
-std::optional<ResumePoint> find_resume_point(const std::string& out_dir, const std::string& algorithm,
-                                             uint64_t seed);
+std::optional<ResumePoint> find_resume_point(const std::string& out_dir, const std::string& algorithm, uint64_t seed);
 // ConfigError naming --train.out when OUT already holds a run (train.h5 or checkpoints):
 // a fresh run never overwrites one or mixes with its checkpoints.
 void refuse_existing_run(const std::string& out_dir);

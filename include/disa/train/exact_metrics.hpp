@@ -22,8 +22,8 @@ class ExactMetrics {
  public:
   // ConfigError naming --train.exact-every when the task does not list its solutions.
   // Solutions longer than max_new_tokens cannot be sampled and are left out.
-  ExactMetrics(const tasks::Task& task, const Tokenizer& tokenizer, const std::vector<Prompt>& prompts,
-               int64_t count, int64_t max_new_tokens);
+  ExactMetrics(const tasks::Task& task, const Tokenizer& tokenizer, const std::vector<Prompt>& prompts, int64_t count,
+               int64_t max_new_tokens);
   // exact_kl, exact_tv, exact_policy_mass (empty when no prompt has a finite KL).
   std::map<std::string, double> measure(CausalLMImpl& policy, CausalLMImpl& reference, Communicator& comm);
 

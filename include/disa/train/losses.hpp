@@ -78,19 +78,18 @@ struct PolicyGradientTerms {
 };
 // rho = exp(logp - old_logp) per token; -min(rho A, clip(rho, 1 - eps_low, 1 + eps_high) A),
 // A [B] broadcast over the tokens. `mask` [B, T] float.
-PolicyGradientTerms grpo_token_loss(const torch::Tensor& logp, const torch::Tensor& old_logp,
-                                    const torch::Tensor& mask, const torch::Tensor& advantages,
-                                    double eps_low, double eps_high);
+PolicyGradientTerms grpo_token_loss(const torch::Tensor& logp, const torch::Tensor& old_logp, const torch::Tensor& mask,
+                                    const torch::Tensor& advantages, double eps_low, double eps_high);
 // s_i = exp(mean_t (logp - old_logp)) (masked mean); per-sequence loss [B]
 // -min(s A, clip(s, 1 - eps_low, 1 + eps_high) A) in `per_token` (shape [B]; sum = unit
 // Sequences).
 PolicyGradientTerms gspo_sequence_loss(const torch::Tensor& logp, const torch::Tensor& old_logp,
-                                       const torch::Tensor& mask, const torch::Tensor& advantages,
-                                       double eps_low, double eps_high);
+                                       const torch::Tensor& mask, const torch::Tensor& advantages, double eps_low,
+                                       double eps_high);
 
 // KL estimators of the policy against the reference per token, d = ref_logp - logp:
 // "k1": -d;  "k2": d^2 / 2;  "k3": exp(d) - d - 1. Masked positions are 0.
-torch::Tensor kl_penalty(const torch::Tensor& logp, const torch::Tensor& ref_logp,
-                         const torch::Tensor& mask, const std::string& kind);
+torch::Tensor kl_penalty(const torch::Tensor& logp, const torch::Tensor& ref_logp, const torch::Tensor& mask,
+                         const std::string& kind);
 
 }  // namespace disa::train

@@ -59,7 +59,7 @@ std::vector<Metric> exact_metric_columns();
 std::vector<std::string> metric_columns(const std::vector<Metric>& metrics);
 // The row of one step, and its progress line ("step  10/60 | loss 0.1234 | ...").
 std::map<std::string, double> metric_row(const std::vector<Metric>& metrics, const StepRecord& record);
-std::string progress_line(const std::vector<Metric>& metrics, const std::map<std::string, double>& row,
-                          int64_t step, int64_t steps);
+std::string progress_line(const std::vector<Metric>& metrics, const std::map<std::string, double>& row, int64_t step,
+                          int64_t steps);
 
 }  // namespace disa::train

@@ -16,8 +16,8 @@
 
 #include "disa/core/option_table.hpp"
 #include "disa/train/frozen_anchors.hpp"
-#include "disa/train/metric.hpp"
 #include "disa/train/losses.hpp"
+#include "disa/train/metric.hpp"
 #include "disa/train/sample.hpp"
 #include "disa/train/step_stats.hpp"
 #include "disa/train/train_settings.hpp"
@@ -38,7 +38,7 @@ enum class LossNormaliser { Tokens, Sequences, Prompts };
 // log-probs and the step's fixed terms, padded to [B, T].
 struct MicroBatch {
   std::vector<Sample*> samples;
-  torch::Tensor logp, mask, old_logp, ref_logp;        // [B, T] (mask 0/1 float)
+  torch::Tensor logp, mask, old_logp, ref_logp;       // [B, T] (mask 0/1 float)
   torch::Tensor seq_logp, seq_old, seq_ref, lengths;  // [B] (lengths >= 1)
   torch::Tensor prompt_hidden_mean;                   // [B, H] where the objective asks for it
   double global_units = 1;                            // the loss normaliser's global count

@@ -23,8 +23,7 @@ void AddedVocabulary::Trie::insert(const std::string& key, int32_t token) {
   nodes[node].token = token;
 }
 
-std::pair<int32_t, size_t> AddedVocabulary::Trie::longest_at(const std::string& text,
-                                                             size_t pos) const {
+std::pair<int32_t, size_t> AddedVocabulary::Trie::longest_at(const std::string& text, size_t pos) const {
   std::pair<int32_t, size_t> best{-1, pos};
   int32_t node = 0;
   for (size_t i = pos; i < text.size(); ++i) {
@@ -39,8 +38,7 @@ std::pair<int32_t, size_t> AddedVocabulary::Trie::longest_at(const std::string& 
   return best;
 }
 
-AddedVocabulary::AddedVocabulary(const Json& list, const JsonPath& at,
-                                 const Normalizer* normalizer) {
+AddedVocabulary::AddedVocabulary(const Json& list, const JsonPath& at, const Normalizer* normalizer) {
   if (list.is_null()) return;
   DISA_CHECK(list.is_array(), ModelError, "{}: expected an array", at.str());
   for (size_t i = 0; i < list.size(); ++i) {
@@ -50,9 +48,8 @@ AddedVocabulary::AddedVocabulary(const Json& list, const JsonPath& at,
     token.content = require_string(t, "content", where);
     DISA_CHECK(!token.content.empty(), ModelError, "{}: empty content", (where / "content").str());
     const Json& id = require_field(t, "id", where);
-    DISA_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 &&
-                   id.get<int64_t>() < (int64_t(1) << 31),
-               ModelError, "{}: expected a non-negative 32-bit integer", (where / "id").str());
+    DISA_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < (int64_t(1) << 31), ModelError,
+               "{}: expected a non-negative 32-bit integer", (where / "id").str());
     token.id = static_cast<int32_t>(id.get<int64_t>());
     token.special = optional_bool(t, "special", false, where);
     token.normalized = optional_bool(t, "normalized", !token.special, where);
@@ -60,15 +57,13 @@ AddedVocabulary::AddedVocabulary(const Json& list, const JsonPath& at,
     token.rstrip = optional_bool(t, "rstrip", false, where);
     if (optional_bool(t, "single_word", false, where))
       not_implemented(where / "single_word", "single_word added tokens");
-    DISA_CHECK(by_id_.count(token.id) == 0, ModelError, "{}: id {} is used twice",
-               (where / "id").str(), token.id);
+    DISA_CHECK(by_id_.count(token.id) == 0, ModelError, "{}: id {} is used twice", (where / "id").str(), token.id);
     const auto index = static_cast<int32_t>(tokens_.size());
     by_id_[token.id] = tokens_.size();
     by_content_[token.content] = token.id;
     if (token.normalized) {
       has_normalized_ = true;
-      normalized_trie_.insert(normalizer ? normalizer->normalize(token.content) : token.content,
-                              index);
+      normalized_trie_.insert(normalizer ? normalizer->normalize(token.content) : token.content, index);
     } else {
       raw_trie_.insert(token.content, index);
     }
@@ -97,8 +92,7 @@ std::vector<Segment> AddedVocabulary::split(const std::string& text, bool normal
       // Whitespace before the token (after the previous token) is absorbed into it.
       while (plain_end > segment_start) {
         size_t back = plain_end - 1;
-        while (back > segment_start && (static_cast<unsigned char>(text[back]) & 0xC0) == 0x80)
-          --back;
+        while (back > segment_start && (static_cast<unsigned char>(text[back]) & 0xC0) == 0x80) --back;
         size_t p = back;
         if (!is_white_space(next_code_point(text, p))) break;
         plain_end = back;
@@ -111,8 +105,7 @@ std::vector<Segment> AddedVocabulary::split(const std::string& text, bool normal
         end = p;
       }
     }
-    if (plain_end > segment_start)
-      out.push_back({text.substr(segment_start, plain_end - segment_start), -1});
+    if (plain_end > segment_start) out.push_back({text.substr(segment_start, plain_end - segment_start), -1});
     out.push_back({token.content, token.id});
     pos = segment_start = end;
   }

@@ -14,35 +14,30 @@ BpeModel::BpeModel(const Json& j, const JsonPath& at) {
   if (type != "BPE") not_implemented(at / "type", "model type '" + type + "'");
 
   auto dropout = j.find("dropout");
-  if (dropout != j.end() && !dropout->is_null() &&
-      !(dropout->is_number() && dropout->get<double>() == 0.0))
+  if (dropout != j.end() && !dropout->is_null() && !(dropout->is_number() && dropout->get<double>() == 0.0))
     not_implemented(at / "dropout", "BPE dropout (it makes ids random)");
   if (!optional_string(j, "continuing_subword_prefix", at).empty())
     not_implemented(at / "continuing_subword_prefix", "a non-empty continuing_subword_prefix");
   if (!optional_string(j, "end_of_word_suffix", at).empty())
     not_implemented(at / "end_of_word_suffix", "a non-empty end_of_word_suffix");
-  if (optional_bool(j, "byte_fallback", false, at))
-    not_implemented(at / "byte_fallback", "byte_fallback");
+  if (optional_bool(j, "byte_fallback", false, at)) not_implemented(at / "byte_fallback", "byte_fallback");
   ignore_merges_ = optional_bool(j, "ignore_merges", false, at);
   fuse_unk_ = optional_bool(j, "fuse_unk", false, at);
 
   const Json& vocab = require_field(j, "vocab", at);
-  DISA_CHECK(vocab.is_object(), ModelError, "{}: expected an object of token: id",
-             (at / "vocab").str());
+  DISA_CHECK(vocab.is_object(), ModelError, "{}: expected an object of token: id", (at / "vocab").str());
   vocab_.reserve(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    DISA_CHECK(it->is_number_integer() && it->get<int64_t>() >= 0 &&
-                   it->get<int64_t>() < (int64_t(1) << 31),
-               ModelError, "{}: id of token '{}' is not a non-negative 32-bit integer",
-               (at / "vocab").str(), it.key());
+    DISA_CHECK(it->is_number_integer() && it->get<int64_t>() >= 0 && it->get<int64_t>() < (int64_t(1) << 31),
+               ModelError, "{}: id of token '{}' is not a non-negative 32-bit integer", (at / "vocab").str(), it.key());
     const auto id = static_cast<int32_t>(it->get<int64_t>());
     vocab_.emplace(it.key(), id);
     if (static_cast<size_t>(id) >= id_to_token_.size()) {
       id_to_token_.resize(id + 1);
       id_present_.resize(id + 1, false);
     }
-    DISA_CHECK(!id_present_[id], ModelError, "{}: id {} is used by '{}' and '{}'",
-               (at / "vocab").str(), id, id_to_token_[id], it.key());
+    DISA_CHECK(!id_present_[id], ModelError, "{}: id {} is used by '{}' and '{}'", (at / "vocab").str(), id,
+               id_to_token_[id], it.key());
     id_to_token_[id] = it.key();
     id_present_[id] = true;
   }
@@ -57,9 +52,8 @@ BpeModel::BpeModel(const Json& j, const JsonPath& at) {
     if (m.is_string()) {
       const std::string s = m.get<std::string>();
       const size_t space = s.find(' ');
-      DISA_CHECK(space != std::string::npos && s.find(' ', space + 1) == std::string::npos,
-                 ModelError, "{}: expected \"left right\" with one space, got '{}'", where.str(),
-                 s);
+      DISA_CHECK(space != std::string::npos && s.find(' ', space + 1) == std::string::npos, ModelError,
+                 "{}: expected \"left right\" with one space, got '{}'", where.str(), s);
       left = s.substr(0, space);
       right = s.substr(space + 1);
     } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
@@ -69,22 +63,19 @@ BpeModel::BpeModel(const Json& j, const JsonPath& at) {
       DISA_THROW(ModelError, "{}: expected \"left right\" or [\"left\", \"right\"]", where.str());
     }
     auto l = vocab_.find(left), r = vocab_.find(right), n = vocab_.find(left + right);
-    DISA_CHECK(l != vocab_.end(), ModelError, "{}: token '{}' is not in the vocabulary",
-               where.str(), left);
-    DISA_CHECK(r != vocab_.end(), ModelError, "{}: token '{}' is not in the vocabulary",
-               where.str(), right);
-    DISA_CHECK(n != vocab_.end(), ModelError, "{}: merged token '{}' is not in the vocabulary",
-               where.str(), left + right);
+    DISA_CHECK(l != vocab_.end(), ModelError, "{}: token '{}' is not in the vocabulary", where.str(), left);
+    DISA_CHECK(r != vocab_.end(), ModelError, "{}: token '{}' is not in the vocabulary", where.str(), right);
+    DISA_CHECK(n != vocab_.end(), ModelError, "{}: merged token '{}' is not in the vocabulary", where.str(),
+               left + right);
     // A repeated pair keeps its last rank, as HF's collect() into a HashMap does.
-    merges_.insert_or_assign(pair_key(l->second, r->second),
-                             Merge{static_cast<int32_t>(rank), n->second});
+    merges_.insert_or_assign(pair_key(l->second, r->second), Merge{static_cast<int32_t>(rank), n->second});
   }
 
   const std::string unk = optional_string(j, "unk_token", at);
   if (!unk.empty()) {
     auto it = vocab_.find(unk);
-    DISA_CHECK(it != vocab_.end(), ModelError, "{}: unk_token '{}' is not in the vocabulary",
-               (at / "unk_token").str(), unk);
+    DISA_CHECK(it != vocab_.end(), ModelError, "{}: unk_token '{}' is not in the vocabulary", (at / "unk_token").str(),
+               unk);
     unk_id_ = it->second;
   }
 }
@@ -96,8 +87,7 @@ std::optional<int32_t> BpeModel::token_to_id(const std::string& token) const {
 }
 
 const std::string* BpeModel::id_to_token(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size() || !id_present_[id])
-    return nullptr;
+  if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size() || !id_present_[id]) return nullptr;
   return &id_to_token_[id];
 }
 
@@ -170,9 +160,7 @@ std::vector<int32_t> BpeModel::merge_word(const std::string& piece) const {
     int32_t rank;
     int32_t pos;
     int32_t new_id;
-    bool operator>(const Candidate& o) const {
-      return rank != o.rank ? rank > o.rank : pos > o.pos;
-    }
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
   };
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
   auto push_pair = [&](int32_t left) {

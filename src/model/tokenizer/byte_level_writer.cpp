@@ -34,23 +34,19 @@ OrderedJson byte_level_component(bool add_prefix_space, bool trim_offsets, bool 
 
 }  // namespace
 
-void write_byte_level_tokenizer(const std::string& dir,
-                                const std::vector<std::string>& special_tokens, int eos_index) {
+void write_byte_level_tokenizer(const std::string& dir, const std::vector<std::string>& special_tokens, int eos_index) {
   DISA_CHECK(eos_index >= 0 && eos_index < static_cast<int>(special_tokens.size()), ModelError,
-             "byte-level tokenizer: eos_index {} is outside the {} special tokens", eos_index,
-             special_tokens.size());
+             "byte-level tokenizer: eos_index {} is outside the {} special tokens", eos_index, special_tokens.size());
   const auto& symbols = tokenizer_detail::byte_symbols();
   std::set<std::string> seen;
   for (size_t i = 0; i < special_tokens.size(); ++i) {
     const std::string& t = special_tokens[i];
     DISA_CHECK(!t.empty() && tokenizer_detail::first_invalid_utf8(t) < 0, ModelError,
                "byte-level tokenizer: special token {} ('{}') must be non-empty UTF-8", i, t);
-    DISA_CHECK(seen.insert(t).second, ModelError,
-               "byte-level tokenizer: special token '{}' is given twice", t);
+    DISA_CHECK(seen.insert(t).second, ModelError, "byte-level tokenizer: special token '{}' is given twice", t);
     // A special token equal to a byte symbol would make that byte ambiguous.
     for (const auto& s : symbols)
-      DISA_CHECK(t != s, ModelError,
-                 "byte-level tokenizer: special token '{}' is a byte symbol", t);
+      DISA_CHECK(t != s, ModelError, "byte-level tokenizer: special token '{}' is a byte symbol", t);
   }
 
   std::error_code ec;
@@ -64,38 +60,32 @@ void write_byte_level_tokenizer(const std::string& dir,
   OrderedJson added_decoder = OrderedJson::object();
   for (size_t i = 0; i < special_tokens.size(); ++i) {
     const int id = 256 + static_cast<int>(i);
-    OrderedJson entry{{"id", id},
-                      {"content", special_tokens[i]},
-                      {"single_word", false},
-                      {"lstrip", false},
-                      {"rstrip", false},
-                      {"normalized", false},
-                      {"special", true}};
+    OrderedJson entry{{"id", id},        {"content", special_tokens[i]}, {"single_word", false}, {"lstrip", false},
+                      {"rstrip", false}, {"normalized", false},          {"special", true}};
     added.push_back(entry);
     entry.erase("id");
     added_decoder[std::to_string(id)] = entry;
   }
 
-  OrderedJson tokenizer{
-      {"version", "1.0"},
-      {"truncation", nullptr},
-      {"padding", nullptr},
-      {"added_tokens", added},
-      {"normalizer", nullptr},
-      {"pre_tokenizer", byte_level_component(false, true, true)},
-      {"post_processor", byte_level_component(true, false, true)},
-      {"decoder", byte_level_component(true, true, true)},
-      {"model",
-       {{"type", "BPE"},
-        {"dropout", nullptr},
-        {"unk_token", nullptr},
-        {"continuing_subword_prefix", nullptr},
-        {"end_of_word_suffix", nullptr},
-        {"fuse_unk", false},
-        {"byte_fallback", false},
-        {"ignore_merges", false},
-        {"vocab", vocab},
-        {"merges", OrderedJson::array()}}}};
+  OrderedJson tokenizer{{"version", "1.0"},
+                        {"truncation", nullptr},
+                        {"padding", nullptr},
+                        {"added_tokens", added},
+                        {"normalizer", nullptr},
+                        {"pre_tokenizer", byte_level_component(false, true, true)},
+                        {"post_processor", byte_level_component(true, false, true)},
+                        {"decoder", byte_level_component(true, true, true)},
+                        {"model",
+                         {{"type", "BPE"},
+                          {"dropout", nullptr},
+                          {"unk_token", nullptr},
+                          {"continuing_subword_prefix", nullptr},
+                          {"end_of_word_suffix", nullptr},
+                          {"fuse_unk", false},
+                          {"byte_fallback", false},
+                          {"ignore_merges", false},
+                          {"vocab", vocab},
+                          {"merges", OrderedJson::array()}}}};
   write_json(dir + "/tokenizer.json", tokenizer);
 
   OrderedJson config{{"added_tokens_decoder", added_decoder},

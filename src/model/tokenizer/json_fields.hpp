@@ -14,12 +14,8 @@ using Json = nlohmann::json;
 struct JsonPath {
   std::string file;
   std::string path;
-  JsonPath operator/(const std::string& key) const {
-    return {file, path.empty() ? key : path + "." + key};
-  }
-  JsonPath operator[](size_t index) const {
-    return {file, path + "[" + std::to_string(index) + "]"};
-  }
+  JsonPath operator/(const std::string& key) const { return {file, path.empty() ? key : path + "." + key}; }
+  JsonPath operator[](size_t index) const { return {file, path + "[" + std::to_string(index) + "]"}; }
   std::string str() const { return file + ": " + (path.empty() ? "(top level)" : path); }
 };
 

@@ -12,9 +12,7 @@ namespace {
 class UnicodeNormalizer : public Normalizer {
  public:
   explicit UnicodeNormalizer(NormalForm form) : normalizer_(icu_normalizer(form)) {}
-  std::string normalize(const std::string& text) const override {
-    return normalize_unicode(text, normalizer_);
-  }
+  std::string normalize(const std::string& text) const override { return normalize_unicode(text, normalizer_); }
 
  private:
   const icu::Normalizer2& normalizer_;
@@ -22,8 +20,7 @@ class UnicodeNormalizer : public Normalizer {
 
 class SequenceNormalizer : public Normalizer {
  public:
-  explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> parts)
-      : parts_(std::move(parts)) {}
+  explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> parts) : parts_(std::move(parts)) {}
   std::string normalize(const std::string& text) const override {
     std::string out = text;
     for (const auto& p : parts_) out = p->normalize(out);

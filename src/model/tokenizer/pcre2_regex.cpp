@@ -29,11 +29,10 @@ Pcre2Regex::Pcre2Regex(const std::string& pattern, const std::string& where)
     : code_(std::make_unique<Code>()), where_(where) {
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
-  code_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                              PCRE2_UTF | PCRE2_UCP, &error_code, &error_offset, nullptr);
-  DISA_CHECK(code_->code != nullptr, ModelError,
-             "{}: regex does not compile with PCRE2 at offset {}: {} (pattern: {})", where,
-             error_offset, pcre2_message(error_code), pattern);
+  code_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,
+                              &error_code, &error_offset, nullptr);
+  DISA_CHECK(code_->code != nullptr, ModelError, "{}: regex does not compile with PCRE2 at offset {}: {} (pattern: {})",
+             where, error_offset, pcre2_message(error_code), pattern);
   // JIT is an optimisation only: the interpreter gives the same matches when it is absent.
   (void)pcre2_jit_compile(code_->code, PCRE2_JIT_COMPLETE);
 }
@@ -48,8 +47,7 @@ std::vector<std::pair<size_t, size_t>> Pcre2Regex::find_all(const std::string& t
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t offset = 0;
   while (offset < text.size()) {
-    const int rc = pcre2_match(code_->code, subject, text.size(), offset, PCRE2_NO_UTF_CHECK,
-                               data.get(), nullptr);
+    const int rc = pcre2_match(code_->code, subject, text.size(), offset, PCRE2_NO_UTF_CHECK, data.get(), nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     DISA_CHECK(rc >= 0, ModelError, "{}: PCRE2 match failed: {}", where_, pcre2_message(rc));
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(data.get());

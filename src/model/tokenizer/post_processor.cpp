@@ -18,8 +18,7 @@ void PostProcessor::parse(const Json& j, const JsonPath& at) {
     return;
   }
   if (type == "TemplateProcessing") {
-    DISA_CHECK(!has_template_, ModelError, "{}: more than one TemplateProcessing",
-               at.str());
+    DISA_CHECK(!has_template_, ModelError, "{}: more than one TemplateProcessing", at.str());
     has_template_ = true;
     const Json& special = require_field(j, "special_tokens", at);
     const Json& single = require_field(j, "single", at);
@@ -29,20 +28,16 @@ void PostProcessor::parse(const Json& j, const JsonPath& at) {
       const Json& piece = single[i];
       if (piece.contains("Sequence")) {
         const std::string id = require_string(piece["Sequence"], "id", where / "Sequence");
-        DISA_CHECK(id == "A", ModelError, "{}: the single template refers to sequence '{}'",
-                   where.str(), id);
+        DISA_CHECK(id == "A", ModelError, "{}: the single template refers to sequence '{}'", where.str(), id);
         template_.push_back(kSequence);
       } else if (piece.contains("SpecialToken")) {
-        const std::string name =
-            require_string(piece["SpecialToken"], "id", where / "SpecialToken");
+        const std::string name = require_string(piece["SpecialToken"], "id", where / "SpecialToken");
         const JsonPath tokens_at = at / "special_tokens";
         const Json& entry = require_field(special, name, tokens_at);
         const Json& ids = require_field(entry, "ids", tokens_at / name);
-        DISA_CHECK(ids.is_array(), ModelError, "{}: expected an array",
-                   (tokens_at / name / "ids").str());
+        DISA_CHECK(ids.is_array(), ModelError, "{}: expected an array", (tokens_at / name / "ids").str());
         for (const Json& id : ids) {
-          DISA_CHECK(id.is_number_integer(), ModelError, "{}: expected integers",
-                     (tokens_at / name / "ids").str());
+          DISA_CHECK(id.is_number_integer(), ModelError, "{}: expected integers", (tokens_at / name / "ids").str());
           template_.push_back(static_cast<int32_t>(id.get<int64_t>()));
         }
       } else {

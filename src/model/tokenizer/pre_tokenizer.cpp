@@ -11,8 +11,7 @@ namespace disa::tokenizer_detail {
 namespace {
 
 // GPT-2's pre-tokenization regex, used by ByteLevel when use_regex is true.
-constexpr const char* kGpt2Pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+constexpr const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
 
@@ -22,8 +21,8 @@ struct Span {
 };
 
 // The whole of `text` as alternating non-match / match spans.
-std::vector<Span> spans_of(const std::string& text,
-                           const std::vector<std::pair<size_t, size_t>>& matches, bool invert) {
+std::vector<Span> spans_of(const std::string& text, const std::vector<std::pair<size_t, size_t>>& matches,
+                           bool invert) {
   std::vector<Span> spans;
   size_t pos = 0;
   for (const auto& [b, e] : matches) {
@@ -36,8 +35,7 @@ std::vector<Span> spans_of(const std::string& text,
 }
 
 // HF tokenizers' SplitDelimiterBehavior applied to the spans of one piece.
-std::vector<std::pair<size_t, size_t>> apply_behavior(const std::vector<Span>& spans,
-                                                      SplitBehavior behavior) {
+std::vector<std::pair<size_t, size_t>> apply_behavior(const std::vector<Span>& spans, SplitBehavior behavior) {
   std::vector<std::pair<size_t, size_t>> out;
   switch (behavior) {
     case SplitBehavior::Isolated:
@@ -94,8 +92,7 @@ class SplitPreTokenizer : public PreTokenizer {
     DISA_CHECK(pattern.is_object() && pattern.size() == 1, ModelError,
                "{}: expected {{\"Regex\": ...}} or {{\"String\": ...}}", pat.str());
     if (pattern.contains("Regex")) {
-      regex_ = std::make_unique<Pcre2Regex>(require_string(pattern, "Regex", pat),
-                                            (pat / "Regex").str());
+      regex_ = std::make_unique<Pcre2Regex>(require_string(pattern, "Regex", pat), (pat / "Regex").str());
     } else if (pattern.contains("String")) {
       literal_ = require_string(pattern, "String", pat);
       DISA_CHECK(!literal_.empty(), ModelError, "{}: empty split string", (pat / "String").str());
@@ -103,12 +100,18 @@ class SplitPreTokenizer : public PreTokenizer {
       not_implemented(pat, "pattern kind '" + pattern.begin().key() + "'");
     }
     const std::string behavior = require_string(j, "behavior", at);
-    if (behavior == "Removed") behavior_ = SplitBehavior::Removed;
-    else if (behavior == "Isolated") behavior_ = SplitBehavior::Isolated;
-    else if (behavior == "MergedWithPrevious") behavior_ = SplitBehavior::MergedWithPrevious;
-    else if (behavior == "MergedWithNext") behavior_ = SplitBehavior::MergedWithNext;
-    else if (behavior == "Contiguous") behavior_ = SplitBehavior::Contiguous;
-    else not_implemented(at / "behavior", "split behavior '" + behavior + "'");
+    if (behavior == "Removed")
+      behavior_ = SplitBehavior::Removed;
+    else if (behavior == "Isolated")
+      behavior_ = SplitBehavior::Isolated;
+    else if (behavior == "MergedWithPrevious")
+      behavior_ = SplitBehavior::MergedWithPrevious;
+    else if (behavior == "MergedWithNext")
+      behavior_ = SplitBehavior::MergedWithNext;
+    else if (behavior == "Contiguous")
+      behavior_ = SplitBehavior::Contiguous;
+    else
+      not_implemented(at / "behavior", "split behavior '" + behavior + "'");
     invert_ = optional_bool(j, "invert", false, at);
   }
 
@@ -126,8 +129,7 @@ class SplitPreTokenizer : public PreTokenizer {
   std::vector<std::pair<size_t, size_t>> find(const std::string& text) const {
     if (regex_) return regex_->find_all(text);
     std::vector<std::pair<size_t, size_t>> matches;
-    for (size_t pos = text.find(literal_); pos != std::string::npos;
-         pos = text.find(literal_, pos + literal_.size()))
+    for (size_t pos = text.find(literal_); pos != std::string::npos; pos = text.find(literal_, pos + literal_.size()))
       matches.emplace_back(pos, pos + literal_.size());
     return matches;
   }
@@ -154,8 +156,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
       std::string piece = original;
       if (add_prefix_space_ && (piece.empty() || piece[0] != ' ')) piece.insert(0, " ");
       if (regex_) {
-        for (const auto& [b, e] : regex_->find_all(piece))
-          out.push_back(bytes_to_symbols(piece.substr(b, e - b)));
+        for (const auto& [b, e] : regex_->find_all(piece)) out.push_back(bytes_to_symbols(piece.substr(b, e - b)));
       } else if (!piece.empty()) {
         out.push_back(bytes_to_symbols(piece));
       }
@@ -170,8 +171,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
 
 class SequencePreTokenizer : public PreTokenizer {
  public:
-  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts)
-      : parts_(std::move(parts)) {}
+  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts) : parts_(std::move(parts)) {}
   std::vector<std::string> pre_tokenize(const std::vector<std::string>& pieces) const override {
     std::vector<std::string> current = pieces;
     for (const auto& p : parts_) current = p->pre_tokenize(current);

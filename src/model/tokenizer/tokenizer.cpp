@@ -63,8 +63,8 @@ std::string fnv1a64_hex(const std::string& bytes) {
 
 // eos_token / bos_token / pad_token of tokenizer_config.json: a string, an
 // {"content": ...} object, null or absent.
-std::optional<int32_t> config_token(const Json& config, const std::string& field,
-                                    const JsonPath& at, const TokenizerImpl& impl) {
+std::optional<int32_t> config_token(const Json& config, const std::string& field, const JsonPath& at,
+                                    const TokenizerImpl& impl) {
   auto it = config.find(field);
   if (it == config.end() || it->is_null()) return std::nullopt;
   std::string content;
@@ -73,12 +73,10 @@ std::optional<int32_t> config_token(const Json& config, const std::string& field
   else if (it->is_object())
     content = require_string(*it, "content", at / field);
   else
-    DISA_THROW(ModelError, "{}: expected a string or an object with \"content\"",
-               (at / field).str());
+    DISA_THROW(ModelError, "{}: expected a string or an object with \"content\"", (at / field).str());
   if (auto id = impl.added.find_content(content)) return id;
   if (auto id = impl.model->token_to_id(content)) return id;
-  DISA_THROW(ModelError, "{}: token '{}' is not in the tokenizer's vocabulary",
-             (at / field).str(), content);
+  DISA_THROW(ModelError, "{}: token '{}' is not in the tokenizer's vocabulary", (at / field).str(), content);
 }
 
 }  // namespace
@@ -115,8 +113,7 @@ Tokenizer Tokenizer::load(const std::string& dir) {
   impl->decoder = make_decoder(get("decoder"), root / "decoder");
 
   impl->vocab_size = impl->model->id_bound();
-  for (const auto& t : impl->added.tokens())
-    impl->vocab_size = std::max<int64_t>(impl->vocab_size, int64_t(t.id) + 1);
+  for (const auto& t : impl->added.tokens()) impl->vocab_size = std::max<int64_t>(impl->vocab_size, int64_t(t.id) + 1);
 
   const std::string config_path = dir + "/tokenizer_config.json";
   if (std::ifstream(config_path).good()) {
@@ -151,8 +148,7 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_special
         t.model->encode_piece(seg.text, ids);
         continue;
       }
-      for (const std::string& piece : t.pre_tokenizer->pre_tokenize({seg.text}))
-        t.model->encode_piece(piece, ids);
+      for (const std::string& piece : t.pre_tokenizer->pre_tokenize({seg.text})) t.model->encode_piece(piece, ids);
     }
   }
   return add_special_tokens ? t.post_processor.apply(ids) : ids;

@@ -13,8 +13,7 @@ namespace disa::tokenizer_detail {
 int64_t first_invalid_utf8(const std::string& text) {
   const auto* s = reinterpret_cast<const uint8_t*>(text.data());
   const int32_t n = static_cast<int32_t>(text.size());
-  DISA_CHECK(text.size() < (1u << 31), DataError, "tokenizer: text of {} bytes is too long",
-             text.size());
+  DISA_CHECK(text.size() < (1u << 31), DataError, "tokenizer: text of {} bytes is too long", text.size());
   int32_t i = 0;
   while (i < n) {
     const int32_t start = i;
@@ -34,8 +33,7 @@ const icu::Normalizer2& icu_normalizer(NormalForm form) {
     case NormalForm::NFKC: normalizer = icu::Normalizer2::getNFKCInstance(status); break;
     case NormalForm::NFKD: normalizer = icu::Normalizer2::getNFKDInstance(status); break;
   }
-  DISA_CHECK(U_SUCCESS(status) && normalizer, ModelError, "ICU normalizer unavailable: {}",
-             u_errorName(status));
+  DISA_CHECK(U_SUCCESS(status) && normalizer, ModelError, "ICU normalizer unavailable: {}", u_errorName(status));
   return *normalizer;
 }
 

@@ -29,8 +29,6 @@ bool is_white_space(uint32_t code_point);
 // Decodes the code point at byte `pos` of well-formed UTF-8 and advances `pos`.
 uint32_t next_code_point(const std::string& text, size_t& pos);
 // Byte length of the UTF-8 sequence that starts with `lead`.
-inline size_t utf8_length(unsigned char lead) {
-  return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-}
+inline size_t utf8_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
 
 }  // namespace disa::tokenizer_detail
