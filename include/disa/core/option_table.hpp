@@ -26,9 +26,9 @@
 #include "disa/core/config.hpp"
 
 // The field of a settings struct an option fills, as an accessor: DISA_FIELD(seed),
-// DISA_FIELD(sampling.top_p).
+// DISA_FIELD(sampling.top_p). (auto&&: defaults are read from a temporary settings struct.)
 #define DISA_FIELD(member) \
-  [](auto& settings_) -> auto& { return settings_.member; }
+  [](auto&& settings_) -> auto& { return settings_.member; }
 
 namespace disa {
 
@@ -79,7 +79,8 @@ class OptionTable {
  public:
   template <class F>
   OptionTable& text(const std::string& name, F field, const std::string& help, Rule<std::string> rule = {}) {
-    entries_.push_back({name, help, [name, field, help](Options& o) { o.add_string(name, field(defaults()), help); },
+    entries_.push_back({name, help,
+                        [name, help, def = default_of(field)](Options& o) { o.add_string(name, def, help); },
                         [name, field, rule](S& s, const Config& c) {
                           field(s) = c.get_string(name);
                           apply(rule, c, name, field(s));
@@ -94,7 +95,7 @@ class OptionTable {
     using T = std::decay_t<decltype(field(std::declval<S&>()))>;
     static_assert(std::is_integral_v<T>, "integer(): the field must be an integer");
     entries_.push_back(
-        {name, help, [name, field, help](Options& o) { o.add_int(name, int64_t(field(defaults())), help); },
+        {name, help, [name, help, def = int64_t(default_of(field))](Options& o) { o.add_int(name, def, help); },
          [name, field, rule](S& s, const Config& c) {
            const int64_t v = c.get_int(name);
            apply(rule, c, name, v);
@@ -109,7 +110,8 @@ class OptionTable {
 
   template <class F>
   OptionTable& real(const std::string& name, F field, const std::string& help, Rule<double> rule = {}) {
-    entries_.push_back({name, help, [name, field, help](Options& o) { o.add_double(name, field(defaults()), help); },
+    entries_.push_back({name, help,
+                        [name, help, def = default_of(field)](Options& o) { o.add_double(name, def, help); },
                         [name, field, rule](S& s, const Config& c) {
                           field(s) = c.get_double(name);
                           apply(rule, c, name, field(s));
@@ -119,7 +121,7 @@ class OptionTable {
 
   template <class F>
   OptionTable& flag(const std::string& name, F field, const std::string& help) {
-    entries_.push_back({name, help, [name, field, help](Options& o) { o.add_bool(name, field(defaults()), help); },
+    entries_.push_back({name, help, [name, help, def = default_of(field)](Options& o) { o.add_bool(name, def, help); },
                         [name, field](S& s, const Config& c) { field(s) = c.get_bool(name); }});
     return *this;
   }
@@ -146,7 +148,7 @@ class OptionTable {
       spelled += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i].first;
     entries_.push_back({name, help,
                         [name, field, words, help](Options& o) {
-                          const V initial = field(defaults());
+                          const V initial = default_of(field);
                           std::string word;
                           for (const auto& [w, v] : words)
                             if (v == initial && word.empty()) word = w;
@@ -187,15 +189,21 @@ class OptionTable {
     for (const auto& k : checks_) c.require(k.ok(s), k.name, k.message);
   }
   S read(const Config& c) const {
-    S s = defaults();
+    S s = initial();
     read_into(s, c);
     return s;
   }
 
  private:
-  static const S& defaults() {
-    static const S s{};
+  // The settings' initial values: the defaults. Made once, out of line: GCC 12 warns
+  // falsely (-Wmaybe-uninitialized) about the strings of an inlined settings struct.
+  [[gnu::noinline]] static const S& initial() {
+    static const S s;
     return s;
+  }
+  template <class F>
+  static auto default_of(F field) {
+    return std::decay_t<decltype(field(initial()))>(field(initial()));
   }
   template <class T>
   static void apply(const Rule<T>& rule, const Config& c, const std::string& name, const T& v) {
