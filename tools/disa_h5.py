@@ -30,9 +30,10 @@ FORMAT_VERSION = 1
 # Partition-file diagnostics flags (docs/formats.md, /diagnostics/flags).
 FLAG_NAMES = {
     1: "all samples wrong",
-    2: "k_hat > 0.7",
+    2: "k_hat above threshold",
     4: "truncated proposal",
     8: "no exact log Z",
+    16: "k_hat not assessable",
 }
 
 

@@ -47,7 +47,7 @@ def anchor_stats(part):
         "within_2se_fraction": float(within.mean()) if exact.any() else np.nan,
         "positive_se_prompts": int(spread.sum()),
         "within_2se_positive_se": int(within[spread].sum()),
-        "k_hat_over_0_7": int(np.sum(k_hat > 0.7)),
+        "k_hat_above_threshold": int(np.sum((flags & 2) != 0)),
         "flagged_prompts": int(np.sum(flags != 0)),
         "flag_counts": disa_h5.flag_counts(flags),
     }

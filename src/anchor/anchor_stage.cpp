@@ -156,6 +156,7 @@ class AnchorStage {
   tasks::Dataset dataset_;
   std::vector<stage::EncodedPrompt> prompts_;
   WorkPlan plan_;
+  GenerationParams generation_;                 // stops and limit of every sample (per batch: its size)
   partition::Writer writer_;                    // the partition file
   std::map<int64_t, int64_t> batch_first_row_;  // batch id -> first row (done batches)
   // Per-prompt accumulators (O(prompts)): log-sum-exp of the log weights, counts.
@@ -183,6 +184,9 @@ void AnchorStage::load_inputs() {
   DISA_CHECK(dataset_.size() > 0, DataError, "the data set '{}' has no prompts", dataset_.source());
   prompts_ = stage::encode_prompts(*task_, dataset_, *tokenizer_);
   plan_ = WorkPlan{int64_t(dataset_.size()), s_.samples, s_.batch_size};
+  // The response space: the reference's stops (the proposal samples the same one).
+  generation_ =
+      stage::generation_params(*reference_, *tokenizer_, *task_, SamplingParams{}, s_.max_new_tokens, s_.batch_size);
   if (s_.proposal.truncates())
     log::warn(
         "the proposal is truncated (top-k={}, top-p={}): it cannot draw the reference mass outside its "
@@ -204,6 +208,7 @@ void AnchorStage::write_provenance() {
   f.set_attr("/", "top_k", p.sampling.top_k);
   f.set_attr("/", "top_p", p.sampling.top_p);
   f.set_attr("/", "max_new_tokens", s_.max_new_tokens);
+  partition::write_response_stops(f, stage::response_stops(generation_));
   f.set_attr("/", "reference_model", s_.reference_dir);
   f.set_attr("/", "reference_fingerprint", reference_->fingerprint);
   f.set_attr("/", "tokenizer_fingerprint", tokenizer_->fingerprint());
@@ -289,8 +294,8 @@ Rows AnchorStage::process_batch(int64_t batch) {
   auto [u0, u1] = plan_.batch_units(batch);
   const size_t n = size_t(u1 - u0);
   const auto& prop = s_.proposal;
-  const GenerationParams gp =
-      stage::generation_params(*reference_, *tokenizer_, *task_, SamplingParams{}, s_.max_new_tokens, int64_t(n));
+  GenerationParams gp = generation_;
+  gp.max_batch_size = int64_t(n);
 
   // Which component draws each unit (mixture only).
   std::vector<int8_t> component(n, partition::kComponentProposal);
@@ -489,6 +494,7 @@ void AnchorStage::finalize_anchors() {
     for (const auto& b : partition::read_batches(file())) batch_first_row_[b.batch] = b.first_row;
   }
   const int64_t N = s_.samples;
+  const double k_hat_limit = N >= 2 ? k_hat_threshold(N) : kInf;
   for (int64_t c0 = p0; c0 < p1; c0 += s_.diagnostics_chunk) {
     const int64_t c1 = std::min(p1, c0 + s_.diagnostics_chunk);
     // Units [c0*N, c1*N) in unit order, gathered batch by batch.
@@ -530,7 +536,8 @@ void AnchorStage::finalize_anchors() {
       boot[k] = bootstrap_sd(l, int(s_.bootstrap), mix64(s_.seed ^ mix64(uint64_t(p) + 0x5bd1e995ULL)));
       int64_t f = 0;
       if (correct_[size_t(p)] == 0) f |= partition::kAllWrong;
-      if (d.k_hat > 0.7) f |= partition::kHeavyTail;
+      if (d.k_hat > k_hat_limit) f |= partition::kHeavyTail;
+      if (std::isnan(d.k_hat)) f |= partition::kTailNotAssessable;
       if (s_.proposal.truncates()) f |= partition::kTruncatedProposal;
       if (std::isnan(log_z_exact[k])) f |= partition::kNoExact;
       flags[k] = f;
@@ -562,7 +569,10 @@ void AnchorStage::finalize_anchors() {
   f.write_rows("/diagnostics/relative_variance", rel_var);
   f.write_rows("/diagnostics/flags", flags);
   f.set_attr("/diagnostics/flags", "bits",
-             std::string("1: all samples wrong, 2: k_hat > 0.7, 4: truncated proposal, 8: no exact log Z"));
+             std::string("1: all samples wrong, 2: k_hat above the threshold of /diagnostics/k_hat, 4: truncated "
+                         "proposal, 8: no exact log Z, 16: k_hat not assessable (fewer than 5 distinct tail "
+                         "weights)"));
+  f.set_attr("/diagnostics/k_hat", "threshold", k_hat_limit);
   f.set_attr("/diagnostics/bootstrap_sd", "resamples", s_.bootstrap);
   f.set_attr("/", "world_size", int64_t(mpi_.size()));
   times_.add("write", t0);
@@ -587,7 +597,7 @@ void AnchorStage::print_summary(double total_seconds) const {
   int64_t heavy = 0, all_wrong = 0, with_truth = 0, not_assessable = 0;
   double err_sum = 0, err_max = 0;
   for (size_t p = 0; p < k_hat.size(); ++p) {
-    heavy += k_hat[p] > 0.7 ? 1 : 0;
+    heavy += (int64_t(flags[p]) & partition::kHeavyTail) ? 1 : 0;
     not_assessable += std::isnan(k_hat[p]) ? 1 : 0;
     all_wrong += (int64_t(flags[p]) & partition::kAllWrong) ? 1 : 0;
     if (!std::isnan(exact[p])) {
@@ -603,7 +613,7 @@ void AnchorStage::print_summary(double total_seconds) const {
   t.row("sampled in this run", fmt::format("{} samples, {} tokens", samples, tokens));
   t.row("ESS/N quantiles 5/25/50/75/95%", fmt::format("{:.3f} / {:.3f} / {:.3f} / {:.3f} / {:.3f}", quantile(0.05),
                                                       quantile(0.25), quantile(0.5), quantile(0.75), quantile(0.95)));
-  t.row("prompts with k_hat > 0.7",
+  t.row(fmt::format("prompts with k_hat > {:.2f}", s_.samples >= 2 ? k_hat_threshold(s_.samples) : kInf),
         fmt::format("{} of {} ({} not assessable: < 5 distinct tail weights)", heavy, k_hat.size(), not_assessable));
   t.row("prompts with no correct sample", fmt::format("{} of {}", all_wrong, k_hat.size()));
   if (with_truth > 0)

@@ -126,6 +126,11 @@ double psis_k_hat(const std::vector<double>& log_weights) {
   return fit_generalized_pareto(exceedances).first;
 }
 
+double k_hat_threshold(int64_t n) {
+  DISA_CHECK(n >= 2, DataError, "k_hat_threshold: N = {} < 2", n);
+  return std::min(1.0 - 1.0 / std::log10(double(n)), 0.7);
+}
+
 double bootstrap_sd(const std::vector<double>& log_weights, int resamples, uint64_t seed) {
   const size_t n = log_weights.size();
   DISA_CHECK(n > 0, DataError, "bootstrap of no weights");

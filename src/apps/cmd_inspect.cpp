@@ -80,9 +80,12 @@ void summarize_partition(const h5::File& f, Table& t) {
   auto flagged = [&](int64_t bit) {
     return std::count_if(flags.begin(), flags.end(), [bit](int64_t x) { return (x & bit) != 0; });
   };
-  t.row("flagged prompts", fmt::format("all wrong {}, k_hat > 0.7 {}, truncated proposal {}, no exact {} (of {})",
-                                       flagged(partition::kAllWrong), flagged(partition::kHeavyTail),
-                                       flagged(partition::kTruncatedProposal), flagged(partition::kNoExact), P));
+  t.row(
+      "flagged prompts",
+      fmt::format("all wrong {}, k_hat above threshold {}, k_hat not assessable {}, truncated proposal {}, no exact {} "
+                  "(of {})",
+                  flagged(partition::kAllWrong), flagged(partition::kHeavyTail), flagged(partition::kTailNotAssessable),
+                  flagged(partition::kTruncatedProposal), flagged(partition::kNoExact), P));
 }
 
 // Adds rows to `t`; returns the metrics grid printed after it.

@@ -191,6 +191,14 @@ File File::reopen_incomplete(const std::string& final_path, MPI_Comm comm, const
 }
 
 File File::open(const std::string& path, const std::string& expected_format, int64_t expected_version) {
+  File f = open_existing(path, H5F_ACC_RDONLY);
+  if (!expected_format.empty()) f.check_format(expected_format, expected_version);
+  return f;
+}
+
+File File::open_for_update(const std::string& path) { return open_existing(path, H5F_ACC_RDWR); }
+
+File File::open_existing(const std::string& path, unsigned flags) {
   File f;
   f.final_path_ = f.path_ = path;
   if (!std::filesystem::exists(path)) {
@@ -201,14 +209,14 @@ File File::open(const std::string& path, const std::string& expected_format, int
                  path, path, kIncompleteSuffix);
     DISA_THROW(IoError, "'{}' does not exist", path);
   }
-  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t id = H5Fopen(path.c_str(), flags, H5P_DEFAULT);
   if (id < 0) {
     H5Eclear2(H5E_DEFAULT);
-    DISA_THROW(IoError, "'{}' is not an HDF5 file (or is corrupt)", path);
+    DISA_THROW(IoError, "'{}' is not an HDF5 file (or is corrupt{})", path,
+               flags == H5F_ACC_RDWR ? ", or not writable" : "");
   }
   f.file_ = Handle(id, H5Fclose);
   f.dxpl_ = Handle(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  if (!expected_format.empty()) f.check_format(expected_format, expected_version);
   return f;
 }
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 namespace disa::partition {
 
 std::string anchor_dataset(const std::string& residual) {
@@ -29,6 +31,12 @@ std::vector<ColumnInfo> trajectory_columns() {
 }
 
 std::vector<std::string> reason_names(const h5::File& file) { return file.code_names(column::reason.path()); }
+
+void write_response_stops(h5::File& file, const ResponseStops& stops) {
+  file.set_attr("/", "stop_token_ids", stops.token_ids);
+  file.set_attr("/", "stop_strings", nlohmann::json(stops.strings).dump());
+  file.set_attr("/", "vocab_limit", stops.vocab_limit);
+}
 
 std::vector<BatchRecord> read_batches(const h5::File& file) {
   auto flat = file.read<int64_t>(kBatches);
@@ -59,6 +67,16 @@ Provenance read_provenance(const h5::File& f) {
   p.batch_size = f.attr_int("/", "batch_size");
   p.world_size = f.attr_int("/", "world_size");
   p.max_new_tokens = f.attr_int("/", "max_new_tokens");
+  if (f.has_attr("/", "stop_token_ids")) {
+    ResponseStops stops;
+    stops.token_ids = f.attr_ints("/", "stop_token_ids");
+    const auto strings = nlohmann::json::parse(s("stop_strings"), nullptr, false);
+    DISA_CHECK(strings.is_array(), DataError, "partition file '{}': attribute stop_strings is not a JSON array",
+               f.path());
+    for (const auto& x : strings) stops.strings.push_back(x.get<std::string>());
+    stops.vocab_limit = f.attr_int("/", "vocab_limit");
+    p.stops = std::move(stops);
+  }
   p.code_version = s("code_version");
   p.config = s("config");
   return p;

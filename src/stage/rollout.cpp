@@ -18,6 +18,14 @@ GenerationParams generation_params(const CausalLMImpl& model, const Tokenizer& t
   return p;
 }
 
+partition::ResponseStops response_stops(const GenerationParams& params) {
+  partition::ResponseStops stops;
+  stops.token_ids.assign(params.stop_token_ids.begin(), params.stop_token_ids.end());
+  stops.strings = params.stop_strings;
+  stops.vocab_limit = params.sampling.vocab_limit;
+  return stops;
+}
+
 RewardedResponses reward_responses(const tasks::Task& task, const std::vector<const tasks::Record*>& records,
                                    const Tokenizer& tokenizer, const std::vector<GenerationResult>& results) {
   DISA_ASSERT(records.size() == results.size());

@@ -17,8 +17,10 @@ constexpr const char* kHeadFile = "/log_z_head.pt";
 
 class FlowRlObjective final : public Objective {
  public:
-  FlowRlObjective(const Settings& s, int64_t hidden, torch::Device device, bool has_anchors)
-      : s_(s), has_anchors_(has_anchors) {
+  // FlowRL's log Z_phi normalises its own target (beta on the group-normalised reward,
+  // s = 1/|y|): it is not on the scale of a partition file's anchor, so no difference to
+  // one is reported.
+  FlowRlObjective(const Settings& s, int64_t hidden, torch::Device device) : s_(s) {
     require_untempered_rollouts(s);
     torch::manual_seed(int64_t(s_.seed));
     head_ = LogZHead(hidden, s_.flowrl_head_blocks);
@@ -42,22 +44,17 @@ class FlowRlObjective final : public Objective {
     record_residuals(rl, t.weight, cr.clamped, b.samples.size(), stats);
     auto lz = t.log_anchor.detach().to(torch::kCPU, torch::kDouble);
     stats.add("log_z_learned", lz.sum().item<double>(), double(b.samples.size()));
-    for (size_t i = 0; i < b.samples.size(); ++i)
-      if (std::isfinite(b.samples[i]->anchor))
-        stats.add("log_z_learned_minus_anchor", lz[int64_t(i)].item<double>() - b.samples[i]->anchor);
     return rl.sum;
   }
 
   std::vector<std::string> statistics() const override {
     auto n = residual_statistics();
     n.push_back("log_z_learned");
-    n.push_back("log_z_learned_minus_anchor");
     return n;
   }
   std::vector<Metric> metrics() const override {
     auto m = residual_metrics();
     m.push_back(mean_metric("log_z_learned", "log_z_learned", "logZ {:.3f}"));
-    if (has_anchors_) m.push_back(mean_metric("log_z_learned_minus_anchor", "log_z_learned_minus_anchor"));
     return m;
   }
   double beta() const override { return s_.flowrl_beta; }
@@ -69,7 +66,6 @@ class FlowRlObjective final : public Objective {
 
  private:
   const Settings& s_;
-  bool has_anchors_;
   LogZHead head_{nullptr};
 };
 
@@ -83,7 +79,7 @@ void add_flowrl_options(OptionTable<Settings>& t) {
 }
 
 std::unique_ptr<Objective> make_flowrl_objective(const ObjectiveContext& c) {
-  return std::make_unique<FlowRlObjective>(c.settings, c.hidden_size, c.device, c.has_anchors);
+  return std::make_unique<FlowRlObjective>(c.settings, c.hidden_size, c.device);
 }
 
 }  // namespace disa::train

@@ -160,6 +160,7 @@ void Trainer::setup_data() {
     e.reference_fingerprint = reference_->fingerprint;
     e.tokenizer_fingerprint = tokenizer_->fingerprint();
     e.task = task_->name();
+    if (e.max_new_tokens) e.stops = stage::response_stops(gen_);  // the response space log Z is over
     anchors_ = FrozenAnchors::open(s_.anchors_path, e);
   }
   auto loaded = load_training_prompts(dataset_, *task_, *tokenizer_, anchors_ ? &*anchors_ : nullptr, s_,

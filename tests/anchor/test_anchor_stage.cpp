@@ -75,6 +75,17 @@ TEST(AnchorStage, ReferenceProposalWithinThreeStandardErrors) {
   // q = pi_ref: every log weight is exactly beta * r.
   auto t = f.read_trajectories(0, f.num_trajectories());
   for (size_t i = 0; i < t.size(); ++i) EXPECT_EQ(t.log_weight[i], beta * t.reward[i]);
+  // Two distinct weights: no tail to fit. Every prompt says so (bit 16), none passes for
+  // light-tailed or is called heavy-tailed, and the file states the threshold used.
+  const auto k_hat = f.diagnostic("k_hat");
+  const auto flags = f.diagnostic("flags");
+  for (size_t p = 0; p < hat.size(); ++p) {
+    EXPECT_TRUE(std::isnan(k_hat[p]));
+    EXPECT_TRUE(int64_t(flags[p]) & disa::partition::kTailNotAssessable) << p;
+    EXPECT_FALSE(int64_t(flags[p]) & disa::partition::kHeavyTail) << p;
+  }
+  EXPECT_DOUBLE_EQ(disa::h5::File::open(out_path("within3se.h5")).attr_double("/diagnostics/k_hat", "threshold"),
+                   1.0 - 1.0 / std::log10(64.0));
 }
 
 // Exact moments of log Zhat - log Z under q = pi_ref with binary rewards: the number of

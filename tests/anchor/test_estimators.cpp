@@ -98,6 +98,16 @@ TEST(Estimators, PsisKHatSeparatesLightAndHeavyTails) {
   EXPECT_TRUE(std::isnan(psis_k_hat(std::vector<double>(64, 0.0))));
 }
 
+TEST(Estimators, KHatThresholdDependsOnSampleSize) {
+  // min(1 - 1/log10 N, 0.7): strict for the few draws a prompt gets, 0.7 for many.
+  EXPECT_NEAR(k_hat_threshold(16), 1.0 - 1.0 / 1.2041199826559248, 1e-12);
+  EXPECT_NEAR(k_hat_threshold(16), 0.1695, 1e-4);
+  EXPECT_NEAR(k_hat_threshold(256), 0.5847, 1e-4);
+  EXPECT_EQ(k_hat_threshold(100000), 0.7);
+  EXPECT_LT(k_hat_threshold(10), 1e-12);  // 1 - 1/1 = 0: any positive k_hat is flagged
+  EXPECT_THROW(k_hat_threshold(1), disa::DataError);
+}
+
 TEST(Estimators, BootstrapAgreesWithDeltaMethod) {
   std::mt19937_64 rng(3);
   std::normal_distribution<double> normal(0.0, 0.7);

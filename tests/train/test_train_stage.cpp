@@ -51,9 +51,11 @@ class TrainStage : public ::testing::Test {
     // Reused while they are newer than the fixture's reference (a rebuilt fixture makes
     // a new reference, which the old partition file's fingerprint would not match).
     const auto reference_time = fs::last_write_time(kFixture + "/reference/model.safetensors");
+    // (And while the partition file records what this code writes: its response stops.)
     if (fs::exists(anchors()) && fs::exists(work("other/model.safetensors")) &&
         fs::last_write_time(anchors()) > reference_time &&
-        fs::last_write_time(work("other/model.safetensors")) > reference_time)
+        fs::last_write_time(work("other/model.safetensors")) > reference_time &&
+        disa::h5::File::open(anchors()).has_attr("/", "stop_token_ids"))
       return;
     fs::remove_all(work("other"));
     fs::remove(anchors());
@@ -147,6 +149,16 @@ TEST_F(TrainStage, RefusesMismatchedPartitionFiles) {
            " --task.count 24 --disa.beta 1.5 --train.steps 1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("max_new_tokens: the file's responses are cut at 16 tokens"), std::string::npos) << r.output;
+  // Another stop set: the same file recording one other stop string is refused, naming the
+  // field (the run's stops are those of its rollouts: the model's end tokens and the task's).
+  const std::string other_stops = work("other-stops.h5");
+  fs::copy_file(anchors(), other_stops, fs::copy_options::overwrite_existing);
+  disa::h5::File::open_for_update(other_stops).set_attr("/", "stop_strings", std::string("[\"END\"]"));
+  r = disa("train --train.out " + work("refused") + " --train.anchors " + other_stops + kTrain + ref +
+           " --train.steps 1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("stop_strings: the file's responses end at [\"END\"], the run's at ["), std::string::npos)
+      << r.output;
   // The length-normalised residual needs the root-found anchor; an "exact" anchor with it is refused.
   r = disa("train --train.out " + work("refused") + " --train.anchors " + anchors() + kTrain + ref +
            " --disa.residual length-normalized --disa.anchor exact --train.steps 1");
@@ -246,6 +258,13 @@ TEST_F(TrainStage, ResumeEqualsUninterruptedRun) {
   }
   EXPECT_TRUE(fs::exists(work("full_sft") + "/adapter/adapter_model.safetensors"));  // LoRA by default
   EXPECT_TRUE(fs::exists(work("full_flowrl") + "/checkpoints/step-000004/log_z_head.pt"));
+  {
+    // FlowRL's learned log Z is on its own scale (normalised reward, s = 1/|y|): it is
+    // recorded, and not differenced with the partition file's anchor (another quantity).
+    auto f = disa::h5::File::open(work("full_flowrl") + "/train.h5");
+    EXPECT_TRUE(f.exists("/metrics/log_z_learned"));
+    EXPECT_FALSE(f.exists("/metrics/log_z_learned_minus_anchor"));
+  }
   // Interrupted on 1 rank, resumed on 2: the same run up to float summation order.
   const std::string args = " --train.algorithm disa --train.model " + kFixture +
                            "/reference --train.steps 3 --train.checkpoint-every 1";

@@ -49,6 +49,12 @@ std::pair<double, double> fit_generalized_pareto(std::vector<double> exceedances
 // estimate is well behaved) or with N <= 20.
 double psis_k_hat(const std::vector<double>& log_weights);
 
+// The k_hat above which N importance weights are not trustworthy: min(1 - 1/log10 N, 0.7)
+// (Vehtari et al., Pareto smoothed importance sampling, 2024: with few draws even a
+// moderate k_hat leaves the estimate's error unreliable). N >= 2; 0.17 at N = 16, 0.58 at
+// N = 256, 0.7 from N = 2154 on.
+double k_hat_threshold(int64_t n);
+
 // Standard deviation of log Zhat over `resamples` bootstrap resamples (indices drawn
 // with replacement by a generator seeded with `seed`).
 double bootstrap_sd(const std::vector<double>& log_weights, int resamples, uint64_t seed);

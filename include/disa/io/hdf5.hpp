@@ -58,6 +58,9 @@ class File {
   // Opens a finished file read-only in this process alone. With `expected_format`,
   // refuses a file of another format or version with a message naming both.
   static File open(const std::string& path, const std::string& expected_format = "", int64_t expected_version = -1);
+  // Opens a finished file read-write in this process alone (annotating a file after the
+  // fact; tests that alter a file to check a refusal).
+  static File open_for_update(const std::string& path);
 
   // A closed file (placeholder before open/create).
   File() = default;
@@ -166,6 +169,7 @@ class File {
   std::vector<std::string> read_strings(const std::string& path) const;
 
  private:
+  static File open_existing(const std::string& path, unsigned flags);
   void check_format(const std::string& format, int64_t version) const;
   hid_t transfer_plist() const { return dxpl_.get(); }
   Handle open_dataset(const std::string& path) const;

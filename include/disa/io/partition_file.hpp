@@ -54,9 +54,10 @@ inline const std::vector<std::string>& diagnostic_names() {
 // Bits of /diagnostics/flags.
 enum Flag : int64_t {
   kAllWrong = 1,           // no sample was correct: the anchor comes from reward-0 weights
-  kHeavyTail = 2,          // k_hat > 0.7: the estimate is not trustworthy
+  kHeavyTail = 2,          // k_hat > min(1 - 1/log10 N, 0.7) (attribute threshold of /diagnostics/k_hat): untrustworthy
   kTruncatedProposal = 4,  // top-k/top-p proposal: the anchor is biased low (support)
   kNoExact = 8,            // no exact log Z (task does not list its solutions)
+  kTailNotAssessable = 16,  // k_hat is NaN: fewer than 5 distinct tail weights, the tail cannot be judged
 };
 
 // --- the prompt table: [P] rows, prompt p at row p --------------------------------------
@@ -206,6 +207,18 @@ struct BatchRecord {
 // The records of /trajectories/batches, in the order they were appended.
 std::vector<BatchRecord> read_batches(const h5::File& file);
 
+// How the anchored responses end (root attributes stop_token_ids, stop_strings as a JSON
+// array, vocab_limit); written by write_response_stops.
+struct ResponseStops {
+  std::vector<int64_t> token_ids;
+  std::vector<std::string> strings;
+  int64_t vocab_limit = 0;
+  bool operator==(const ResponseStops& o) const {
+    return token_ids == o.token_ids && strings == o.strings && vocab_limit == o.vocab_limit;
+  }
+};
+void write_response_stops(h5::File& file, const ResponseStops& stops);
+
 // The provenance stored as root attributes.
 struct Provenance {
   double beta = 0;
@@ -218,6 +231,11 @@ struct Provenance {
   std::string proposal_model, proposal_fingerprint;
   std::string task, dataset_source, dataset_fingerprint;
   int64_t seed = 0, batch_size = 0, world_size = 0, max_new_tokens = 0;
+  // The rest of the response space log Z is defined over (docs/method.md §2): a response
+  // ends after one of the stop tokens or stop strings, or at max_new_tokens; ids >=
+  // vocab_limit are never drawn (0: no limit). nullopt in files written before they were
+  // recorded.
+  std::optional<ResponseStops> stops;
   std::string code_version, config;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "disa/io/partition_file.hpp"
 #include "disa/model/causal_lm.hpp"
 #include "disa/model/generate.hpp"
 #include "disa/model/tokenizer.hpp"
@@ -20,6 +21,10 @@ namespace disa::stage {
 // response terminator. Validated.
 GenerationParams generation_params(const CausalLMImpl& model, const Tokenizer& tokenizer, const tasks::Task& task,
                                    const SamplingParams& sampling, int64_t max_new_tokens, int64_t max_batch_size);
+
+// The stops of `params` as the partition file records them (the response space of the
+// anchors), so train can compare its own.
+partition::ResponseStops response_stops(const GenerationParams& params);
 
 struct RewardedResponses {
   std::vector<std::string> texts;            // the decoded responses (response_text)

@@ -27,6 +27,9 @@ struct AnchorExpectations {
   // The run's generation limit where the objective's target depends on it (DISA: log Z
   // is over responses cut at this limit); nullopt: not checked.
   std::optional<int64_t> max_new_tokens;
+  // With max_new_tokens: the run's stops (stage::response_stops of its rollouts), which
+  // the file's must equal; a file that predates their record is accepted.
+  std::optional<partition::ResponseStops> stops;
   // Where these values came from, for the messages ("option --disa.beta").
   std::string beta_option = "disa.beta";
   std::string reference_option = "train.reference";
