@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Formats in place, per .clang-format, the C++/CUDA sources git tracks under src/ include/
 # tests/ bench/ (*.cpp *.hpp *.h *.cu), with clang-format 14 (clang-format-14, else
-# clang-format; CLANG_FORMAT=/path overrides). tools/check-format.sh checks the same files.
-# Usage: tools/format.sh [PATH...]   (paths limit the formatting, e.g. src/io)
+# clang-format; CLANG_FORMAT=/path overrides). With --check it changes nothing: it lists
+# the files that are not formatted and exits 1 (tools/check-format.sh, run by
+# tools/test.sh before the builds).
+# Usage: tools/format.sh [--check] [PATH...]   (paths limit it, e.g. src/io)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+check=0
+if [ "${1:-}" = --check ]; then
+  check=1
+  shift
+fi
+name=$([ "$check" = 1 ] && echo check-format || echo format)
 
 clang_format="${CLANG_FORMAT:-}"
 if [ -z "$clang_format" ]; then
@@ -13,14 +21,14 @@ if [ -z "$clang_format" ]; then
   done
 fi
 if [ -z "$clang_format" ] || ! command -v "$clang_format" >/dev/null; then
-  echo "format: no clang-format-14 or clang-format found: install clang-format-14" \
+  echo "$name: no clang-format-14 or clang-format found: install clang-format-14" \
        "(tools/install-deps.sh does) or set CLANG_FORMAT" >&2
   exit 2
 fi
 version=$("$clang_format" --version)
 case "$version" in
   *"version 14."*) ;;
-  *) echo "format: warning: .clang-format is tuned for clang-format 14, $clang_format is: $version" >&2 ;;
+  *) echo "$name: warning: .clang-format is tuned for clang-format 14, $clang_format is: $version" >&2 ;;
 esac
 
 if [ $# -eq 0 ]; then set -- src include tests bench; fi
@@ -29,7 +37,22 @@ existing=()
 for f in "${files[@]}"; do
   if [ -f "$f" ]; then existing+=("$f"); fi  # skip files deleted in the working tree
 done
-if [ ${#existing[@]} -gt 0 ]; then
-  printf '%s\0' "${existing[@]}" | xargs -0 "$clang_format" --style=file -i
+
+if [ "$check" = 0 ]; then
+  if [ ${#existing[@]} -gt 0 ]; then
+    printf '%s\0' "${existing[@]}" | xargs -0 "$clang_format" --style=file -i
+  fi
+  echo "format: formatted ${#existing[@]} files ($clang_format)"
+  exit 0
 fi
-echo "format: formatted ${#existing[@]} files ($clang_format)"
+bad=()
+for f in "${existing[@]}"; do
+  if ! "$clang_format" --style=file "$f" | cmp -s - "$f"; then bad+=("$f"); fi
+done
+if [ ${#bad[@]} -gt 0 ]; then
+  echo "check-format: ${#bad[@]} of ${#existing[@]} files are not formatted per .clang-format ($clang_format):" >&2
+  printf '  %s\n' "${bad[@]}" >&2
+  echo "check-format: run tools/format.sh to format them in place" >&2
+  exit 1
+fi
+echo "check-format: all ${#existing[@]} files formatted ($clang_format)"

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -51,35 +52,20 @@ const SilenceHdf5 g_silence;
 namespace disa::h5 {
 namespace {
 
+// The HDF5 memory type of T (the types the file layer instantiates).
 template <class T>
-hid_t native_type();
-template <>
-hid_t native_type<float>() {
-  return H5T_NATIVE_FLOAT;
-}
-template <>
-hid_t native_type<double>() {
-  return H5T_NATIVE_DOUBLE;
-}
-template <>
-hid_t native_type<int8_t>() {
-  return H5T_NATIVE_INT8;
-}
-template <>
-hid_t native_type<uint8_t>() {
-  return H5T_NATIVE_UINT8;
-}
-template <>
-hid_t native_type<int32_t>() {
-  return H5T_NATIVE_INT32;
-}
-template <>
-hid_t native_type<int64_t>() {
-  return H5T_NATIVE_INT64;
-}
-template <>
-hid_t native_type<uint64_t>() {
-  return H5T_NATIVE_UINT64;
+hid_t native_type() {
+  if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
+  if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
+  if constexpr (std::is_same_v<T, int8_t>) return H5T_NATIVE_INT8;
+  if constexpr (std::is_same_v<T, uint8_t>) return H5T_NATIVE_UINT8;
+  if constexpr (std::is_same_v<T, int32_t>) return H5T_NATIVE_INT32;
+  if constexpr (std::is_same_v<T, int64_t>) return H5T_NATIVE_INT64;
+  if constexpr (std::is_same_v<T, uint64_t>) return H5T_NATIVE_UINT64;
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int8_t> ||
+                    std::is_same_v<T, uint8_t> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t> ||
+                    std::is_same_v<T, uint64_t>,
+                "native_type: no HDF5 type for this element type");
 }
 
 std::vector<hsize_t> dims_of(int64_t rows, int64_t cols) {
