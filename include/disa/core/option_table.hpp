@@ -66,10 +66,6 @@ Rule<T> within(T lo, T hi, const std::string& note = {}) {
 inline Rule<double> above_up_to(double lo, double hi) {
   return {[lo, hi](const double& v) { return v > lo && v <= hi; }, fmt::format("must lie in ({}, {}]", lo, hi)};
 }
-// lo < v < hi.
-inline Rule<double> strictly_between(double lo, double hi) {
-  return {[lo, hi](const double& v) { return v > lo && v < hi; }, fmt::format("must lie in ({}, {})", lo, hi)};
-}
 inline Rule<std::string> required(const std::string& what) {
   return {[](const std::string& v) { return !v.empty(); }, "is required (" + what + ")"};
 }

@@ -1,4 +1,4 @@
-// The data-parallel optimiser step shared by `disa sft` (warm_start.cpp) and `disa train`
+// The data-parallel optimiser step shared by `disa warm-start` (warm_start.cpp) and `disa train`
 // (trainer.cpp): gradients summed over the ranks in one bucketed all-reduce (a parameter
 // that got no gradient on this rank contributes zeros, so every rank reduces the same
 // list), a global-norm clip, and the scheduled learning rate set before the step.

@@ -1,4 +1,4 @@
-// The learning-rate schedule shared by `disa train` and the `disa sft` warm start: linear
+// The learning-rate schedule shared by `disa train` and `disa warm-start`: linear
 // warm-up over `warmup` steps to the peak `lr`, then constant or a cosine decay to
 // `min_ratio * lr` at `steps`. A pure function of the step, so resuming needs no state.
 #pragma once
