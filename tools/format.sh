@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Formats in place, per .clang-format, the C++/CUDA sources git tracks under src/ include/
+# Formats in place, per .clang-format, the C++/CUDA sources under src/ include/ (tracked,
+# or new and not ignored)
 # tests/ bench/ (*.cpp *.hpp *.h *.cu), with clang-format 14 (clang-format-14, else
 # clang-format; CLANG_FORMAT=/path overrides). With --check it changes nothing: it lists
 # the files that are not formatted and exits 1 (tools/check-format.sh, run by
@@ -32,7 +33,7 @@ case "$version" in
 esac
 
 if [ $# -eq 0 ]; then set -- src include tests bench; fi
-mapfile -d '' files < <(git ls-files -z -- "$@" | grep -zE '\.(cpp|hpp|h|cu)$' || true)
+mapfile -d '' files < <(git ls-files -z --cached --others --exclude-standard -- "$@" | grep -zE '\.(cpp|hpp|h|cu)$' || true)
 existing=()
 for f in "${files[@]}"; do
   if [ -f "$f" ]; then existing+=("$f"); fi  # skip files deleted in the working tree

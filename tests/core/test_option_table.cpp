@@ -43,10 +43,11 @@ const disa::OptionTable<Settings>& table() {
     t.flag("demo.exact", DISA_FIELD(exact), "exact");
     t.text("demo.out", DISA_FIELD(out), "output", disa::required("a file"));
     t.list("demo.target", DISA_FIELD(targets), "targets");
-    t.choice("demo.mode", DISA_FIELD(mode), std::vector<std::pair<std::string, Mode>>{{"fast", Mode::Fast}, {"exact", Mode::Exact}},
-             "mode");
+    t.choice("demo.mode", DISA_FIELD(mode),
+             std::vector<std::pair<std::string, Mode>>{{"fast", Mode::Fast}, {"exact", Mode::Exact}}, "mode");
     t.include(DISA_FIELD(inner), inner_table());
-    t.check("demo.beta", [](const Settings& s) { return s.exact || s.beta < 10; }, "must be < 10 unless demo.exact");
+    t.check(
+        "demo.beta", [](const Settings& s) { return s.exact || s.beta < 10; }, "must be < 10 unless demo.exact");
     return t;
   }();
   return t;
@@ -87,8 +88,9 @@ TEST(OptionTable, DefaultsAreTheInitialisers) {
 }
 
 TEST(OptionTable, ValuesFillTheirFields) {
-  const Settings s = table().read(parse({"--demo.samples", "64", "--demo.seed", "9", "--demo.beta", "2", "--demo.exact=false",
-                                         "--demo.target", "v", "--demo.mode", "fast", "--demo.device", "cpu"}));
+  const Settings s =
+      table().read(parse({"--demo.samples", "64", "--demo.seed", "9", "--demo.beta", "2", "--demo.exact=false",
+                          "--demo.target", "v", "--demo.mode", "fast", "--demo.device", "cpu"}));
   EXPECT_EQ(s.samples, 64);
   EXPECT_EQ(s.seed, 9u);
   EXPECT_EQ(s.beta, 2.0);
