@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Formats in place, per .clang-format, the C++/CUDA sources under src/ include/ (tracked,
-# or new and not ignored)
-# tests/ bench/ (*.cpp *.hpp *.h *.cu), with clang-format 14 (clang-format-14, else
+# Formats in place, per .clang-format, the C++/CUDA sources (*.cpp *.hpp *.h *.cu) under
+# src/ include/ tests/ bench/ that git tracks or would track (new, not ignored), with clang-format 14 (clang-format-14, else
 # clang-format; CLANG_FORMAT=/path overrides). With --check it changes nothing: it lists
 # the files that are not formatted and exits 1 (tools/check-format.sh, run by
 # tools/test.sh before the builds).
