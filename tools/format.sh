@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Formats in place, per .clang-format, the C++/CUDA sources (*.cpp *.hpp *.h *.cu) under
-# src/ include/ tests/ bench/ that git tracks or would track (new, not ignored), with clang-format 14 (clang-format-14, else
-# clang-format; CLANG_FORMAT=/path overrides). With --check it changes nothing: it lists
+# src/ include/ tests/ bench/ that git tracks or would track (new, not ignored), with
+# clang-format 14 (clang-format-14, else clang-format; CLANG_FORMAT=/path overrides).
+# With --check it changes nothing: it lists
 # the files that are not formatted and exits 1 (tools/check-format.sh, run by
 # tools/test.sh before the builds).
 # Usage: tools/format.sh [--check] [PATH...]   (paths limit it, e.g. src/io)
