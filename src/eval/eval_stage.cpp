@@ -175,6 +175,7 @@ class EvalStage {
   // Global prompt list (benchmarks concatenated).
   std::vector<int64_t> prompt_benchmark_;
   std::vector<stage::EncodedPrompt> prompts_;
+  std::vector<GenerationParams> generation_;  // per benchmark
   std::vector<int64_t> benchmark_first_;
   std::vector<Batch> batches_;
   std::vector<std::string> metric_names_;
@@ -217,6 +218,10 @@ void EvalStage::load_inputs() {
     }
   }
   benchmark_first_.push_back(int64_t(prompts_.size()));
+  // Each benchmark's sampler: the policy's stops and its task's terminator, made once.
+  for (const auto& bench : benchmarks_)
+    generation_.push_back(stage::generation_params(*policy_, *tokenizer_, *bench.task, s_.sampling, s_.max_new_tokens,
+                                                   s_.max_batch_size));
   levels_ = pass_at_levels(s_.samples);
   metric_names_ = prompt_metric_names(s_.samples);
 }
@@ -258,8 +263,7 @@ std::vector<ExactMetrics> EvalStage::exact_for(const Batch& batch, std::vector<i
 void EvalStage::process_batch(const Batch& batch) {
   const auto& bench = benchmarks_[size_t(batch.benchmark)];
   const int64_t k = s_.samples;
-  const GenerationParams params =
-      stage::generation_params(*policy_, *tokenizer_, *bench.task, s_.sampling, s_.max_new_tokens, s_.max_batch_size);
+  const GenerationParams& params = generation_[size_t(batch.benchmark)];
   std::vector<GenerationRequest> requests;
   for (int64_t p = batch.p0; p < batch.p1; ++p)
     for (int64_t j = 0; j < k; ++j) requests.push_back({prompts_[size_t(p)].tokens, p, j});

@@ -19,8 +19,6 @@ void PhaseTimes::add(const std::string& phase, Clock::time_point start) {
   seconds_[index(phase)] += seconds_since(start);
 }
 
-double PhaseTimes::seconds(const std::string& phase) const { return seconds_[index(phase)]; }
-
 std::vector<double> PhaseTimes::slowest_rank(Communicator& comm) const {
   std::vector<double> out = seconds_;
   comm.all_reduce(out, ReduceOp::Max);

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "disa/core/error.hpp"
 
@@ -34,22 +34,14 @@ FrozenAnchors FrozenAnchors::open(const std::string& path, const AnchorExpectati
                     "option --train.max-new-tokens is {}; log Z is defined over that response space",
                     p.max_new_tokens, *e.max_new_tokens));
   if (e.stops && p.stops) {
-    auto ids = [](const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); };
-    auto strings = [](const std::vector<std::string>& v) {
-      std::string out;
-      for (const auto& x : v) {
-        std::string quoted = "\"";
-        for (char c : x) quoted += c == '\n' ? std::string("\\n") : c == '"' ? std::string("\\\"") : std::string(1, c);
-        out += (out.empty() ? "" : ", ") + quoted + "\"";
-      }
-      return "[" + out + "]";
-    };
+    // Shown as JSON, the file's own spelling of them (escaped: a stop string is often "\n").
+    auto json = [](const auto& v) { return nlohmann::json(v).dump(); };
     if (p.stops->token_ids != e.stops->token_ids)
       problems.push_back(fmt::format("stop_token_ids: the file's responses end at tokens {}, the run's at {}",
-                                     ids(p.stops->token_ids), ids(e.stops->token_ids)));
+                                     json(p.stops->token_ids), json(e.stops->token_ids)));
     if (p.stops->strings != e.stops->strings)
       problems.push_back(fmt::format("stop_strings: the file's responses end at {}, the run's at {}",
-                                     strings(p.stops->strings), strings(e.stops->strings)));
+                                     json(p.stops->strings), json(e.stops->strings)));
     if (p.stops->vocab_limit != e.stops->vocab_limit)
       problems.push_back(fmt::format("vocab_limit: the file's responses draw ids below {}, the run's below {}",
                                      p.stops->vocab_limit, e.stops->vocab_limit));

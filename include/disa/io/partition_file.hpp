@@ -213,9 +213,6 @@ struct ResponseStops {
   std::vector<int64_t> token_ids;
   std::vector<std::string> strings;
   int64_t vocab_limit = 0;
-  bool operator==(const ResponseStops& o) const {
-    return token_ids == o.token_ids && strings == o.strings && vocab_limit == o.vocab_limit;
-  }
 };
 void write_response_stops(h5::File& file, const ResponseStops& stops);
 

@@ -16,8 +16,6 @@ class PhaseTimes {
   explicit PhaseTimes(std::vector<std::string> phases);
   // Adds the seconds since `start` to `phase` (one of the named phases).
   void add(const std::string& phase, Clock::time_point start);
-  // This rank's seconds in `phase`.
-  double seconds(const std::string& phase) const;
   // Per phase, in the order named, the largest time over all ranks (collective).
   std::vector<double> slowest_rank(Communicator& comm) const;
 
