@@ -35,9 +35,9 @@ double peak_rss_mib() {
 }
 
 // The presets of disa::preset_config, and "0.5b": Qwen2-0.5B's shape (random weights).
-disa::ModelConfig bench_config(const std::string& arch, const std::string& size) {
-  if (size != "0.5b") return disa::preset_config(arch, size);
-  disa::ModelConfig c = disa::preset_config(arch, "small");
+disa::model::ModelConfig bench_config(const std::string& arch, const std::string& size) {
+  if (size != "0.5b") return disa::model::preset_config(arch, size);
+  disa::model::ModelConfig c = disa::model::preset_config(arch, "small");
   c.hidden_size = 896;
   c.intermediate_size = 4864;
   c.num_hidden_layers = 24;
@@ -113,8 +113,8 @@ int main(int argc, char** argv) {
   }
   if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
   try {
-    const torch::Device device = disa::parse_device_name(device_name);
-    const torch::Dtype dtype = disa::parse_dtype_name(dtype_name);
+    const torch::Device device = disa::model::parse_device_name(device_name);
+    const torch::Dtype dtype = disa::model::parse_dtype_name(dtype_name);
     std::printf(
         "bench_model: arch %s, device %s, dtype %s, %d threads, prompt %lld, new %lld, "
         "no-cache steps %lld\n",
@@ -123,8 +123,8 @@ int main(int argc, char** argv) {
     std::printf("%-6s %10s %6s %14s %14s %16s %16s %14s\n", "size", "params", "batch", "prefill tok/s", "decode tok/s",
                 "cached-step tok/s", "no-cache tok/s", "peak RSS MiB");
     for (const auto& size : split(sizes)) {
-      disa::ModelConfig c = bench_config(arch, size);
-      disa::CausalLM model = disa::init_random_model(c, 1, device, dtype);
+      disa::model::ModelConfig c = bench_config(arch, size);
+      disa::model::CausalLM model = disa::model::init_random_model(c, 1, device, dtype);
       torch::NoGradGuard no_grad;
       for (const auto& bs : split(batches)) {
         const int64_t B = std::stoll(bs);
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
           for (int64_t t = 0; t < prompt_len; ++t) p.push_back(static_cast<int32_t>((b * 7 + t * 13) % 256));
           prompts.push_back(p);
         }
-        disa::PaddedBatch pb = disa::left_pad(prompts, device);
+        disa::model::PaddedBatch pb = disa::model::left_pad(prompts, device);
         // Prefill: one forward over the prompts (+ logits of the last position).
         model->hidden_states(pb.input_ids, pb.position_ids, pb.mask);  // warm-up
         sync(device);
@@ -145,18 +145,18 @@ int main(int argc, char** argv) {
         const double prefill = static_cast<double>(B * prompt_len) / seconds_since(t0);
         // Decode with the KV cache through generate(): the time of max_new_tokens = N minus
         // that of max_new_tokens = 1 (the same prefill and first token), per extra token.
-        std::vector<disa::GenerationRequest> reqs;
+        std::vector<disa::model::GenerationRequest> reqs;
         for (int64_t b = 0; b < B; ++b) reqs.push_back({prompts[b], b, 0});
-        disa::GenerationParams gp;
+        disa::model::GenerationParams gp;
         gp.max_batch_size = B;
         gp.max_new_tokens = 1;
         t0 = Clock::now();
-        disa::generate(*model, reqs, gp, 1);
+        disa::model::generate(*model, reqs, gp, 1);
         sync(device);
         const double first_s = seconds_since(t0);
         gp.max_new_tokens = new_tokens;
         t0 = Clock::now();
-        auto out = disa::generate(*model, reqs, gp, 1);
+        auto out = disa::model::generate(*model, reqs, gp, 1);
         sync(device);
         const double all_s = seconds_since(t0);
         int64_t produced = 0;
@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
         double step_rate = 0, step_seconds = 0;
         // The model alone: one cached forward step per token (no sampling).
         {
-          disa::KvCache cache = model->make_cache(B, prompt_len + new_tokens);
+          disa::model::KvCache cache = model->make_cache(B, prompt_len + new_tokens);
           torch::Tensor hh = model->hidden_states(pb.input_ids, pb.position_ids, pb.mask, &cache);
           torch::Tensor next = model->logits(hh.select(1, -1)).argmax(-1, true);
           torch::Tensor p = pb.position_ids.narrow(1, prompt_len - 1, 1);

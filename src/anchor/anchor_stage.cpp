@@ -74,33 +74,33 @@ struct Settings {
   tasks::TaskOptions task;
 };
 
-const OptionTable<Settings>& settings_table() {
-  static const OptionTable<Settings> table = [] {
-    OptionTable<Settings> t;
+const core::OptionTable<Settings>& settings_table() {
+  static const core::OptionTable<Settings> table = [] {
+    core::OptionTable<Settings> t;
     t.text("anchor.reference", DISA_FIELD(reference_dir), "reference model directory (pi_ref; HF layout)",
-           required("a model directory"));
-    t.text("anchor.out", DISA_FIELD(out), "the partition file to write", required("the partition file to write"));
+           core::required("a model directory"));
+    t.text("anchor.out", DISA_FIELD(out), "the partition file to write", core::required("the partition file to write"));
     t.real("anchor.beta", DISA_FIELD(beta), "inverse temperature beta > 0 of the reward-tilted target",
            {[](const double& v) { return v > 0 && std::isfinite(v); }, "must be > 0"});
     t.integer("anchor.samples", DISA_FIELD(samples), "proposal samples per prompt (N >= 1)",
-              at_least<int64_t>(1, "samples per prompt, N"));
+              core::at_least<int64_t>(1, "samples per prompt, N"));
     t.integer("anchor.seed", DISA_FIELD(seed), "seed: a sample's random stream depends on (seed, prompt, sample) only");
     t.integer("anchor.batch-size", DISA_FIELD(batch_size), "work units (prompt, sample) per global batch",
-              at_least<int64_t>(1));
+              core::at_least<int64_t>(1));
     t.integer("anchor.max-new-tokens", DISA_FIELD(max_new_tokens), "generation limit per response",
-              at_least<int64_t>(1));
+              core::at_least<int64_t>(1));
     t.integer("anchor.bootstrap", DISA_FIELD(bootstrap), "bootstrap resamples for the SD of log Zhat (0: none)",
-              at_least<int64_t>(0, "0: no bootstrap"));
+              core::at_least<int64_t>(0, "0: no bootstrap"));
     t.flag("anchor.exact", DISA_FIELD(exact), "compute the exact log Z where the task lists its solutions");
     t.flag("anchor.resume", DISA_FIELD(resume), "continue ANCHOR.OUT.incomplete left by an interrupted run");
     t.include(DISA_FIELD(compute), stage::compute_option_table("anchor"));
     t.real("anchor.checkpoint-seconds", DISA_FIELD(checkpoint_seconds),
            "flush the partition file (a resumable checkpoint) at most this often; 0: every round",
-           at_least(0.0, "0: every round"));
+           core::at_least(0.0, "0: every round"));
     t.integer("anchor.deflate", DISA_FIELD(deflate), "gzip level 0-9 for trajectory datasets (0: none)",
-              within<int64_t>(0, 9));
+              core::within<int64_t>(0, 9));
     t.integer("anchor.diagnostics-chunk", DISA_FIELD(diagnostics_chunk),
-              "prompts read back per chunk when computing diagnostics", at_least<int64_t>(1));
+              "prompts read back per chunk when computing diagnostics", core::at_least<int64_t>(1));
     t.integer("anchor.stop-after-rounds", DISA_FIELD(stop_after_rounds),
               "fault injection for tests: exit abruptly after this many rounds (-1: off)");
     t.include(DISA_FIELD(proposal), proposal_option_table());
@@ -111,7 +111,7 @@ const OptionTable<Settings>& settings_table() {
 }
 
 // The configuration without the options a resume may change, as INI.
-std::string comparable_config(const Config& c) {
+std::string comparable_config(const core::Config& c) {
   std::string out;
   for (const auto& [k, v] : c.items())
     if (!kResumeFreeOptions.count(k)) out += k + " = " + v + "\n";
@@ -119,15 +119,18 @@ std::string comparable_config(const Config& c) {
 }
 
 // The per-unit columns of one batch, in unit order.
-using Rows = partition::Trajectories;
+using Rows = io::partition::Trajectories;
 
 // The timed phases, in the order the summary reads them.
 const std::vector<std::string> kPhases{"generate", "score", "reward", "write", "reduce", "diagnostics"};
 
 class AnchorStage {
  public:
-  AnchorStage(const Config& config, MpiContext& mpi)
-      : config_(config), mpi_(mpi), s_(settings_table().read(config)), comm_(make_mpi_communicator(mpi.world())) {}
+  AnchorStage(const core::Config& config, dist::MpiContext& mpi)
+      : config_(config),
+        mpi_(mpi),
+        s_(settings_table().read(config)),
+        comm_(dist::make_mpi_communicator(mpi.world())) {}
 
   std::string run();
 
@@ -143,21 +146,22 @@ class AnchorStage {
   void finalize_anchors();
   void print_summary(double total_seconds) const;
   std::vector<double> exact_log_z(int64_t p0, int64_t p1);
-  h5::File& file() { return writer_.file(); }
+  io::h5::File& file() { return writer_.file(); }
 
-  const Config& config_;
-  MpiContext& mpi_;
+  const core::Config& config_;
+  dist::MpiContext& mpi_;
   Settings s_;
-  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<dist::Communicator> comm_;
   torch::Device device_{torch::kCPU};
-  CausalLM reference_{nullptr}, strong_{nullptr};
-  std::shared_ptr<const Tokenizer> tokenizer_;
+  model::CausalLM reference_{nullptr}, strong_{nullptr};
+  std::shared_ptr<const model::Tokenizer> tokenizer_;
+  std::string exact_unavailable_;  // why the exact log Z cannot be computed here ("" when it can)
   std::unique_ptr<tasks::Task> task_;
   tasks::Dataset dataset_;
   std::vector<stage::EncodedPrompt> prompts_;
   WorkPlan plan_;
-  GenerationParams generation_;                 // stops and limit of every sample (per batch: its size)
-  partition::Writer writer_;                    // the partition file
+  model::GenerationParams generation_;          // stops and limit of every sample (per batch: its size)
+  io::partition::Writer writer_;                // the partition file
   std::map<int64_t, int64_t> batch_first_row_;  // batch id -> first row (done batches)
   // Per-prompt accumulators (O(prompts)): log-sum-exp of the log weights, counts.
   std::vector<double> lse_max_, lse_sum_;
@@ -179,16 +183,20 @@ void AnchorStage::load_inputs() {
   strong_ = models.second;
   if (strong_) strong_->eval();
   tokenizer_ = models.tokenizer;
+  if (auto why = stage::inexact_solution_scoring(*tokenizer_); why && s_.exact) {
+    exact_unavailable_ = *why;
+    core::log::warn("anchor: no exact log Z: {} (log_z_exact is NaN, marked not available)", exact_unavailable_);
+  }
   task_ = tasks::make_task(s_.task);
   dataset_ = task_->make_dataset();
   DISA_CHECK(dataset_.size() > 0, DataError, "the data set '{}' has no prompts", dataset_.source());
   prompts_ = stage::encode_prompts(*task_, dataset_, *tokenizer_);
   plan_ = WorkPlan{int64_t(dataset_.size()), s_.samples, s_.batch_size};
   // The response space: the reference's stops (the proposal samples the same one).
-  generation_ =
-      stage::generation_params(*reference_, *tokenizer_, *task_, SamplingParams{}, s_.max_new_tokens, s_.batch_size);
+  generation_ = stage::generation_params(*reference_, *tokenizer_, *task_, model::SamplingParams{}, s_.max_new_tokens,
+                                         s_.batch_size);
   if (s_.proposal.truncates())
-    log::warn(
+    core::log::warn(
         "the proposal is truncated (top-k={}, top-p={}): it cannot draw the reference mass outside its "
         "support, so log Zhat is biased low (docs/method.md §2, support). Recorded in the file.",
         s_.proposal.sampling.top_k, s_.proposal.sampling.top_p);
@@ -199,7 +207,8 @@ void AnchorStage::write_provenance() {
   const auto& p = s_.proposal;
   f.set_attr("/", "beta", s_.beta);
   f.set_attr("/", "samples_per_prompt", s_.samples);
-  f.set_attr("/", "anchors", fmt::format("{},{}", partition::kSequenceAnchor, partition::kLengthNormalizedAnchor));
+  f.set_attr("/", "anchors",
+             fmt::format("{},{}", io::partition::kSequenceAnchor, io::partition::kLengthNormalizedAnchor));
   f.set_attr("/", "proposal", p.describe());
   f.set_attr("/", "proposal_kind", p.kind_name());
   f.set_attr("/", "proposal_truncated", int64_t(p.truncates() ? 1 : 0));
@@ -208,7 +217,7 @@ void AnchorStage::write_provenance() {
   f.set_attr("/", "top_k", p.sampling.top_k);
   f.set_attr("/", "top_p", p.sampling.top_p);
   f.set_attr("/", "max_new_tokens", s_.max_new_tokens);
-  partition::write_response_stops(f, stage::response_stops(generation_));
+  io::partition::write_response_stops(f, stage::response_stops(generation_));
   f.set_attr("/", "reference_model", s_.reference_dir);
   f.set_attr("/", "reference_fingerprint", reference_->fingerprint);
   f.set_attr("/", "tokenizer_fingerprint", tokenizer_->fingerprint());
@@ -221,14 +230,14 @@ void AnchorStage::write_provenance() {
   f.set_attr("/", "seed", int64_t(s_.seed));
   f.set_attr("/", "batch_size", s_.batch_size);
   f.set_attr("/", "resume_key", comparable_config(config_));
-  write_run_provenance(f, config_, *comm_);
+  io::write_run_provenance(f, config_, *comm_);
 }
 
 void AnchorStage::create_or_resume_file() {
-  const std::string incomplete = s_.out + h5::kIncompleteSuffix;
+  const std::string incomplete = s_.out + io::h5::kIncompleteSuffix;
   std::vector<int64_t> done;
   if (s_.resume && std::filesystem::exists(incomplete)) {
-    writer_ = partition::Writer::reopen(s_.out, comm_->comm());
+    writer_ = io::partition::Writer::reopen(s_.out, comm_->comm());
     std::string stored = file().attr_string("/", "resume_key");
     if (stored != comparable_config(config_))
       DISA_THROW(ConfigError,
@@ -240,17 +249,17 @@ void AnchorStage::create_or_resume_file() {
       done.push_back(b.batch);
       batch_first_row_[b.batch] = b.first_row;
     }
-    log::info("resuming '{}': {} of {} batches already done", incomplete, done.size(), plan_.num_batches());
+    core::log::info("resuming '{}': {} of {} batches already done", incomplete, done.size(), plan_.num_batches());
   } else {
-    if (s_.resume) log::info("--anchor.resume: no '{}' to resume, starting afresh", incomplete);
-    partition::Writer::Options options;
+    if (s_.resume) core::log::info("--anchor.resume: no '{}' to resume, starting afresh", incomplete);
+    io::partition::Writer::Options options;
     options.deflate = s_.deflate;
     options.batch_size = s_.batch_size;
     options.reason_names = tasks::reason_names();
-    writer_ = partition::Writer::create(s_.out, comm_->comm(), options);
+    writer_ = io::partition::Writer::create(s_.out, comm_->comm(), options);
     write_provenance();
     // Prompts: each rank writes its contiguous block.
-    auto [p0, p1] = balanced_block(plan_.num_prompts, comm_->rank(), comm_->size());
+    auto [p0, p1] = dist::balanced_block(plan_.num_prompts, comm_->rank(), comm_->size());
     std::vector<std::string> ids, texts;
     std::vector<std::vector<int32_t>> toks;
     for (int64_t p = p0; p < p1; ++p) {
@@ -271,7 +280,7 @@ void AnchorStage::create_or_resume_file() {
 void AnchorStage::accumulate(const Rows& rows) {
   for (size_t i = 0; i < rows.size(); ++i) {
     const size_t p = size_t(rows.prompt_index[i]);
-    LogSumExp acc{lse_max_[p], lse_sum_[p]};
+    core::LogSumExp acc{lse_max_[p], lse_sum_[p]};
     acc.add(rows.log_weight[i]);
     lse_max_[p] = acc.max;
     lse_sum_[p] = acc.scaled_sum;
@@ -282,11 +291,11 @@ void AnchorStage::accumulate(const Rows& rows) {
 
 void AnchorStage::rebuild_accumulators(const std::vector<int64_t>& done) {
   // Each rank re-reads its share of the batches already in the file.
-  auto [b0, b1] = balanced_block(int64_t(done.size()), comm_->rank(), comm_->size());
+  auto [b0, b1] = dist::balanced_block(int64_t(done.size()), comm_->rank(), comm_->size());
   for (int64_t i = b0; i < b1; ++i) {
     const int64_t batch = done[size_t(i)];
     auto [u0, u1] = plan_.batch_units(batch);
-    accumulate(partition::read_trajectory_rows(file(), batch_first_row_.at(batch), u1 - u0));
+    accumulate(io::partition::read_trajectory_rows(file(), batch_first_row_.at(batch), u1 - u0));
   }
 }
 
@@ -294,23 +303,23 @@ Rows AnchorStage::process_batch(int64_t batch) {
   auto [u0, u1] = plan_.batch_units(batch);
   const size_t n = size_t(u1 - u0);
   const auto& prop = s_.proposal;
-  GenerationParams gp = generation_;
+  model::GenerationParams gp = generation_;
   gp.max_batch_size = int64_t(n);
 
   // Which component draws each unit (mixture only).
-  std::vector<int8_t> component(n, partition::kComponentProposal);
+  std::vector<int8_t> component(n, io::partition::kComponentProposal);
   if (prop.kind == ProposalSpec::Kind::Mixture)
     for (size_t i = 0; i < n; ++i) {
       const int64_t u = u0 + int64_t(i);
       double draw =
-          counter_uniform(s_.seed, uint64_t(plan_.prompt_of(u)), uint64_t(plan_.sample_of(u)), kComponentStep);
-      component[i] = draw < prop.alpha ? partition::kComponentStrong : partition::kComponentReference;
+          model::counter_uniform(s_.seed, uint64_t(plan_.prompt_of(u)), uint64_t(plan_.sample_of(u)), kComponentStep);
+      component[i] = draw < prop.alpha ? io::partition::kComponentStrong : io::partition::kComponentReference;
     }
 
-  auto t0 = Clock::now();
-  std::vector<GenerationResult> results(n);
-  auto run_generation = [&](CausalLMImpl& model, const SamplingParams& sampling, int8_t which) {
-    std::vector<GenerationRequest> requests;
+  auto t0 = core::Clock::now();
+  std::vector<model::GenerationResult> results(n);
+  auto run_generation = [&](model::CausalLMImpl& model, const model::SamplingParams& sampling, int8_t which) {
+    std::vector<model::GenerationRequest> requests;
     std::vector<size_t> slots;
     for (size_t i = 0; i < n; ++i) {
       if (component[i] != which) continue;
@@ -319,40 +328,40 @@ Rows AnchorStage::process_batch(int64_t batch) {
       slots.push_back(i);
     }
     if (requests.empty()) return;
-    GenerationParams params = gp;
+    model::GenerationParams params = gp;
     params.sampling = sampling;
-    auto out = generate(model, requests, params, s_.seed, tokenizer_.get());
+    auto out = model::generate(model, requests, params, s_.seed, tokenizer_.get());
     for (size_t k = 0; k < slots.size(); ++k) results[slots[k]] = std::move(out[k]);
   };
   if (prop.kind == ProposalSpec::Kind::Reference) {
-    run_generation(*reference_, prop.sampling, partition::kComponentProposal);
+    run_generation(*reference_, prop.sampling, io::partition::kComponentProposal);
   } else if (prop.kind == ProposalSpec::Kind::Model) {
-    run_generation(*strong_, prop.sampling, partition::kComponentProposal);
+    run_generation(*strong_, prop.sampling, io::partition::kComponentProposal);
   } else {
-    run_generation(*strong_, prop.sampling, partition::kComponentStrong);
-    run_generation(*reference_, SamplingParams{}, partition::kComponentReference);
+    run_generation(*strong_, prop.sampling, io::partition::kComponentStrong);
+    run_generation(*reference_, model::SamplingParams{}, io::partition::kComponentReference);
   }
   times_.add("generate", t0);
 
-  t0 = Clock::now();
+  t0 = core::Clock::now();
   std::vector<const tasks::Record*> records;
   for (size_t i = 0; i < n; ++i) records.push_back(prompts_[size_t(plan_.prompt_of(u0 + int64_t(i)))].record);
   const auto rewards = stage::reward_responses(*task_, records, *tokenizer_, results).rewards;
   times_.add("reward", t0);
 
   // Teacher-forced log pi_ref (and log q_strong for a mixture).
-  t0 = Clock::now();
-  std::vector<ScoreItem> items;
+  t0 = core::Clock::now();
+  std::vector<model::ScoreItem> items;
   for (size_t i = 0; i < n; ++i)
     items.push_back({prompts_[size_t(plan_.prompt_of(u0 + int64_t(i)))].tokens, results[i].tokens});
-  ScoreOptions ref_opts;
+  model::ScoreOptions ref_opts;
   ref_opts.max_batch_size = int64_t(n);
-  const auto log_pi_ref = score(*reference_, items, ref_opts).sums();
+  const auto log_pi_ref = model::score(*reference_, items, ref_opts).sums();
   std::vector<double> log_q_strong(n, std::numeric_limits<double>::quiet_NaN());
   if (prop.kind == ProposalSpec::Kind::Mixture) {
-    ScoreOptions strong_opts = ref_opts;
+    model::ScoreOptions strong_opts = ref_opts;
     strong_opts.sampling = prop.sampling;
-    log_q_strong = score(*strong_, items, strong_opts).sums();
+    log_q_strong = model::score(*strong_, items, strong_opts).sums();
   }
   times_.add("score", t0);
 
@@ -367,7 +376,7 @@ Rows AnchorStage::process_batch(int64_t batch) {
     } else if (prop.kind == ProposalSpec::Kind::Model) {
       strong = g.sum_sampler_logprob;
     } else if (prop.kind == ProposalSpec::Kind::Mixture) {
-      LogSumExp mix;
+      core::LogSumExp mix;
       mix.add(std::log(prop.alpha) + log_q_strong[i]);
       mix.add(std::log1p(-prop.alpha) + log_pi_ref[i]);
       log_q = mix.value();
@@ -399,9 +408,9 @@ Rows AnchorStage::process_batch(int64_t batch) {
 }
 
 void AnchorStage::sample_rounds(const std::vector<int64_t>& todo) {
-  auto [a, b] = balanced_block(int64_t(todo.size()), comm_->rank(), comm_->size());
+  auto [a, b] = dist::balanced_block(int64_t(todo.size()), comm_->rank(), comm_->size());
   const int64_t rounds = (int64_t(todo.size()) + comm_->size() - 1) / comm_->size();
-  const auto start = Clock::now();
+  const auto start = core::Clock::now();
   auto last_flush = start;
   int64_t done_units = 0, todo_units = 0;
   for (int64_t b : todo) todo_units += plan_.batch_units(b).second - plan_.batch_units(b).first;
@@ -413,27 +422,27 @@ void AnchorStage::sample_rounds(const std::vector<int64_t>& todo) {
       rows = process_batch(batch);
     }
     // Collective append: every rank joins, with zero rows when it has no batch left.
-    auto t0 = Clock::now();
+    auto t0 = core::Clock::now();
     const int64_t n = int64_t(rows.size());
     // The batch is recorded as done only after its rows: the index is the checkpoint.
     writer_.append(rows, batch);
     // Checkpoint: flush to disk every --anchor.checkpoint-seconds (rank 0 decides for all).
     const bool injected_stop = s_.stop_after_rounds >= 0 && t + 1 >= s_.stop_after_rounds;
-    int64_t due = mpi_.is_root() && (seconds_since(last_flush) >= s_.checkpoint_seconds || injected_stop) ? 1 : 0;
-    if (comm_->all_reduce(due, ReduceOp::Max) != 0) {
+    int64_t due = mpi_.is_root() && (core::seconds_since(last_flush) >= s_.checkpoint_seconds || injected_stop) ? 1 : 0;
+    if (comm_->all_reduce(due, dist::ReduceOp::Max) != 0) {
       file().flush();
-      last_flush = Clock::now();
+      last_flush = core::Clock::now();
     }
     times_.add("write", t0);
     accumulate(rows);
-    done_units += comm_->all_reduce(n, ReduceOp::Sum);
-    const double elapsed = seconds_since(start);
-    const int64_t tokens = comm_->all_reduce(generated_tokens_, ReduceOp::Sum);
-    log::info("round {}/{}: {}/{} samples this run, {:.1f} samples/s, {:.0f} tokens/s", t + 1, rounds, done_units,
-              todo_units, done_units / std::max(elapsed, 1e-9), tokens / std::max(elapsed, 1e-9));
+    done_units += comm_->all_reduce(n, dist::ReduceOp::Sum);
+    const double elapsed = core::seconds_since(start);
+    const int64_t tokens = comm_->all_reduce(generated_tokens_, dist::ReduceOp::Sum);
+    core::log::info("round {}/{}: {}/{} samples this run, {:.1f} samples/s, {:.0f} tokens/s", t + 1, rounds, done_units,
+                    todo_units, done_units / std::max(elapsed, 1e-9), tokens / std::max(elapsed, 1e-9));
     if (injected_stop) {
       // Fault injection for the resume tests: die as a killed job would, file not closed.
-      log::warn("--anchor.stop-after-rounds={}: stopping abruptly (simulated kill)", s_.stop_after_rounds);
+      core::log::warn("--anchor.stop-after-rounds={}: stopping abruptly (simulated kill)", s_.stop_after_rounds);
       comm_->barrier();
       std::fflush(nullptr);
       std::_Exit(75);
@@ -442,12 +451,12 @@ void AnchorStage::sample_rounds(const std::vector<int64_t>& todo) {
 }
 
 void AnchorStage::reduce_accumulators() {
-  auto t0 = Clock::now();
+  auto t0 = core::Clock::now();
   std::vector<double> lse(lse_max_.size());
-  for (size_t p = 0; p < lse.size(); ++p) lse[p] = LogSumExp{lse_max_[p], lse_sum_[p]}.value();
+  for (size_t p = 0; p < lse.size(); ++p) lse[p] = core::LogSumExp{lse_max_[p], lse_sum_[p]}.value();
   comm_->all_reduce_logsumexp(lse);
-  comm_->all_reduce(count_, ReduceOp::Sum);
-  comm_->all_reduce(correct_, ReduceOp::Sum);
+  comm_->all_reduce(count_, dist::ReduceOp::Sum);
+  comm_->all_reduce(correct_, dist::ReduceOp::Sum);
   for (size_t p = 0; p < lse.size(); ++p) {
     DISA_CHECK(count_[p] == s_.samples, DataError, "prompt '{}' has {} samples in the file, expected {}",
                dataset_[p].id, count_[p], s_.samples);
@@ -458,7 +467,7 @@ void AnchorStage::reduce_accumulators() {
 
 std::vector<double> AnchorStage::exact_log_z(int64_t p0, int64_t p1) {
   std::vector<double> out(size_t(p1 - p0), std::numeric_limits<double>::quiet_NaN());
-  if (!s_.exact) return out;
+  if (!s_.exact || !exact_unavailable_.empty()) return out;
   int64_t unreachable = 0;
   for (int64_t p = p0; p < p1; ++p) {
     const auto& prompt = prompts_[size_t(p)];
@@ -467,12 +476,12 @@ std::vector<double> AnchorStage::exact_log_z(int64_t p0, int64_t p1) {
     unreachable += solutions->unreachable;
     // P_ref(correct) = sum of the reference probabilities of the correct responses;
     // with binary rewards Z = 1 + (e^beta - 1) P_ref(correct).
-    LogSumExp mass;
+    core::LogSumExp mass;
     for (double l : stage::score_solutions(*reference_, prompt.tokens, *solutions, s_.batch_size)) mass.add(l);
     out[size_t(p - p0)] = exact_log_partition(s_.beta, mass.value());
   }
   if (unreachable > 0)
-    log::warn(
+    core::log::warn(
         "{} correct responses are longer than anchor.max-new-tokens={} and cannot be sampled; the exact "
         "log Z counts only reachable ones",
         unreachable, s_.max_new_tokens);
@@ -480,10 +489,10 @@ std::vector<double> AnchorStage::exact_log_z(int64_t p0, int64_t p1) {
 }
 
 void AnchorStage::finalize_anchors() {
-  auto t0 = Clock::now();
+  auto t0 = core::Clock::now();
   // Each rank handles a contiguous block of prompts, reading their log weights back
   // from the file in chunks (memory independent of the number of prompts).
-  auto [p0, p1] = balanced_block(plan_.num_prompts, comm_->rank(), comm_->size());
+  auto [p0, p1] = dist::balanced_block(plan_.num_prompts, comm_->rank(), comm_->size());
   const size_t m = size_t(p1 - p0);
   std::vector<double> log_z_hat(m), log_z_ln(m), log_z_exact(m), pass_rate(m), ess(m), ess_fraction(m), max_w(m),
       k_hat(m), delta_se(m), boot(m), rel_var(m);
@@ -491,7 +500,7 @@ void AnchorStage::finalize_anchors() {
   // Rows of every batch in the file (index complete after the rounds).
   {
     batch_first_row_.clear();
-    for (const auto& b : partition::read_batches(file())) batch_first_row_[b.batch] = b.first_row;
+    for (const auto& b : io::partition::read_batches(file())) batch_first_row_[b.batch] = b.first_row;
   }
   const int64_t N = s_.samples;
   const double k_hat_limit = N >= 2 ? k_hat_threshold(N) : kInf;
@@ -503,7 +512,7 @@ void AnchorStage::finalize_anchors() {
     for (int64_t b = u_begin / s_.batch_size; b * s_.batch_size < u_end; ++b) {
       auto [bu0, bu1] = plan_.batch_units(b);
       const int64_t lo = std::max(bu0, u_begin), hi = std::min(bu1, u_end);
-      auto part = partition::read_trajectory_rows(file(), batch_first_row_.at(b) + (lo - bu0), hi - lo);
+      auto part = io::partition::read_trajectory_rows(file(), batch_first_row_.at(b) + (lo - bu0), hi - lo);
       for (size_t i = 0; i < part.size(); ++i) units.push_back_row(part, i);
     }
     auto exact = exact_log_z(c0, c1);
@@ -533,30 +542,31 @@ void AnchorStage::finalize_anchors() {
       k_hat[k] = d.k_hat;
       delta_se[k] = d.delta_se;
       rel_var[k] = d.relative_variance;
-      boot[k] = bootstrap_sd(l, int(s_.bootstrap), mix64(s_.seed ^ mix64(uint64_t(p) + 0x5bd1e995ULL)));
+      boot[k] = bootstrap_sd(l, int(s_.bootstrap), core::mix64(s_.seed ^ core::mix64(uint64_t(p) + 0x5bd1e995ULL)));
       int64_t f = 0;
-      if (correct_[size_t(p)] == 0) f |= partition::kAllWrong;
-      if (d.k_hat > k_hat_limit) f |= partition::kHeavyTail;
-      if (std::isnan(d.k_hat)) f |= partition::kTailNotAssessable;
-      if (s_.proposal.truncates()) f |= partition::kTruncatedProposal;
-      if (std::isnan(log_z_exact[k])) f |= partition::kNoExact;
+      if (correct_[size_t(p)] == 0) f |= io::partition::kAllWrong;
+      if (d.k_hat > k_hat_limit) f |= io::partition::kHeavyTail;
+      if (std::isnan(d.k_hat)) f |= io::partition::kTailNotAssessable;
+      if (s_.proposal.truncates()) f |= io::partition::kTruncatedProposal;
+      if (std::isnan(log_z_exact[k])) f |= io::partition::kNoExact;
       flags[k] = f;
     }
   }
   times_.add("diagnostics", t0);
-  t0 = Clock::now();
+  t0 = core::Clock::now();
   auto& f = file();
   f.create_group("/anchors");
   f.write_rows("/anchors/log_z_hat", log_z_hat);
   f.write_rows("/anchors/log_z_length_normalized", log_z_ln);
   f.write_rows("/anchors/log_z_exact", log_z_exact);
-  f.set_attr("/anchors/log_z_hat", "residual", std::string(partition::kSequenceAnchor));
+  f.set_attr("/anchors/log_z_hat", "residual", std::string(io::partition::kSequenceAnchor));
   f.set_attr("/anchors/log_z_hat", "definition", std::string("logsumexp_i(l_i) - log N; residual s_i = 1"));
-  f.set_attr("/anchors/log_z_length_normalized", "residual", std::string(partition::kLengthNormalizedAnchor));
+  f.set_attr("/anchors/log_z_length_normalized", "residual", std::string(io::partition::kLengthNormalizedAnchor));
   f.set_attr("/anchors/log_z_length_normalized", "definition",
              std::string("root c of (1/N) sum_i (pi_ref/q)(y_i) exp(|y_i| (beta r_i - c)) = 1; s_i = 1/|y_i|"));
   f.set_attr("/anchors/log_z_exact", "definition",
              std::string("log(1 + (e^beta - 1) P_ref(correct)), every listed solution scored; NaN if unknown"));
+  f.set_attr("/anchors/log_z_exact", "not_available", exact_unavailable_);  // "" where it is exact
   f.write_rows("/diagnostics/n", n_col);
   f.write_rows("/diagnostics/n_correct", correct_col);
   f.write_rows("/diagnostics/pass_rate", pass_rate);
@@ -582,14 +592,14 @@ void AnchorStage::print_summary(double total_seconds) const {
   const auto slowest = times_.slowest_rank(*comm_);  // in the order of kPhases
   const double gen = slowest[0], sco = slowest[1], rew = slowest[2], wri = slowest[3], red = slowest[4],
                dia = slowest[5];
-  const int64_t samples = comm_->all_reduce(samples_, ReduceOp::Sum);
-  const int64_t tokens = comm_->all_reduce(generated_tokens_, ReduceOp::Sum);
+  const int64_t samples = comm_->all_reduce(samples_, dist::ReduceOp::Sum);
+  const int64_t tokens = comm_->all_reduce(generated_tokens_, dist::ReduceOp::Sum);
   if (!mpi_.is_root()) return;
-  auto reader = partition::Reader::open(s_.out);
+  auto reader = io::partition::Reader::open(s_.out);
   auto ess_fraction = reader.diagnostic("ess_fraction");
   auto k_hat = reader.diagnostic("k_hat");
   auto flags = reader.diagnostic("flags");
-  auto hat = reader.anchors(partition::kSequenceAnchor);
+  auto hat = reader.anchors(io::partition::kSequenceAnchor);
   auto exact = reader.exact_log_z();
   std::vector<double> sorted = ess_fraction;
   std::sort(sorted.begin(), sorted.end());
@@ -597,9 +607,9 @@ void AnchorStage::print_summary(double total_seconds) const {
   int64_t heavy = 0, all_wrong = 0, with_truth = 0, not_assessable = 0;
   double err_sum = 0, err_max = 0;
   for (size_t p = 0; p < k_hat.size(); ++p) {
-    heavy += (int64_t(flags[p]) & partition::kHeavyTail) ? 1 : 0;
+    heavy += (int64_t(flags[p]) & io::partition::kHeavyTail) ? 1 : 0;
     not_assessable += std::isnan(k_hat[p]) ? 1 : 0;
-    all_wrong += (int64_t(flags[p]) & partition::kAllWrong) ? 1 : 0;
+    all_wrong += (int64_t(flags[p]) & io::partition::kAllWrong) ? 1 : 0;
     if (!std::isnan(exact[p])) {
       ++with_truth;
       double e = std::abs(hat[p] - exact[p]);
@@ -607,7 +617,7 @@ void AnchorStage::print_summary(double total_seconds) const {
       err_max = std::max(err_max, e);
     }
   }
-  Table t("disa anchor: summary");
+  core::Table t("disa anchor: summary");
   t.row("partition file", s_.out);
   t.row("prompts x samples", fmt::format("{} x {} = {}", plan_.num_prompts, s_.samples, plan_.num_units()));
   t.row("sampled in this run", fmt::format("{} samples, {} tokens", samples, tokens));
@@ -630,7 +640,7 @@ void AnchorStage::print_summary(double total_seconds) const {
 }
 
 std::string AnchorStage::run() {
-  const auto start = Clock::now();
+  const auto start = core::Clock::now();
   load_inputs();
   create_or_resume_file();
   std::vector<int64_t> todo;
@@ -640,15 +650,15 @@ std::string AnchorStage::run() {
   reduce_accumulators();
   finalize_anchors();
   file().commit();
-  print_summary(seconds_since(start));
+  print_summary(core::seconds_since(start));
   return s_.out;
 }
 
 }  // namespace
 
-void add_anchor_options(Options& o) { settings_table().declare(o); }
+void add_anchor_options(core::Options& o) { settings_table().declare(o); }
 
-std::string run_anchor(const Config& config, MpiContext& mpi) {
+std::string run_anchor(const core::Config& config, dist::MpiContext& mpi) {
   AnchorStage stage(config, mpi);
   return stage.run();
 }

@@ -18,14 +18,17 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 double log_mean_exp(const std::vector<double>& log_weights) {
   DISA_CHECK(!log_weights.empty(), DataError, "log_mean_exp of no weights");
-  return logsumexp(log_weights) - std::log(double(log_weights.size()));
+  return core::logsumexp(log_weights) - std::log(double(log_weights.size()));
 }
 
 double exact_log_partition(double beta, double log_p_correct) {
-  // 1 - p, and p's share e^beta p; a mass rounded just past 1 leaves no incorrect share.
-  const double p = std::exp(log_p_correct);
-  const double incorrect = p >= 1 ? -std::numeric_limits<double>::infinity() : std::log1p(-p);
-  return logsumexp(std::vector<double>{incorrect, beta + log_p_correct});
+  // log(1 - p) without cancellation (log1p(-e^l) for small p, log(-expm1(l)) near p = 1),
+  // and p's share e^beta p; a mass rounded to 1 or past it leaves no incorrect share.
+  const double l = log_p_correct;
+  const double incorrect = l >= 0               ? -std::numeric_limits<double>::infinity()
+                           : l < -std::log(2.0) ? std::log1p(-std::exp(l))
+                                                : std::log(-std::expm1(l));
+  return core::logsumexp(std::vector<double>{incorrect, beta + log_p_correct});
 }
 
 WeightDiagnostics diagnose(const std::vector<double>& log_weights) {
@@ -138,11 +141,11 @@ double bootstrap_sd(const std::vector<double>& log_weights, int resamples, uint6
   std::vector<double> estimates;
   estimates.reserve(size_t(resamples));
   std::vector<double> pick(n);
-  uint64_t state = mix64(seed);
+  uint64_t state = core::mix64(seed);
   for (int b = 0; b < resamples; ++b) {
     for (size_t i = 0; i < n; ++i) {
-      state = mix64(state);
-      pick[i] = log_weights[uniform_index(state, n)];
+      state = core::mix64(state);
+      pick[i] = log_weights[core::uniform_index(state, n)];
     }
     estimates.push_back(log_mean_exp(pick));
   }
@@ -159,7 +162,7 @@ double bootstrap_sd(const std::vector<double>& log_weights, int resamples, uint6
 
 double length_normalized_residual(const std::vector<double>& log_ratio, const std::vector<double>& lengths,
                                   const std::vector<double>& beta_reward, double c) {
-  LogSumExp acc;
+  core::LogSumExp acc;
   for (size_t i = 0; i < log_ratio.size(); ++i) acc.add(log_ratio[i] + lengths[i] * (beta_reward[i] - c));
   return acc.value() - std::log(double(log_ratio.size()));
 }

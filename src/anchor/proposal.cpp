@@ -28,10 +28,10 @@ std::string ProposalSpec::describe() const {
   return "?";
 }
 
-const OptionTable<ProposalSpec>& proposal_option_table() {
+const core::OptionTable<ProposalSpec>& proposal_option_table() {
   using Kind = ProposalSpec::Kind;
-  static const OptionTable<ProposalSpec> table = [] {
-    OptionTable<ProposalSpec> t;
+  static const core::OptionTable<ProposalSpec> table = [] {
+    core::OptionTable<ProposalSpec> t;
     t.choice("proposal.kind", DISA_FIELD(kind),
              std::vector<std::pair<std::string, Kind>>{{"reference", Kind::Reference},
                                                        {"model", Kind::Model},
@@ -42,11 +42,11 @@ const OptionTable<ProposalSpec>& proposal_option_table() {
     t.real("proposal.alpha", DISA_FIELD(alpha), "mixture weight of the strong proposal, in (0, 1)");
     t.real("proposal.temperature", DISA_FIELD(sampling.temperature),
            "sampling temperature of the proposal (of the strong component for a mixture)",
-           above(0.0, "greedy decoding has no density to importance-sample with"));
+           core::above(0.0, "greedy decoding has no density to importance-sample with"));
     t.integer("proposal.top-k", DISA_FIELD(sampling.top_k),
-              "top-k truncation of the proposal (0: off; truncation biases log Z low)", at_least<int64_t>(0));
+              "top-k truncation of the proposal (0: off; truncation biases log Z low)", core::at_least<int64_t>(0));
     t.real("proposal.top-p", DISA_FIELD(sampling.top_p),
-           "top-p truncation of the proposal (1: off; truncation biases log Z low)", above_up_to(0, 1));
+           "top-p truncation of the proposal (1: off; truncation biases log Z low)", core::above_up_to(0, 1));
     t.check(
         "proposal.model", [](const ProposalSpec& p) { return p.kind == Kind::Reference || !p.model_dir.empty(); },
         "is required for proposal.kind = model or mixture");

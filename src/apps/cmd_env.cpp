@@ -13,8 +13,8 @@
 namespace disa::apps {
 namespace {
 
-int run_version(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options options("version", "Print the version of disa and of the libraries it was built with.");
+int run_version(const std::vector<std::string>& args, dist::MpiContext& mpi) {
+  core::Options options("version", "Print the version of disa and of the libraries it was built with.");
   auto config = parse_command(options, args, mpi, /*quiet=*/true);
   if (!config) return 0;
   if (mpi.is_root())
@@ -22,20 +22,20 @@ int run_version(const std::vector<std::string>& args, MpiContext& mpi) {
   return 0;
 }
 
-int run_env(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options options("env",
-                  "Print the build and run environment (LibTorch, CUDA/NCCL, MPI, HDF5, ranks, "
-                  "threads, BLAS). Under mpirun, rank 0 prints one table for the job.");
+int run_env(const std::vector<std::string>& args, dist::MpiContext& mpi) {
+  core::Options options("env",
+                        "Print the build and run environment (LibTorch, CUDA/NCCL, MPI, HDF5, ranks, "
+                        "threads, BLAS). Under mpirun, rank 0 prints one table for the job.");
   options.add_bool("env.per-rank", false, "also print one line per rank (host, local rank)");
   auto config = parse_command(options, args, mpi, /*quiet=*/true);
   if (!config) return 0;
   // Gather one line per rank so that rank 0 can show where every rank runs.
-  auto comm = make_mpi_communicator(mpi.world());
+  auto comm = dist::make_mpi_communicator(mpi.world());
   std::string mine = fmt::format("rank {} on {} (local rank {} of {})", mpi.rank(), mpi.node_name(), mpi.local_rank(),
                                  mpi.local_size());
   auto all = comm->all_gather(mine);
   if (mpi.is_root()) {
-    Table table("disa env");
+    core::Table table("disa env");
     for (const auto& [k, v] : environment_rows(mpi)) table.row(k, v);
     if (config->get_bool("env.per-rank")) {
       table.section("ranks");

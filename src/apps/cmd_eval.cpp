@@ -12,10 +12,10 @@
 namespace disa::apps {
 namespace {
 
-int run_eval_compare(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options options("eval compare",
-                  "Print the side-by-side table of several evaluation runs: one row per run (LABEL=PATH or "
-                  "PATH, labelled by its directory), one column per benchmark and the macro average.");
+int run_eval_compare(const std::vector<std::string>& args, dist::MpiContext& mpi) {
+  core::Options options("eval compare",
+                        "Print the side-by-side table of several evaluation runs: one row per run (LABEL=PATH or "
+                        "PATH, labelled by its directory), one column per benchmark and the macro average.");
   options.add_list("compare.metric",
                    "metric to show, repeatable (mean_at_k, pass_at_<j>, pass_at_k = the largest, "
                    "distinct_correct, judge_strategies, policy_mass, kl, tv, coverage, ...); default: "

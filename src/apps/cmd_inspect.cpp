@@ -45,7 +45,7 @@ size_t count_finite(const std::vector<double>& v) {
   return size_t(std::count_if(v.begin(), v.end(), [](double x) { return std::isfinite(x); }));
 }
 
-void summarize_partition(const h5::File& f, Table& t) {
+void summarize_partition(const io::h5::File& f, core::Table& t) {
   const auto ids = f.read_strings("/prompts/id");
   const int64_t P = int64_t(ids.size());
   const int64_t T = f.shape("/trajectories/prompt_index").at(0);
@@ -84,12 +84,13 @@ void summarize_partition(const h5::File& f, Table& t) {
       "flagged prompts",
       fmt::format("all wrong {}, k_hat above threshold {}, k_hat not assessable {}, truncated proposal {}, no exact {} "
                   "(of {})",
-                  flagged(partition::kAllWrong), flagged(partition::kHeavyTail), flagged(partition::kTailNotAssessable),
-                  flagged(partition::kTruncatedProposal), flagged(partition::kNoExact), P));
+                  flagged(io::partition::kAllWrong), flagged(io::partition::kHeavyTail),
+                  flagged(io::partition::kTailNotAssessable), flagged(io::partition::kTruncatedProposal),
+                  flagged(io::partition::kNoExact), P));
 }
 
 // Adds rows to `t`; returns the metrics grid printed after it.
-std::string summarize_train(const h5::File& f, Table& t) {
+std::string summarize_train(const io::h5::File& f, core::Table& t) {
   const auto steps = f.read<int64_t>("/metrics/step");
   t.section("training metrics");
   t.row("steps recorded",
@@ -116,11 +117,11 @@ std::string summarize_train(const h5::File& f, Table& t) {
     rows.push_back({name, fmt::format("{:.5g}", last), fmt::format("{:.5g} (step {})", lo, at_lo),
                     fmt::format("{:.5g} (step {})", hi, at_hi), fmt::format("{:.5g}", sum / double(n))});
   }
-  return render_grid({"metric", "last", "min", "max", "mean"}, rows);
+  return core::render_grid({"metric", "last", "min", "max", "mean"}, rows);
 }
 
 // Adds rows to `t`; returns the benchmark table printed after it.
-std::string summarize_eval(const h5::File& f, Table& t) {
+std::string summarize_eval(const io::h5::File& f, core::Table& t) {
   const auto rows = f.read_strings("/summary/row");
   const auto prompts = f.read<int64_t>("/summary/prompts");
   const std::string metrics = f.attr_string("/summary", "metrics");
@@ -156,13 +157,13 @@ std::string summarize_eval(const h5::File& f, Table& t) {
     }
     grid.push_back(std::move(row));
   }
-  return render_grid(header, grid);
+  return core::render_grid(header, grid);
 }
 
-int run_inspect(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options options("inspect",
-                  "Summarise a file written by disa (partition file, train.h5, eval.h5): format, provenance "
-                  "and the figures that matter.");
+int run_inspect(const std::vector<std::string>& args, dist::MpiContext& mpi) {
+  core::Options options("inspect",
+                        "Summarise a file written by disa (partition file, train.h5, eval.h5): format, provenance "
+                        "and the figures that matter.");
   options.add_positional("inspect.file", "the HDF5 file (also a NAME.incomplete one)", 1);
   options.add_bool("inspect.config", false, "also print the stored resolved configuration");
   auto config = parse_command(options, args, mpi, /*quiet=*/true);
@@ -171,10 +172,10 @@ int run_inspect(const std::vector<std::string>& args, MpiContext& mpi) {
   config->require(files.size() == 1, "inspect.file", "give exactly one file");
   if (!mpi.is_root()) return 0;
   const std::string path = files[0];
-  h5::File f = h5::File::open(path);
+  io::h5::File f = io::h5::File::open(path);
   DISA_CHECK(f.has_attr("/", "format"), IoError, "'{}' has no 'format' attribute: not a file written by disa", path);
   const std::string format = f.attr_string("/", "format");
-  Table t("disa inspect: " + path);
+  core::Table t("disa inspect: " + path);
   t.row("format", fmt::format("{} version {}", format, f.attr_int("/", "format_version")));
   t.row("status", f.has_attr("/", "status") ? f.attr_string("/", "status") : "?");
   t.section("provenance");
@@ -195,7 +196,7 @@ int run_inspect(const std::vector<std::string>& args, MpiContext& mpi) {
     t.row(name, value.size() <= 100 ? value : fmt::format("{}... ({} characters)", value.substr(0, 90), value.size()));
   }
   std::string after;
-  if (format == partition::kFormat)
+  if (format == io::partition::kFormat)
     summarize_partition(f, t);
   else if (format == "disa-train")
     after = summarize_train(f, t);

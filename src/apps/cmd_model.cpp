@@ -27,11 +27,12 @@
 namespace disa::apps {
 namespace {
 
-std::string rope_text(const ModelConfig& c) {
+std::string rope_text(const model::ModelConfig& c) {
   switch (c.rope_scaling.type) {
-    case RopeScaling::Type::None: return fmt::format("theta {}", c.rope_theta);
-    case RopeScaling::Type::Linear: return fmt::format("theta {}, linear x{}", c.rope_theta, c.rope_scaling.factor);
-    case RopeScaling::Type::Llama3:
+    case model::RopeScaling::Type::None: return fmt::format("theta {}", c.rope_theta);
+    case model::RopeScaling::Type::Linear:
+      return fmt::format("theta {}, linear x{}", c.rope_theta, c.rope_scaling.factor);
+    case model::RopeScaling::Type::Llama3:
       return fmt::format("theta {}, llama3 x{} (low {}, high {}, original {})", c.rope_theta, c.rope_scaling.factor,
                          c.rope_scaling.low_freq_factor, c.rope_scaling.high_freq_factor,
                          c.rope_scaling.original_max_position_embeddings);
@@ -39,8 +40,8 @@ std::string rope_text(const ModelConfig& c) {
   return "?";
 }
 
-Table describe(const ModelConfig& c, const std::string& dir) {
-  Table t("model " + dir);
+core::Table describe(const model::ModelConfig& c, const std::string& dir) {
+  core::Table t("model " + dir);
   t.row("model_type", c.model_type);
   t.row("layers", std::to_string(c.num_hidden_layers));
   t.row("hidden / intermediate", fmt::format("{} / {}", c.hidden_size, c.intermediate_size));
@@ -58,10 +59,10 @@ Table describe(const ModelConfig& c, const std::string& dir) {
   return t;
 }
 
-int run_model_init(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options options("model init",
-                  "Write a randomly initialised model directory (HF layout: config.json, "
-                  "model.safetensors, generation_config.json, byte-level tokenizer.json).");
+int run_model_init(const std::vector<std::string>& args, dist::MpiContext& mpi) {
+  core::Options options("model init",
+                        "Write a randomly initialised model directory (HF layout: config.json, "
+                        "model.safetensors, generation_config.json, byte-level tokenizer.json).");
   options.add_string("arch", "qwen2", "architecture: qwen2, qwen3 or llama");
   options.add_string("size", "tiny", "tiny (~0.1M parameters) or small (~25M parameters)");
   options.add_string("out", "", "output directory (created; existing model files overwritten)");
@@ -74,23 +75,23 @@ int run_model_init(const std::vector<std::string>& args, MpiContext& mpi) {
   const std::string arch = config->get_string("arch"), size = config->get_string("size");
   config->require(arch == "qwen2" || arch == "qwen3" || arch == "llama", "arch", "must be qwen2, qwen3 or llama");
   config->require(size == "tiny" || size == "small", "size", "must be tiny or small");
-  ModelConfig mc = preset_config(arch, size);
-  const torch::Dtype dtype = parse_dtype_name(config->get_string("dtype"));
+  model::ModelConfig mc = model::preset_config(arch, size);
+  const torch::Dtype dtype = model::parse_dtype_name(config->get_string("dtype"));
   const std::string out = config->get_string("out");
   if (mpi.is_root()) {
-    CausalLM model = init_random_model(mc, static_cast<uint64_t>(config->get_int("seed")));
-    SaveOptions so;
+    model::CausalLM model = model::init_random_model(mc, static_cast<uint64_t>(config->get_int("seed")));
+    model::SaveOptions so;
     so.dtype = dtype;
-    save_model(*model, out, so);
-    write_byte_level_tokenizer(out, {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
-    log::info("wrote {} {} model ({} parameters, fingerprint {}) to {}", mc.model_type, size, mc.num_parameters(),
-              model->fingerprint, out);
+    model::save_model(*model, out, so);
+    model::write_byte_level_tokenizer(out, {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
+    core::log::info("wrote {} {} model ({} parameters, fingerprint {}) to {}", mc.model_type, size, mc.num_parameters(),
+                    model->fingerprint, out);
   }
   return 0;
 }
 
-int run_model_info(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options options("model info", "Print a model directory's configuration, parameter count and fingerprint.");
+int run_model_info(const std::vector<std::string>& args, dist::MpiContext& mpi) {
+  core::Options options("model info", "Print a model directory's configuration, parameter count and fingerprint.");
   options.add_positional("dir", "the model directory", 1);
   auto config = parse_command(options, args, mpi, /*quiet=*/true);
   if (!config) return 0;
@@ -98,16 +99,16 @@ int run_model_info(const std::vector<std::string>& args, MpiContext& mpi) {
   config->require(dirs.size() == 1, "dir", "give exactly one model directory");
   const std::string dir = dirs[0];
   if (!mpi.is_root()) return 0;
-  ModelConfig mc = ModelConfig::load(dir);
-  safetensors::Checkpoint ck = safetensors::Checkpoint::open(dir);
-  Table t = describe(mc, dir);
+  model::ModelConfig mc = model::ModelConfig::load(dir);
+  io::safetensors::Checkpoint ck = io::safetensors::Checkpoint::open(dir);
+  core::Table t = describe(mc, dir);
   int64_t stored = 0;
   for (const auto* v : ck.tensors()) stored += v->numel();
   t.row("stored tensors", fmt::format("{} tensors, {} values in {} file(s){}", ck.tensors().size(), stored,
                                       ck.files().size(), ck.sharded() ? " (sharded)" : ""));
-  t.row("fingerprint", model_fingerprint(dir));
+  t.row("fingerprint", model::model_fingerprint(dir));
   if (std::filesystem::exists(std::filesystem::path(dir) / "tokenizer.json")) {
-    Tokenizer tok = Tokenizer::load(dir);
+    model::Tokenizer tok = model::Tokenizer::load(dir);
     t.row("tokenizer", fmt::format("vocab {}, fingerprint {}", tok.vocab_size(), tok.fingerprint()));
   }
   std::fputs(t.render().c_str(), stdout);
@@ -117,8 +118,8 @@ int run_model_info(const std::vector<std::string>& args, MpiContext& mpi) {
 // One stdin line of `disa model score`: {"prompt": [ids...], "response": [ids...]}.
 // Errors name the line number; ids are checked against the model's vocabulary (and the
 // response ids against the scored vocabulary, so no log-prob is -inf).
-ScoreItem parse_score_line(const std::string& line, size_t number, int64_t model_vocab, int64_t response_vocab,
-                           const std::string& response_vocab_name) {
+model::ScoreItem parse_score_line(const std::string& line, size_t number, int64_t model_vocab, int64_t response_vocab,
+                                  const std::string& response_vocab_name) {
   using Json = nlohmann::json;
   Json value;
   try {
@@ -133,7 +134,7 @@ ScoreItem parse_score_line(const std::string& line, size_t number, int64_t model
   for (auto it = value.begin(); it != value.end(); ++it)
     DISA_CHECK(it.key() == "prompt" || it.key() == "response", DataError,
                "stdin line {}: unexpected field \"{}\" (only prompt and response)", number, it.key());
-  ScoreItem item;
+  model::ScoreItem item;
   for (const char* field : {"prompt", "response"}) {
     DISA_CHECK(value.contains(field), DataError, "stdin line {}: field {} is missing", number, field);
     const Json& ids = value[field];
@@ -161,11 +162,11 @@ ScoreItem parse_score_line(const std::string& line, size_t number, int64_t model
   return item;
 }
 
-int run_model_score(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options options("model score",
-                  "Teacher-forced log-probabilities: reads stdin JSONL lines {\"prompt\": [ids], "
-                  "\"response\": [ids]} and writes one line {\"logprobs\": [log p of each "
-                  "response token], \"sum\": total} per input (float64, temperature 1).");
+int run_model_score(const std::vector<std::string>& args, dist::MpiContext& mpi) {
+  core::Options options("model score",
+                        "Teacher-forced log-probabilities: reads stdin JSONL lines {\"prompt\": [ids], "
+                        "\"response\": [ids]} and writes one line {\"logprobs\": [log p of each "
+                        "response token], \"sum\": total} per input (float64, temperature 1).");
   options.add_string("model", "", "model directory (HF layout: config.json + safetensors)");
   options.add_string("vocab", "full",
                      "full: softmax over every model id (HF's definition); tokenizer: softmax "
@@ -181,31 +182,31 @@ int run_model_score(const std::vector<std::string>& args, MpiContext& mpi) {
   const std::string vocab_mode = config->get_string("vocab");
   config->require(vocab_mode == "full" || vocab_mode == "tokenizer", "vocab", "must be full or tokenizer");
   const std::string dtype_name = config->get_string("dtype");
-  const torch::Dtype dtype = parse_dtype_name(dtype_name);
+  const torch::Dtype dtype = model::parse_dtype_name(dtype_name);
   config->require(dtype == torch::kFloat32 || dtype == torch::kBFloat16, "dtype", "must be float32 or bfloat16");
   config->require(config->get_int("batch-size") >= 1, "batch-size", "must be >= 1");
   config->require(config->get_int("threads") >= 0, "threads", "must be >= 0");
-  const torch::Device device = parse_device_name(config->get_string("device"));
+  const torch::Device device = model::parse_device_name(config->get_string("device"));
   if (!mpi.is_root()) return 0;  // stdin belongs to rank 0
 
-  configure_threads(mpi, config->get_int("threads"));
+  dist::configure_threads(mpi, config->get_int("threads"));
   const std::string dir = config->get_string("model");
-  CausalLM model = load_model(dir, device, dtype);
+  model::CausalLM model = model::load_model(dir, device, dtype);
   model->eval();
   const int64_t model_vocab = model->config().vocab_size;
-  ScoreOptions so;
-  if (vocab_mode == "tokenizer") restrict_to_tokenizer(*model, Tokenizer::load(dir));
+  model::ScoreOptions so;
+  if (vocab_mode == "tokenizer") model::restrict_to_tokenizer(*model, model::Tokenizer::load(dir));
   const int64_t response_vocab = model->output_vocab();
   const std::string response_vocab_name = response_vocab < model_vocab ? "tokenizer vocabulary (--vocab tokenizer)"
                                                                        : "model vocabulary";
-  log::debug("model score: {} ({} vocab {}, scored vocabulary {})", dir, model->config().model_type, model_vocab,
-             response_vocab);
+  core::log::debug("model score: {} ({} vocab {}, scored vocabulary {})", dir, model->config().model_type, model_vocab,
+                   response_vocab);
   const size_t batch = static_cast<size_t>(config->get_int("batch-size"));
 
-  std::vector<ScoreItem> items;
+  std::vector<model::ScoreItem> items;
   auto flush = [&]() {
     if (items.empty()) return;
-    const ScoreResult r = score(*model, items, so);
+    const model::ScoreResult r = model::score(*model, items, so);
     const auto tokens = r.per_token();
     const auto sums = r.sums();
     std::string out;
@@ -225,10 +226,10 @@ int run_model_score(const std::vector<std::string>& args, MpiContext& mpi) {
   size_t number = 0;
   while (std::getline(std::cin, line)) {
     ++number;
-    ScoreItem item;
+    model::ScoreItem item;
     try {
       item = parse_score_line(line, number, model_vocab, response_vocab, response_vocab_name);
-    } catch (const Error&) {
+    } catch (const core::Error&) {
       flush();  // every line before the bad one gets its output
       throw;
     }

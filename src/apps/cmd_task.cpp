@@ -29,8 +29,8 @@ std::string one_line(const std::string& text, std::size_t max_chars = 100) {
   return s;
 }
 
-int run_task_sample(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options opts("task sample", "print prompts with one correct solution and the solution-set size");
+int run_task_sample(const std::vector<std::string>& args, dist::MpiContext& mpi) {
+  core::Options opts("task sample", "print prompts with one correct solution and the solution-set size");
   tasks::add_task_options(opts);
   opts.add_int("sample.n", 5, "number of prompts to print (from the start of the data set)");
   opts.add_string("sample.format", "table", "table (human-readable) or jsonl (id, prompt, solutions, n_solutions)");
@@ -47,7 +47,8 @@ int run_task_sample(const std::vector<std::string>& args, MpiContext& mpi) {
 
   auto task = tasks::make_task(options);
   const tasks::Dataset ds = task->make_dataset();
-  log::info("task {}: {} records from {} (fingerprint {})", task->name(), ds.size(), ds.source(), ds.fingerprint());
+  core::log::info("task {}: {} records from {} (fingerprint {})", task->name(), ds.size(), ds.source(),
+                  ds.fingerprint());
   const std::size_t count = std::min<std::size_t>(static_cast<std::size_t>(n), ds.size());
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < count; ++i) {
@@ -82,12 +83,12 @@ int run_task_sample(const std::vector<std::string>& args, MpiContext& mpi) {
     rows.push_back({r.id, one_line(prompt, 80), solution, size});
   }
   if (format == "table")
-    std::fputs(render_grid({"id", "prompt", "one correct response", "solutions"}, rows).c_str(), stdout);
+    std::fputs(core::render_grid({"id", "prompt", "one correct response", "solutions"}, rows).c_str(), stdout);
   return 0;
 }
 
-int run_task_check(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options opts("task check", "score a JSONL file of responses and print per-verdict counts");
+int run_task_check(const std::vector<std::string>& args, dist::MpiContext& mpi) {
+  core::Options opts("task check", "score a JSONL file of responses and print per-verdict counts");
   tasks::add_task_options(opts);
   opts.add_string("check.responses", "", "JSONL file with one {\"id\", \"response\"} per line");
   opts.add_string("check.id-field", "id", "JSON key of the record id in the responses file");
@@ -164,8 +165,8 @@ int run_task_check(const std::vector<std::string>& args, MpiContext& mpi) {
   }
   std::size_t distinct = 0;
   for (const auto& [id, keys] : correct_keys) distinct += keys.size();
-  std::fputs(render_grid({"verdict", "count", "share"}, rows).c_str(), stdout);
-  Table summary("task check");
+  std::fputs(core::render_grid({"verdict", "count", "share"}, rows).c_str(), stdout);
+  core::Table summary("task check");
   summary.row("task", task->name())
       .row("data set", ds.source())
       .row("responses", fmt::format("{} ({})", results.size(), path))

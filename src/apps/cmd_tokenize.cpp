@@ -19,7 +19,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string encode_line(const Tokenizer& tok, const std::string& line, size_t number, bool json,
+std::string encode_line(const model::Tokenizer& tok, const std::string& line, size_t number, bool json,
                         bool add_special_tokens) {
   std::string text = line;
   if (json) {
@@ -36,13 +36,13 @@ std::string encode_line(const Tokenizer& tok, const std::string& line, size_t nu
   std::vector<int32_t> ids;
   try {
     ids = tok.encode(text, add_special_tokens);
-  } catch (const DataError& e) {
+  } catch (const core::DataError& e) {
     DISA_THROW(DataError, "stdin line {}: {}", number, e.what());
   }
   return Json(ids).dump();
 }
 
-std::string decode_line(const Tokenizer& tok, const std::string& line, size_t number, bool json,
+std::string decode_line(const model::Tokenizer& tok, const std::string& line, size_t number, bool json,
                         bool skip_special_tokens) {
   Json value;
   try {
@@ -61,7 +61,7 @@ std::string decode_line(const Tokenizer& tok, const std::string& line, size_t nu
   std::string text;
   try {
     text = tok.decode(ids, skip_special_tokens);
-  } catch (const DataError& e) {
+  } catch (const core::DataError& e) {
     DISA_THROW(DataError, "stdin line {}: {}", number, e.what());
   }
   if (json) return Json(text).dump();
@@ -72,10 +72,10 @@ std::string decode_line(const Tokenizer& tok, const std::string& line, size_t nu
   return text;
 }
 
-int run_tokenize(const std::vector<std::string>& args, MpiContext& mpi) {
-  Options options("tokenize",
-                  "Tokenize stdin with a Hugging Face tokenizer.json: one input per line, one "
-                  "JSON array of ids per output line (or --decode id arrays back to text).");
+int run_tokenize(const std::vector<std::string>& args, dist::MpiContext& mpi) {
+  core::Options options("tokenize",
+                        "Tokenize stdin with a Hugging Face tokenizer.json: one input per line, one "
+                        "JSON array of ids per output line (or --decode id arrays back to text).");
   options.add_string("tokenizer", "", "directory holding tokenizer.json (and tokenizer_config.json)");
   options.add_bool("decode", false, "read JSON arrays of ids and write their text");
   options.add_bool("json", false,
@@ -88,7 +88,7 @@ int run_tokenize(const std::vector<std::string>& args, MpiContext& mpi) {
   config->require(!config->get_string("tokenizer").empty(), "tokenizer", "give the directory of tokenizer.json");
   if (!mpi.is_root()) return 0;  // stdin belongs to rank 0
 
-  const Tokenizer tok = Tokenizer::load(config->get_string("tokenizer"));
+  const model::Tokenizer tok = model::Tokenizer::load(config->get_string("tokenizer"));
   const bool decode = config->get_bool("decode");
   const bool json = config->get_bool("json");
   const bool add_special = config->get_bool("add-special-tokens");

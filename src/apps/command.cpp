@@ -26,22 +26,22 @@ void register_command(Command command) {
 
 const std::vector<Command>& commands() { return registry(); }
 
-std::optional<Config> parse_command(const Options& options, const std::vector<std::string>& args, MpiContext& mpi,
-                                    bool quiet) {
-  ParseOutcome outcome = parse_options(options, args);
-  if (outcome.action == ParseOutcome::Action::Help) {
+std::optional<core::Config> parse_command(const core::Options& options, const std::vector<std::string>& args,
+                                          dist::MpiContext& mpi, bool quiet) {
+  core::ParseOutcome outcome = core::parse_options(options, args);
+  if (outcome.action == core::ParseOutcome::Action::Help) {
     if (mpi.is_root()) std::fputs(options.help_text().c_str(), stdout);
     return std::nullopt;
   }
-  if (outcome.action == ParseOutcome::Action::PrintConfig) {
+  if (outcome.action == core::ParseOutcome::Action::PrintConfig) {
     if (mpi.is_root()) std::fputs(outcome.config.to_ini().c_str(), stdout);
     return std::nullopt;
   }
-  const Config& config = outcome.config;
-  log::init(mpi.rank(), config.get_bool("log.all-ranks"), config.get_string("log.level"));
+  const core::Config& config = outcome.config;
+  core::log::init(mpi.rank(), config.get_bool("log.all-ranks"), config.get_string("log.level"));
   const auto level = spdlog::level::from_str(config.get_string("log.level"));
-  if (!quiet && log::is_printing_rank() && level <= spdlog::level::info) {
-    Table table(fmt::format("disa {}", options.command()));
+  if (!quiet && core::log::is_printing_rank() && level <= spdlog::level::info) {
+    core::Table table(fmt::format("disa {}", options.command()));
     // Long values (templates, paths) are shortened in the banner; --print-config has them whole.
     auto shorten = [](std::string v) {
       for (auto& ch : v)
@@ -56,10 +56,10 @@ std::optional<Config> parse_command(const Options& options, const std::vector<st
   return config;
 }
 
-CommandFn stage_command(std::string name, std::string description, std::function<void(Options&)> add_options,
-                        std::function<std::string(const Config&, MpiContext&)> run) {
-  return [name, description, add_options, run](const std::vector<std::string>& args, MpiContext& mpi) {
-    Options options(name, description);
+CommandFn stage_command(std::string name, std::string description, std::function<void(core::Options&)> add_options,
+                        std::function<std::string(const core::Config&, dist::MpiContext&)> run) {
+  return [name, description, add_options, run](const std::vector<std::string>& args, dist::MpiContext& mpi) {
+    core::Options options(name, description);
     add_options(options);
     auto config = parse_command(options, args, mpi);
     if (config) run(*config, mpi);

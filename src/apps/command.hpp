@@ -9,15 +9,15 @@
 
 #include "disa/core/config.hpp"
 
-namespace disa {
+namespace disa::dist {
 class MpiContext;
-}
+}  // namespace disa::dist
 
 namespace disa::apps {
 
 // Runs a command: `args[0]` is the command name, the rest its options. Returns the
 // process exit code; throws disa::Error for failures (main reports and aborts).
-using CommandFn = std::function<int(const std::vector<std::string>& args, MpiContext& mpi)>;
+using CommandFn = std::function<int(const std::vector<std::string>& args, dist::MpiContext& mpi)>;
 
 struct Command {
   std::string name;     // "anchor", or "model init" for a two-word command
@@ -35,13 +35,13 @@ struct Registrar {
 // Parses the command's options. On --help or --print-config prints (rank 0) and returns
 // nullopt; otherwise sets up logging and prints the boxed configuration + environment
 // table on rank 0 (unless `quiet`), and returns the resolved configuration.
-std::optional<Config> parse_command(const Options& options, const std::vector<std::string>& args, MpiContext& mpi,
-                                    bool quiet = false);
+std::optional<core::Config> parse_command(const core::Options& options, const std::vector<std::string>& args,
+                                          dist::MpiContext& mpi, bool quiet = false);
 
 // A stage command (anchor, train, eval, warm-start): `add_options` declares its options,
 // `run` runs it on the resolved configuration. The command parses, then runs.
-CommandFn stage_command(std::string name, std::string description, std::function<void(Options&)> add_options,
-                        std::function<std::string(const Config&, MpiContext&)> run);
+CommandFn stage_command(std::string name, std::string description, std::function<void(core::Options&)> add_options,
+                        std::function<std::string(const core::Config&, dist::MpiContext&)> run);
 
 }  // namespace disa::apps
 

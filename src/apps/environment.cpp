@@ -66,7 +66,7 @@ std::string blas_in_use() {
   return out;
 }
 
-std::vector<std::pair<std::string, std::string>> environment_rows(const MpiContext& mpi) {
+std::vector<std::pair<std::string, std::string>> environment_rows(const dist::MpiContext& mpi) {
   std::vector<std::pair<std::string, std::string>> rows;
   rows.emplace_back("disa", fmt::format("{} ({}, {})", DISA_VERSION_STRING, DISA_GIT_DESCRIBE, DISA_BUILD_TYPE));
   rows.emplace_back("LibTorch", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH));
@@ -84,13 +84,13 @@ std::vector<std::pair<std::string, std::string>> environment_rows(const MpiConte
                                        : "unknown";
   rows.emplace_back("CUDA + NCCL compiled",
                     fmt::format("yes (CUDA {}.{} headers, runtime {} loaded, {})", CUDART_VERSION / 1000,
-                                (CUDART_VERSION % 1000) / 10, cuda_runtime, nccl_version()));
+                                (CUDART_VERSION % 1000) / 10, cuda_runtime, dist::nccl_version()));
 #else
   rows.emplace_back("CUDA + NCCL compiled", "no (configure with -DDISA_WITH_CUDA=ON)");
 #endif
-  rows.emplace_back("MPI library", MpiContext::library_version());
-  rows.emplace_back("HDF5",
-                    fmt::format("{} ({})", h5::library_version(), h5::library_is_parallel() ? "parallel" : "serial"));
+  rows.emplace_back("MPI library", dist::MpiContext::library_version());
+  rows.emplace_back("HDF5", fmt::format("{} ({})", io::h5::library_version(),
+                                        io::h5::library_is_parallel() ? "parallel" : "serial"));
   rows.emplace_back("world size", std::to_string(mpi.size()));
   rows.emplace_back("nodes", std::to_string(mpi.num_nodes()));
   rows.emplace_back("node-local ranks",

@@ -7,13 +7,13 @@
 #include <utility>
 #include <vector>
 
-namespace disa {
+namespace disa::dist {
 class MpiContext;
-}
+}  // namespace disa::dist
 
 namespace disa::apps {
 
-std::vector<std::pair<std::string, std::string>> environment_rows(const MpiContext& mpi);
+std::vector<std::pair<std::string, std::string>> environment_rows(const dist::MpiContext& mpi);
 
 // The BLAS library LibTorch's process has loaded ("OpenBLAS 0.3.21 (pthread) at ...").
 std::string blas_in_use();

@@ -42,10 +42,10 @@ const disa::apps::Command* find_command(const std::vector<std::string>& args, si
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::unique_ptr<disa::MpiContext> mpi;
+  std::unique_ptr<disa::dist::MpiContext> mpi;
   int rank = 0;
   try {
-    mpi = std::make_unique<disa::MpiContext>(&argc, &argv);
+    mpi = std::make_unique<disa::dist::MpiContext>(&argc, &argv);
     rank = mpi->rank();
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
       std::fflush(stderr);
     }
     return rc;
-  } catch (const disa::Error& e) {
+  } catch (const disa::core::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "[rank %d] disa: %s: %s\n", rank, e.kind_name(), e.what());
     std::fflush(stderr);

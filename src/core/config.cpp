@@ -10,7 +10,7 @@
 
 namespace po = boost::program_options;
 
-namespace disa {
+namespace disa::core {
 namespace {
 
 std::string format_double(double v) {
@@ -327,4 +327,4 @@ ParseOutcome parse_options(const Options& options, const std::vector<std::string
   return outcome;
 }
 
-}  // namespace disa
+}  // namespace disa::core

@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-namespace disa {
+namespace disa::core {
 
 int Error::exit_code() const {
   switch (kind_) {
@@ -38,4 +38,4 @@ std::string source_location(const char* file, int line) {
   return fmt::format("{}:{}", shown, line);
 }
 
-}  // namespace disa
+}  // namespace disa::core

@@ -5,7 +5,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa::log {
+namespace disa::core::log {
 namespace {
 bool g_printing = true;
 }
@@ -25,4 +25,4 @@ void init(int rank, bool all_ranks, const std::string& level) {
 
 bool is_printing_rank() { return g_printing; }
 
-}  // namespace disa::log
+}  // namespace disa::core::log

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-namespace disa {
+namespace disa::core {
 namespace {
 // Display width of UTF-8 text: count code points (good enough for our ASCII tables).
 size_t width(const std::string& s) {
@@ -73,4 +73,4 @@ std::string render_grid(const std::vector<std::string>& header, const std::vecto
   return out + line;
 }
 
-}  // namespace disa
+}  // namespace disa::core

@@ -9,7 +9,7 @@
 #include "disa/core/logsumexp.hpp"
 #include "disa/dist/mpi_check.hpp"
 
-namespace disa {
+namespace disa::dist {
 
 namespace {
 
@@ -25,8 +25,8 @@ MPI_Op to_mpi(ReduceOp op) {
 
 // MPI_Op combining (max, scaled_sum) pairs: see core/logsumexp.hpp.
 void logsumexp_pair_op(void* in, void* inout, int* len, MPI_Datatype*) {
-  auto* a = static_cast<LogSumExp*>(in);
-  auto* b = static_cast<LogSumExp*>(inout);
+  auto* a = static_cast<core::LogSumExp*>(in);
+  auto* b = static_cast<core::LogSumExp*>(inout);
   for (int i = 0; i < *len; ++i) b[i].merge(a[i]);
 }
 
@@ -34,7 +34,7 @@ struct LogSumExpMpiTypes {
   MPI_Datatype pair = MPI_DATATYPE_NULL;
   MPI_Op op = MPI_OP_NULL;
   LogSumExpMpiTypes() {
-    static_assert(sizeof(LogSumExp) == 2 * sizeof(double), "LogSumExp must be two doubles");
+    static_assert(sizeof(core::LogSumExp) == 2 * sizeof(double), "LogSumExp must be two doubles");
     DISA_MPI_CHECK(MPI_Type_contiguous(2, MPI_DOUBLE, &pair));
     DISA_MPI_CHECK(MPI_Type_commit(&pair));
     DISA_MPI_CHECK(MPI_Op_create(&logsumexp_pair_op, /*commute=*/1, &op));
@@ -142,7 +142,7 @@ std::vector<std::string> Communicator::all_gather(const std::string& bytes) {
 
 void Communicator::all_reduce_logsumexp(std::vector<double>& log_values) {
   if (log_values.empty()) return;
-  std::vector<LogSumExp> pairs(log_values.size());
+  std::vector<core::LogSumExp> pairs(log_values.size());
   for (size_t i = 0; i < log_values.size(); ++i) {
     DISA_CHECK(!std::isnan(log_values[i]) && log_values[i] != std::numeric_limits<double>::infinity(), DistError,
                "all_reduce_logsumexp: entry {} is {} (must be finite or -inf)", i, log_values[i]);
@@ -214,4 +214,4 @@ std::unique_ptr<Communicator> make_communicator(MPI_Comm comm, const torch::Devi
   return make_mpi_communicator(comm);
 }
 
-}  // namespace disa
+}  // namespace disa::dist

@@ -8,7 +8,7 @@
 #include "disa/core/error.hpp"
 #include "disa/dist/mpi_context.hpp"
 
-namespace disa {
+namespace disa::dist {
 
 torch::Device select_device(const MpiContext& mpi, const std::string& requested) {
   if (requested == "cpu") return torch::Device(torch::kCPU);
@@ -42,4 +42,4 @@ int configure_threads(const MpiContext& mpi, int64_t requested) {
   return n;
 }
 
-}  // namespace disa
+}  // namespace disa::dist

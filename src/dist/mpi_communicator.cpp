@@ -5,7 +5,7 @@
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/mpi_check.hpp"
 
-namespace disa {
+namespace disa::dist {
 namespace {
 
 // The MPI datatype used to move a tensor dtype; half types travel as float32.
@@ -78,4 +78,4 @@ class MpiCommunicator final : public Communicator {
 
 std::unique_ptr<Communicator> make_mpi_communicator(MPI_Comm comm) { return std::make_unique<MpiCommunicator>(comm); }
 
-}  // namespace disa
+}  // namespace disa::dist

@@ -6,15 +6,15 @@
 
 #include "disa/dist/mpi_check.hpp"
 
-namespace disa {
+namespace disa::dist {
 
 namespace detail {
 void throw_mpi_error(int code, const char* call, const char* file, int line) {
   char msg[MPI_MAX_ERROR_STRING];
   int len = 0;
   if (MPI_Error_string(code, msg, &len) != MPI_SUCCESS) len = 0;
-  throw DistError(fmt::format("MPI call {} failed at {}: {}", call, source_location(file, line),
-                              len ? std::string(msg, len) : fmt::format("error code {}", code)));
+  throw core::DistError(fmt::format("MPI call {} failed at {}: {}", call, core::source_location(file, line),
+                                    len ? std::string(msg, len) : fmt::format("error code {}", code)));
 }
 }  // namespace detail
 
@@ -23,13 +23,13 @@ MpiContext* g_context = nullptr;
 }
 
 MpiContext::MpiContext(int* argc, char*** argv) {
-  if (g_context) throw DistError("MpiContext created twice");
+  if (g_context) throw core::DistError("MpiContext created twice");
   int initialised = 0;
   MPI_Initialized(&initialised);
   if (!initialised) {
     int provided = 0;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
-      throw DistError("MPI_Init_thread failed");
+      throw core::DistError("MPI_Init_thread failed");
     owns_init_ = true;
   }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -57,7 +57,7 @@ MpiContext::MpiContext(int* argc, char*** argv) {
           "singletons (no PMI). Launch with 'srun --mpi=pmix' (or pmi2, see 'srun --mpi=list'), "
           "or with mpirun inside the allocation; set DISA_IGNORE_SLURM_NTASKS=1 to override.",
           n, size_);
-      throw DistError(msg);
+      throw core::DistError(msg);
     }
   }
 }
@@ -87,8 +87,8 @@ void MpiContext::abort(int code) const {
 }
 
 MpiContext& MpiContext::get() {
-  if (!g_context) throw DistError("no MPI context: construct disa::MpiContext first");
+  if (!g_context) throw core::DistError("no MPI context: construct disa::MpiContext first");
   return *g_context;
 }
 
-}  // namespace disa
+}  // namespace disa::dist

@@ -14,25 +14,25 @@
 
 #include "disa/dist/mpi_check.hpp"
 
-#define DISA_NCCL_CHECK(call)                                                            \
-  do {                                                                                   \
-    ncclResult_t disa_nccl_rc_ = (call);                                                 \
-    if (disa_nccl_rc_ != ncclSuccess)                                                    \
-      throw ::disa::DistError(::fmt::format("NCCL call {} failed at {}: {}", #call,      \
-                                            ::disa::source_location(__FILE__, __LINE__), \
-                                            ncclGetErrorString(disa_nccl_rc_)));         \
+#define DISA_NCCL_CHECK(call)                                                                        \
+  do {                                                                                               \
+    ncclResult_t disa_nccl_rc_ = (call);                                                             \
+    if (disa_nccl_rc_ != ncclSuccess)                                                                \
+      throw ::disa::core::DistError(::fmt::format("NCCL call {} failed at {}: {}", #call,            \
+                                                  ::disa::core::source_location(__FILE__, __LINE__), \
+                                                  ncclGetErrorString(disa_nccl_rc_)));               \
   } while (0)
 
-#define DISA_CUDA_CHECK(call)                                                            \
-  do {                                                                                   \
-    cudaError_t disa_cuda_rc_ = (call);                                                  \
-    if (disa_cuda_rc_ != cudaSuccess)                                                    \
-      throw ::disa::DistError(::fmt::format("CUDA call {} failed at {}: {}", #call,      \
-                                            ::disa::source_location(__FILE__, __LINE__), \
-                                            cudaGetErrorString(disa_cuda_rc_)));         \
+#define DISA_CUDA_CHECK(call)                                                                        \
+  do {                                                                                               \
+    cudaError_t disa_cuda_rc_ = (call);                                                              \
+    if (disa_cuda_rc_ != cudaSuccess)                                                                \
+      throw ::disa::core::DistError(::fmt::format("CUDA call {} failed at {}: {}", #call,            \
+                                                  ::disa::core::source_location(__FILE__, __LINE__), \
+                                                  cudaGetErrorString(disa_cuda_rc_)));               \
   } while (0)
 
-namespace disa {
+namespace disa::dist {
 namespace {
 
 ncclDataType_t nccl_type(torch::ScalarType t) {
@@ -48,7 +48,7 @@ ncclDataType_t nccl_type(torch::ScalarType t) {
     case torch::kUInt8: return ncclUint8;
     case torch::kInt8: return ncclInt8;
     default:
-      throw DistError(fmt::format("all_reduce: dtype {} is not supported by the NCCL backend", c10::toString(t)));
+      throw core::DistError(fmt::format("all_reduce: dtype {} is not supported by the NCCL backend", c10::toString(t)));
   }
 }
 
@@ -126,14 +126,14 @@ std::string nccl_version() {
   return fmt::format("NCCL {}.{}.{}", v / 10000, (v % 10000) / 100, v % 100);
 }
 
-}  // namespace disa
+}  // namespace disa::dist
 
 #else  // !DISA_WITH_CUDA
 
-namespace disa {
+namespace disa::dist {
 
 std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm, const torch::Device& device) {
-  throw ConfigError(
+  throw core::ConfigError(
       fmt::format("device {} needs the NCCL communicator, but this disa was built without CUDA "
                   "(configure with -DDISA_WITH_CUDA=ON against a CUDA LibTorch)",
                   device.str()));
@@ -142,6 +142,6 @@ std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm, const torch::Devi
 bool nccl_compiled() { return false; }
 std::string nccl_version() { return "not compiled"; }
 
-}  // namespace disa
+}  // namespace disa::dist
 
 #endif

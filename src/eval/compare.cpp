@@ -68,7 +68,7 @@ std::string render_comparison(const std::vector<ComparedRun>& runs, const std::v
   if (format == CompareFormat::Text) {
     std::string title;
     if (metrics.size() == 1) title = metric_label(metrics.front(), k) + "\n";
-    std::string out = title + render_grid(header, rows);
+    std::string out = title + core::render_grid(header, rows);
     if (!out.empty() && out.back() != '\n') out += '\n';
     return out;
   }

@@ -56,7 +56,7 @@ struct Settings {
   std::string model_dir, reference_dir, out = "eval.h5";
   std::vector<std::string> datasets;
   int64_t samples = 8;
-  SamplingParams sampling;
+  model::SamplingParams sampling;
   int64_t max_new_tokens = 512;
   uint64_t seed = 1234;
   int64_t batch_prompts = 8, max_batch_size = 64, score_batch = 64;
@@ -69,50 +69,52 @@ struct Settings {
   bool judged() const { return !judge.model_dir.empty(); }
 };
 
-const OptionTable<Settings>& settings_table() {
-  static const OptionTable<Settings> table = [] {
-    OptionTable<Settings> t;
+const core::OptionTable<Settings>& settings_table() {
+  static const core::OptionTable<Settings> table = [] {
+    core::OptionTable<Settings> t;
     t.text("eval.model", DISA_FIELD(model_dir), "the policy to evaluate (model directory, HF layout)",
-           required("the policy's model directory"));
+           core::required("the policy's model directory"));
     t.text("eval.reference", DISA_FIELD(reference_dir),
            "reference model pi_ref for the exact KL/TV against p* (empty: policy mass and coverage only)");
     t.text("eval.out", DISA_FIELD(out), "the eval file to write (eval.md and eval.json are written beside it)",
-           required("the eval.h5 file to write"));
+           core::required("the eval.h5 file to write"));
     t.list("eval.dataset", DISA_FIELD(datasets),
            "benchmark, repeatable: NAME=PATH (JSONL, task of --task.name), NAME=TASK:PATH, NAME=TASK or TASK "
            "(synthetic, generated with task.*); none: the task of task.*");
     t.integer("eval.samples", DISA_FIELD(samples), "samples per prompt (k)",
-              at_least<int64_t>(1, "samples per prompt, k"));
+              core::at_least<int64_t>(1, "samples per prompt, k"));
     t.real("eval.temperature", DISA_FIELD(sampling.temperature), "sampling temperature (0: greedy)",
            {[](const double& v) { return v >= 0 && std::isfinite(v); }, "must be >= 0 (0: greedy)"});
-    t.real("eval.top-p", DISA_FIELD(sampling.top_p), "nucleus sampling threshold (1: off)", above_up_to(0, 1));
-    t.integer("eval.top-k", DISA_FIELD(sampling.top_k), "top-k sampling (0: off)", at_least<int64_t>(0, "0: off"));
-    t.integer("eval.max-new-tokens", DISA_FIELD(max_new_tokens), "generation limit per response", at_least<int64_t>(1));
+    t.real("eval.top-p", DISA_FIELD(sampling.top_p), "nucleus sampling threshold (1: off)", core::above_up_to(0, 1));
+    t.integer("eval.top-k", DISA_FIELD(sampling.top_k), "top-k sampling (0: off)",
+              core::at_least<int64_t>(0, "0: off"));
+    t.integer("eval.max-new-tokens", DISA_FIELD(max_new_tokens), "generation limit per response",
+              core::at_least<int64_t>(1));
     t.integer("eval.seed", DISA_FIELD(seed), "seed: a sample's random stream depends on (seed, prompt, sample) only");
     t.integer("eval.batch-prompts", DISA_FIELD(batch_prompts),
-              "prompts per batch (a batch generates batch-prompts x k samples)", at_least<int64_t>(1));
+              "prompts per batch (a batch generates batch-prompts x k samples)", core::at_least<int64_t>(1));
     t.integer("eval.max-batch-size", DISA_FIELD(max_batch_size), "sequences per forward pass during generation",
-              at_least<int64_t>(1));
+              core::at_least<int64_t>(1));
     t.integer("eval.score-batch", DISA_FIELD(score_batch), "correct responses scored per forward pass (exact metrics)",
-              at_least<int64_t>(1));
+              core::at_least<int64_t>(1));
     t.flag("eval.exact", DISA_FIELD(exact), "exact distribution metrics where the task lists its solutions");
     t.real("eval.coverage-threshold", DISA_FIELD(coverage_threshold),
            "coverage counts correct responses y with pi(y | C) >= this / |C| (1: at least the uniform share)",
            {[](const double& v) { return v > 0 && std::isfinite(v); }, "must be > 0"});
     t.include(DISA_FIELD(compute), stage::compute_option_table("eval"));
     t.integer("eval.deflate", DISA_FIELD(deflate), "gzip level 0-9 for the token datasets (0: none)",
-              within<int64_t>(0, 9));
+              core::within<int64_t>(0, 9));
     t.text("judge.model", DISA_FIELD(judge.model_dir),
            "LLM judge of strategy diversity (model directory; empty: no judge)");
     t.text("judge.prompt", DISA_FIELD(judge.template_path), "judge prompt template ({problem}, {responses}, {count})");
     t.integer("judge.max-new-tokens", DISA_FIELD(judge.max_new_tokens), "generation limit of the judge's answer",
-              at_least<int64_t>(1));
+              core::at_least<int64_t>(1));
     t.real("judge.temperature", DISA_FIELD(judge.temperature), "judge sampling temperature (0: greedy)",
            {[](const double& v) { return v >= 0 && std::isfinite(v); }, "must be >= 0 (0: greedy)"});
     t.integer("judge.max-responses", DISA_FIELD(judge.max_responses),
-              "distinct correct responses shown to the judge at most (>= 2)", at_least<int64_t>(2));
+              "distinct correct responses shown to the judge at most (>= 2)", core::at_least<int64_t>(2));
     t.integer("judge.max-batch-size", DISA_FIELD(judge.max_batch_size), "judge prompts per forward pass",
-              at_least<int64_t>(1));
+              core::at_least<int64_t>(1));
     t.integer("judge.seed", DISA_FIELD(judge.seed), "judge seed (temperature > 0)");
     t.include(DISA_FIELD(task), tasks::task_option_table());
     return t;
@@ -147,8 +149,11 @@ const std::vector<std::string> kPhases{"generate", "reward", "judge", "exact", "
 
 class EvalStage {
  public:
-  EvalStage(const Config& config, MpiContext& mpi)
-      : config_(config), mpi_(mpi), s_(settings_table().read(config)), comm_(make_mpi_communicator(mpi.world())) {}
+  EvalStage(const core::Config& config, dist::MpiContext& mpi)
+      : config_(config),
+        mpi_(mpi),
+        s_(settings_table().read(config)),
+        comm_(dist::make_mpi_communicator(mpi.world())) {}
   std::string run();
 
  private:
@@ -163,19 +168,20 @@ class EvalStage {
   void write_side_files(const EvalSummary& summary) const;
   void print_summary(const EvalSummary& summary, const std::vector<int64_t>& judge_counts, double seconds) const;
 
-  const Config& config_;
-  MpiContext& mpi_;
+  const core::Config& config_;
+  dist::MpiContext& mpi_;
   Settings s_;
-  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<dist::Communicator> comm_;
   torch::Device device_{torch::kCPU};
-  CausalLM policy_{nullptr}, reference_{nullptr};
-  std::shared_ptr<const Tokenizer> tokenizer_;
+  model::CausalLM policy_{nullptr}, reference_{nullptr};
+  std::shared_ptr<const model::Tokenizer> tokenizer_;
+  std::string exact_unavailable_;  // why the exact metrics cannot be computed here ("" when they can)
   std::unique_ptr<Judge> judge_;
   std::vector<Benchmark> benchmarks_;
   // Global prompt list (benchmarks concatenated).
   std::vector<int64_t> prompt_benchmark_;
   std::vector<stage::EncodedPrompt> prompts_;
-  std::vector<GenerationParams> generation_;  // per benchmark
+  std::vector<model::GenerationParams> generation_;  // per benchmark
   std::vector<int64_t> benchmark_first_;
   std::vector<Batch> batches_;
   std::vector<std::string> metric_names_;
@@ -183,7 +189,7 @@ class EvalStage {
   LocalResults local_;
   stage::PhaseTimes times_{kPhases};
   int64_t generated_tokens_ = 0, samples_ = 0;  // this rank's
-  h5::File file_;
+  io::h5::File file_;
 };
 
 void EvalStage::load_inputs() {
@@ -206,6 +212,10 @@ void EvalStage::load_inputs() {
   reference_ = models.second;
   if (reference_) reference_->eval();
   tokenizer_ = models.tokenizer;
+  if (auto why = stage::inexact_solution_scoring(*tokenizer_); why && s_.exact) {
+    exact_unavailable_ = *why;
+    core::log::warn("eval: no exact distribution metrics: {} (their columns are NaN)", exact_unavailable_);
+  }
   if (s_.judged()) judge_ = std::make_unique<Judge>(s_.judge, device_, dtype);
 
   for (size_t b = 0; b < benchmarks_.size(); ++b) {
@@ -238,8 +248,9 @@ std::vector<ExactMetrics> EvalStage::exact_for(const Batch& batch, std::vector<i
   std::vector<ExactMetrics> out;
   for (int64_t p = batch.p0; p < batch.p1; ++p) {
     const auto& prompt = prompts_[size_t(p)];
-    auto solutions = s_.exact ? stage::listed_solutions(task, *prompt.record, *tokenizer_, s_.max_new_tokens)
-                              : std::nullopt;
+    auto solutions = s_.exact && exact_unavailable_.empty()
+                         ? stage::listed_solutions(task, *prompt.record, *tokenizer_, s_.max_new_tokens)
+                         : std::nullopt;
     if (!solutions) {
       ExactMetrics m;
       m.policy_mass = m.reference_mass = m.kl = m.tv = m.coverage = kNaN;
@@ -263,15 +274,15 @@ std::vector<ExactMetrics> EvalStage::exact_for(const Batch& batch, std::vector<i
 void EvalStage::process_batch(const Batch& batch) {
   const auto& bench = benchmarks_[size_t(batch.benchmark)];
   const int64_t k = s_.samples;
-  const GenerationParams& params = generation_[size_t(batch.benchmark)];
-  std::vector<GenerationRequest> requests;
+  const model::GenerationParams& params = generation_[size_t(batch.benchmark)];
+  std::vector<model::GenerationRequest> requests;
   for (int64_t p = batch.p0; p < batch.p1; ++p)
     for (int64_t j = 0; j < k; ++j) requests.push_back({prompts_[size_t(p)].tokens, p, j});
-  auto t0 = Clock::now();
-  auto results = generate(*policy_, requests, params, s_.seed, tokenizer_.get());
+  auto t0 = core::Clock::now();
+  auto results = model::generate(*policy_, requests, params, s_.seed, tokenizer_.get());
   times_.add("generate", t0);
 
-  t0 = Clock::now();
+  t0 = core::Clock::now();
   std::vector<const tasks::Record*> records;
   for (const auto& request : requests) records.push_back(prompts_[size_t(request.prompt_id)].record);
   const auto rewarded = stage::reward_responses(*bench.task, records, *tokenizer_, results);
@@ -291,8 +302,8 @@ void EvalStage::process_batch(const Batch& batch) {
       const auto& g = results[i];
       const auto& r = rewards[i];
       const bool correct = r.reason == tasks::Reason::Correct;
-      outcomes.push_back(
-          {correct, r.reward, r.canonical_key, int64_t(g.tokens.size()), g.finish_reason == FinishReason::Length});
+      outcomes.push_back({correct, r.reward, r.canonical_key, int64_t(g.tokens.size()),
+                          g.finish_reason == model::FinishReason::Length});
       if (correct) c.correct_responses.push_back(responses[i]);
       local_.prompt_index.push_back(p);
       local_.sample_index.push_back(j);
@@ -311,12 +322,12 @@ void EvalStage::process_batch(const Batch& batch) {
     cases.push_back(std::move(c));
   }
 
-  t0 = Clock::now();
+  t0 = core::Clock::now();
   std::vector<JudgeVerdict> verdicts(cases.size());
   if (judge_) verdicts = judge_->judge(cases);
   times_.add("judge", t0);
 
-  t0 = Clock::now();
+  t0 = core::Clock::now();
   std::vector<int64_t> reachable, unreachable;
   auto exact = exact_for(batch, reachable, unreachable);
   times_.add("exact", t0);
@@ -374,7 +385,7 @@ EvalSummary EvalStage::aggregate(std::vector<int64_t>& judge_counts) {
     judge_counts[b * kJudgeStatuses + size_t(local_.judge_status[i])] += 1;
     judge_counts[B * kJudgeStatuses + size_t(local_.judge_status[i])] += 1;
   }
-  comm_->all_reduce(judge_counts, ReduceOp::Sum);
+  comm_->all_reduce(judge_counts, dist::ReduceOp::Sum);
   return summarize(s_.samples, names, prompt_benchmark_, metric_names_, columns);
 }
 
@@ -389,6 +400,7 @@ void EvalStage::write_provenance() {
   f.set_attr("/", "seed", int64_t(s_.seed));
   f.set_attr("/", "batch_prompts", s_.batch_prompts);
   f.set_attr("/", "coverage_threshold", s_.coverage_threshold);
+  f.set_attr("/", "exact_not_available", exact_unavailable_);  // why the exact metrics are NaN ("" if they are not)
   f.set_attr("/", "model", s_.model_dir);
   f.set_attr("/", "model_fingerprint", policy_->fingerprint);
   f.set_attr("/", "tokenizer_fingerprint", tokenizer_->fingerprint());
@@ -402,11 +414,11 @@ void EvalStage::write_provenance() {
   for (const auto& b : benchmarks_)
     fingerprints += (fingerprints.empty() ? "" : ",") + b.spec.name + ":" + b.dataset.fingerprint();
   f.set_attr("/", "dataset_fingerprints", fingerprints);
-  write_run_provenance(f, config_, *comm_);
+  io::write_run_provenance(f, config_, *comm_);
 }
 
 void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t>& judge_counts) {
-  auto t0 = Clock::now();
+  auto t0 = core::Clock::now();
   auto& f = file_;
   const auto& L = local_;
   // Benchmarks (metadata every rank holds; rank 0 writes).
@@ -465,7 +477,7 @@ void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t
   f.write_ragged("/samples/tokens", L.tokens, s_.deflate);
   f.write_rows("/samples/length", L.length);
   f.write_rows("/samples/finish_reason", L.finish_reason);
-  f.set_attr("/samples/finish_reason", "names", partition::kFinishNames);
+  f.set_attr("/samples/finish_reason", "names", io::partition::kFinishNames);
   f.write_rows("/samples/reward", L.reward);
   f.write_rows("/samples/reason", L.reason);
   f.set_code_names("/samples/reason", tasks::reason_names());
@@ -522,10 +534,10 @@ void EvalStage::print_summary(const EvalSummary& summary, const std::vector<int6
                               double seconds) const {
   const auto slowest = times_.slowest_rank(*comm_);  // in the order of kPhases
   const double gen = slowest[0], rew = slowest[1], jud = slowest[2], exa = slowest[3], wri = slowest[4];
-  const int64_t tokens = comm_->all_reduce(generated_tokens_, ReduceOp::Sum);
-  const int64_t samples = comm_->all_reduce(samples_, ReduceOp::Sum);
+  const int64_t tokens = comm_->all_reduce(generated_tokens_, dist::ReduceOp::Sum);
+  const int64_t samples = comm_->all_reduce(samples_, dist::ReduceOp::Sum);
   if (!mpi_.is_root()) return;
-  Table t("disa eval: summary");
+  core::Table t("disa eval: summary");
   t.row("eval file", s_.out);
   t.row("benchmarks x prompts x k",
         fmt::format("{} x {} x {} = {} samples", benchmarks_.size(), prompts_.size(), s_.samples, samples));
@@ -548,15 +560,15 @@ void EvalStage::print_summary(const EvalSummary& summary, const std::vector<int6
 }
 
 std::string EvalStage::run() {
-  const auto start = Clock::now();
+  const auto start = core::Clock::now();
   load_inputs();
   plan_batches();
-  auto [b0, b1] = balanced_block(int64_t(batches_.size()), comm_->rank(), comm_->size());
-  log::info("eval: {} benchmark(s), {} prompts, k = {}, {} batches over {} rank(s)", benchmarks_.size(),
-            prompts_.size(), s_.samples, batches_.size(), comm_->size());
+  auto [b0, b1] = dist::balanced_block(int64_t(batches_.size()), comm_->rank(), comm_->size());
+  core::log::info("eval: {} benchmark(s), {} prompts, k = {}, {} batches over {} rank(s)", benchmarks_.size(),
+                  prompts_.size(), s_.samples, batches_.size(), comm_->size());
   for (int64_t b = b0; b < b1; ++b) {
     process_batch(batches_[size_t(b)]);
-    log::debug("batch {} of [{}, {}) done", b, b0, b1);
+    core::log::debug("batch {} of [{}, {}) done", b, b0, b1);
   }
   std::vector<int64_t> judge_counts;
   const EvalSummary summary = aggregate(judge_counts);
@@ -565,20 +577,20 @@ std::string EvalStage::run() {
     if (!dir.empty()) std::filesystem::create_directories(dir);
   }
   comm_->barrier();
-  file_ = h5::File::create(s_.out, comm_->comm(), kEvalFormat, kEvalFormatVersion);
+  file_ = io::h5::File::create(s_.out, comm_->comm(), kEvalFormat, kEvalFormatVersion);
   write_provenance();
   write_file(summary, judge_counts);
   file_.commit();
   write_side_files(summary);
-  print_summary(summary, judge_counts, seconds_since(start));
+  print_summary(summary, judge_counts, core::seconds_since(start));
   return s_.out;
 }
 
 }  // namespace
 
-void add_eval_options(Options& o) { settings_table().declare(o); }
+void add_eval_options(core::Options& o) { settings_table().declare(o); }
 
-std::string run_eval(const Config& config, MpiContext& mpi) {
+std::string run_eval(const core::Config& config, dist::MpiContext& mpi) {
   EvalStage stage(config, mpi);
   return stage.run();
 }

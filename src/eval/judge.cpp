@@ -129,7 +129,7 @@ JudgeTemplate::JudgeTemplate(std::string text, std::string origin)
              "{}: the judge prompt template has no {{responses}} placeholder", origin_);
   try {
     render("problem", {"a", "b"});
-  } catch (const Error& e) {
+  } catch (const core::Error& e) {
     DISA_THROW(ConfigError,
                "{}: bad judge prompt template (placeholders: {{problem}}, {{responses}}, "
                "{{count}}; {{{{ and }}}} for literal braces): {}",
@@ -155,15 +155,15 @@ Judge::Judge(const JudgeSettings& settings, torch::Device device, torch::Dtype d
     : settings_(settings), template_(JudgeTemplate::load(settings.template_path, "judge.prompt")) {
   if (!std::filesystem::is_directory(settings_.model_dir))
     DISA_THROW(ConfigError, "option --judge.model: model directory '{}' does not exist", settings_.model_dir);
-  model_ = load_model(settings_.model_dir, device, dtype);
+  model_ = model::load_model(settings_.model_dir, device, dtype);
   model_->eval();
-  tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(settings_.model_dir));
-  restrict_to_tokenizer(*model_, *tokenizer_);
+  tokenizer_ = std::make_unique<model::Tokenizer>(model::Tokenizer::load(settings_.model_dir));
+  model::restrict_to_tokenizer(*model_, *tokenizer_);
 }
 
 std::vector<JudgeVerdict> Judge::judge(const std::vector<JudgeCase>& cases) {
   std::vector<JudgeVerdict> verdicts(cases.size());
-  std::vector<GenerationRequest> requests;
+  std::vector<model::GenerationRequest> requests;
   std::vector<size_t> asked;
   const int64_t configured = model_->config().max_position_embeddings;
   const int64_t context = configured > 0 ? configured : std::numeric_limits<int64_t>::max() / 2;
@@ -202,15 +202,15 @@ std::vector<JudgeVerdict> Judge::judge(const std::vector<JudgeCase>& cases) {
     asked.push_back(i);
   }
   if (requests.empty()) return verdicts;
-  GenerationParams params;
+  model::GenerationParams params;
   params.sampling.temperature = settings_.temperature;
   params.max_new_tokens = settings_.max_new_tokens;
   params.max_batch_size = settings_.max_batch_size;
-  set_model_stops(params, *model_, *tokenizer_);
-  auto results = generate(*model_, requests, params, settings_.seed, tokenizer_.get());
+  model::set_model_stops(params, *model_, *tokenizer_);
+  auto results = model::generate(*model_, requests, params, settings_.seed, tokenizer_.get());
   for (size_t k = 0; k < asked.size(); ++k) {
     auto& v = verdicts[asked[k]];
-    v.answer = response_text(*tokenizer_, results[k].tokens);
+    v.answer = model::response_text(*tokenizer_, results[k].tokens);
     if (auto count = parse_judge_answer(v.answer, v.shown)) {
       v.status = JudgeStatus::Parsed;
       v.strategies = double(*count);

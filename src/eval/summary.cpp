@@ -91,7 +91,7 @@ EvalSummary summarize(int64_t k, const std::vector<std::string>& benchmark_names
 }
 
 EvalSummary read_eval_summary(const std::string& path) {
-  auto f = h5::File::open(path, kEvalFormat, kEvalFormatVersion);
+  auto f = io::h5::File::open(path, kEvalFormat, kEvalFormatVersion);
   EvalSummary s;
   try {
     s.k = f.attr_int("/", "samples_per_prompt");
@@ -116,9 +116,9 @@ EvalSummary read_eval_summary(const std::string& path) {
       for (size_t r = 0; r < mean.size(); ++r) row.push_back({mean[r], se[r], count[r]});
       s.values[m] = std::move(row);
     }
-  } catch (const IoError&) {
+  } catch (const core::IoError&) {
     throw;
-  } catch (const Error& e) {
+  } catch (const core::Error& e) {
     DISA_THROW(IoError, "'{}': cannot read the evaluation summary: {}", path, e.what());
   }
   if (s.prompts.size() != s.rows.size())
@@ -171,7 +171,7 @@ std::string render_summary_table(const EvalSummary& s) {
     for (const auto& m : metrics) row.push_back(format_cell(s.values.at(m)[r], true));
     rows.push_back(std::move(row));
   }
-  std::string out = render_grid(header, rows);
+  std::string out = core::render_grid(header, rows);
   if (!out.empty() && out.back() != '\n') out += '\n';
   return out;
 }

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-namespace disa::h5 {
+namespace disa::io::h5 {
 namespace {
 
 // Collects the HDF5 error stack into one line.
@@ -27,8 +27,8 @@ herr_t walk_error(unsigned n, const H5E_error2_t* err, void* out) {
   std::string stack;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_error, &stack);
   H5Eclear2(H5E_DEFAULT);
-  throw IoError(fmt::format("{}: HDF5 call {} failed at {}: {}", context, call, source_location(file, line),
-                            stack.empty() ? "no HDF5 message" : stack));
+  throw core::IoError(fmt::format("{}: HDF5 call {} failed at {}: {}", context, call, core::source_location(file, line),
+                                  stack.empty() ? "no HDF5 message" : stack));
 }
 
 // HDF5's automatic error printing is replaced by our messages.
@@ -38,18 +38,18 @@ struct SilenceHdf5 {
 const SilenceHdf5 g_silence;
 
 }  // namespace
-}  // namespace disa::h5
+}  // namespace disa::io::h5
 
 // Checks an HDF5 call returning herr_t/hid_t (negative on failure); `context` names
 // the file/dataset involved.
-#define DISA_H5_CHECK(call, context)                                               \
-  ([&]() {                                                                         \
-    auto disa_h5_rc_ = (call);                                                     \
-    if (disa_h5_rc_ < 0) ::disa::h5::throw_h5(#call, __FILE__, __LINE__, context); \
-    return disa_h5_rc_;                                                            \
+#define DISA_H5_CHECK(call, context)                                                   \
+  ([&]() {                                                                             \
+    auto disa_h5_rc_ = (call);                                                         \
+    if (disa_h5_rc_ < 0) ::disa::io::h5::throw_h5(#call, __FILE__, __LINE__, context); \
+    return disa_h5_rc_;                                                                \
   }())
 
-namespace disa::h5 {
+namespace disa::io::h5 {
 namespace {
 
 // The HDF5 memory type of T (the types the file layer instantiates).
@@ -759,4 +759,4 @@ DISA_H5_INSTANTIATE(int32_t)
 DISA_H5_INSTANTIATE(int64_t)
 DISA_H5_INSTANTIATE(uint64_t)
 
-}  // namespace disa::h5
+}  // namespace disa::io::h5

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace disa::partition {
+namespace disa::io::partition {
 
 std::string anchor_dataset(const std::string& residual) {
   if (residual == kSequenceAnchor) return "/anchors/log_z_hat";
@@ -236,4 +236,4 @@ int64_t Writer::append(const Trajectories& rows, int64_t batch) {
   return first;
 }
 
-}  // namespace disa::partition
+}  // namespace disa::io::partition

@@ -8,9 +8,9 @@
 #include "disa/dist/communicator.hpp"
 #include "disa/io/hdf5.hpp"
 
-namespace disa {
+namespace disa::io {
 
-void write_run_provenance(h5::File& f, const Config& config, Communicator& comm) {
+void write_run_provenance(h5::File& f, const core::Config& config, dist::Communicator& comm) {
   f.set_attr("/", "world_size", int64_t(comm.size()));
   f.set_attr("/", "code_version", fmt::format("disa {} ({})", DISA_VERSION_STRING, DISA_GIT_DESCRIBE));
   f.set_attr("/", "config", config.to_ini());
@@ -25,4 +25,4 @@ void write_run_provenance(h5::File& f, const Config& config, Communicator& comm)
   f.set_attr("/", "created", created);
 }
 
-}  // namespace disa
+}  // namespace disa::io

@@ -19,7 +19,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa::safetensors {
+namespace disa::io::safetensors {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -327,4 +327,4 @@ std::vector<std::string> write_checkpoint(const std::string& dir, const std::vec
   return names;
 }
 
-}  // namespace disa::safetensors
+}  // namespace disa::io::safetensors

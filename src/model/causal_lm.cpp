@@ -9,7 +9,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa {
+namespace disa::model {
 
 namespace F = torch::nn::functional;
 
@@ -344,4 +344,4 @@ PaddedBatch left_pad(const std::vector<std::vector<int32_t>>& sequences, torch::
   return b;
 }
 
-}  // namespace disa
+}  // namespace disa::model

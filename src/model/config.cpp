@@ -9,7 +9,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa {
+namespace disa::model {
 
 using json = nlohmann::json;
 
@@ -437,4 +437,4 @@ ModelConfig preset_config(const std::string& arch, const std::string& size) {
   return c;
 }
 
-}  // namespace disa
+}  // namespace disa::model

@@ -8,7 +8,7 @@
 #include "disa/core/error.hpp"
 #include "disa/model/tokenizer.hpp"
 
-namespace disa {
+namespace disa::model {
 
 void restrict_to_tokenizer(CausalLMImpl& model, const Tokenizer& tokenizer) {
   if (model.config().vocab_size > tokenizer.vocab_size()) model.limit_output_vocab(tokenizer.vocab_size());
@@ -171,4 +171,4 @@ std::vector<GenerationResult> generate(CausalLMImpl& model, const std::vector<Ge
   return results;
 }
 
-}  // namespace disa
+}  // namespace disa::model

@@ -13,7 +13,7 @@
 #include "disa/core/error.hpp"
 #include "disa/io/safetensors.hpp"
 
-namespace disa {
+namespace disa::model {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -105,7 +105,7 @@ void save_lora_adapter(CausalLMImpl& model, const LoraConfig& config, const std:
   fs::create_directories(dir, ec);
   if (ec) DISA_THROW(IoError, "{}: cannot create directory: {}", dir, ec.message());
   std::vector<torch::Tensor> keep;
-  std::vector<safetensors::TensorData> tensors;
+  std::vector<io::safetensors::TensorData> tensors;
   for (auto& [name, proj] : model.projections()) {
     if (!proj->has_lora()) continue;
     for (auto [suffix, t] : {std::pair<const char*, torch::Tensor>{"lora_A", proj->lora_A}, {"lora_B", proj->lora_B}}) {
@@ -114,16 +114,16 @@ void save_lora_adapter(CausalLMImpl& model, const LoraConfig& config, const std:
           c.scalar_type() != torch::kFloat16)
         c = c.to(torch::kFloat32);
       keep.push_back(c);
-      safetensors::DType dt = c.scalar_type() == torch::kFloat32    ? safetensors::DType::F32
-                              : c.scalar_type() == torch::kBFloat16 ? safetensors::DType::BF16
-                                                                    : safetensors::DType::F16;
+      io::safetensors::DType dt = c.scalar_type() == torch::kFloat32    ? io::safetensors::DType::F32
+                                  : c.scalar_type() == torch::kBFloat16 ? io::safetensors::DType::BF16
+                                                                        : io::safetensors::DType::F16;
       tensors.push_back({fmt::format("base_model.model.{}.{}.weight", name, suffix), dt,
                          std::vector<int64_t>(c.sizes().begin(), c.sizes().end()), c.data_ptr(),
                          static_cast<size_t>(c.nbytes())});
     }
   }
   DISA_CHECK(!tensors.empty(), ModelError, "save_lora_adapter: the model has no adapters");
-  safetensors::write_file((fs::path(dir) / "adapter_model.safetensors").string(), tensors, {{"format", "pt"}});
+  io::safetensors::write_file((fs::path(dir) / "adapter_model.safetensors").string(), tensors, {{"format", "pt"}});
   json j = {{"peft_type", "LORA"},
             {"task_type", "CAUSAL_LM"},
             {"base_model_name_or_path", base_model_name_or_path},
@@ -184,11 +184,11 @@ LoraConfig load_lora_adapter(CausalLMImpl& model, const std::string& dir) {
   c.target_modules = tm.get<std::vector<std::string>>();
   try {
     c.validate();
-  } catch (const ConfigError& e) {
+  } catch (const core::ConfigError& e) {
     DISA_THROW(ModelError, "{}: {}", cpath, e.what());
   }
   apply_lora(model, c, 0);
-  auto file = safetensors::File::open((fs::path(dir) / "adapter_model.safetensors").string());
+  auto file = io::safetensors::File::open((fs::path(dir) / "adapter_model.safetensors").string());
   std::set<std::string> used;
   std::vector<std::string> missing;
   torch::NoGradGuard no_grad;
@@ -204,12 +204,12 @@ LoraConfig load_lora_adapter(CausalLMImpl& model, const std::string& dir) {
       used.insert(key);
       DISA_CHECK(c10::IntArrayRef(v->shape) == t.sizes(), ModelError, "{}: tensor {} has shape [{}], expected [{}]",
                  file->path(), key, fmt::join(v->shape, ", "), fmt::join(t.sizes(), ", "));
-      torch::Dtype dt = v->dtype == safetensors::DType::F32    ? torch::kFloat32
-                        : v->dtype == safetensors::DType::BF16 ? torch::kBFloat16
-                        : v->dtype == safetensors::DType::F16  ? torch::kFloat16
-                                                               : torch::ScalarType::Undefined;
+      torch::Dtype dt = v->dtype == io::safetensors::DType::F32    ? torch::kFloat32
+                        : v->dtype == io::safetensors::DType::BF16 ? torch::kBFloat16
+                        : v->dtype == io::safetensors::DType::F16  ? torch::kFloat16
+                                                                   : torch::ScalarType::Undefined;
       DISA_CHECK(dt != torch::ScalarType::Undefined, ModelError, "{}: tensor {} has unsupported dtype {}", file->path(),
-                 key, safetensors::dtype_name(v->dtype));
+                 key, io::safetensors::dtype_name(v->dtype));
       torch::Tensor src = torch::empty(v->shape, torch::TensorOptions().dtype(dt));
       std::memcpy(src.data_ptr(), v->data, v->nbytes);
       t.copy_(src);
@@ -226,4 +226,4 @@ LoraConfig load_lora_adapter(CausalLMImpl& model, const std::string& dir) {
   return c;
 }
 
-}  // namespace disa
+}  // namespace disa::model

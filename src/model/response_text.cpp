@@ -3,7 +3,7 @@
 
 #include "disa/model/tokenizer.hpp"
 
-namespace disa {
+namespace disa::model {
 
 std::string response_text(const Tokenizer& tokenizer, const std::vector<int32_t>& ids) {
   const int64_t vocab = tokenizer.vocab_size();
@@ -20,4 +20,4 @@ std::string response_text(const Tokenizer& tokenizer, const std::vector<int32_t>
   return text + tokenizer.decode(run, /*skip_special_tokens=*/true);
 }
 
-}  // namespace disa
+}  // namespace disa::model

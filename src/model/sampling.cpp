@@ -6,7 +6,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa {
+namespace disa::model {
 
 void SamplingParams::validate() const {
   if (!(temperature >= 0.0)) DISA_THROW(ConfigError, "sampling temperature must be >= 0 (got {})", temperature);
@@ -76,4 +76,4 @@ torch::Tensor inverse_cdf_sample(const torch::Tensor& log_q, const torch::Tensor
   return torch::minimum(idx, last);
 }
 
-}  // namespace disa
+}  // namespace disa::model

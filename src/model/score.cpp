@@ -7,7 +7,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa {
+namespace disa::model {
 
 namespace {
 
@@ -222,4 +222,4 @@ ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items, cons
   return r;
 }
 
-}  // namespace disa
+}  // namespace disa::model

@@ -13,10 +13,10 @@
 #include "disa/core/error.hpp"
 #include "disa/io/safetensors.hpp"
 
-namespace disa {
+namespace disa::model {
 
 namespace fs = std::filesystem;
-namespace st = safetensors;
+namespace st = io::safetensors;
 using json = nlohmann::json;
 
 torch::Dtype parse_dtype_name(const std::string& name) {
@@ -163,7 +163,7 @@ CausalLM load_model(const std::string& dir, torch::Device device, torch::Dtype d
     if (!missing.empty()) msg += fmt::format("; missing tensors: {}", fmt::join(missing, ", "));
     if (!unexpected.empty()) msg += fmt::format("; unexpected tensors: {}", fmt::join(unexpected, ", "));
     if (!mismatched.empty()) msg += fmt::format("; shape mismatches: {}", fmt::join(mismatched, ", "));
-    throw ModelError(msg);
+    throw core::ModelError(msg);
   }
   model->fingerprint = fingerprint_of(config, ckpt);
   model->eval();
@@ -255,4 +255,4 @@ void save_model(CausalLMImpl& model, const std::string& dir, const SaveOptions& 
   model.fingerprint = model_fingerprint(dir);
 }
 
-}  // namespace disa
+}  // namespace disa::model

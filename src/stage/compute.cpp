@@ -7,20 +7,20 @@
 
 namespace disa::stage {
 
-OptionTable<ComputeSettings> compute_option_table(const std::string& command) {
-  OptionTable<ComputeSettings> t;
+core::OptionTable<ComputeSettings> compute_option_table(const std::string& command) {
+  core::OptionTable<ComputeSettings> t;
   t.text(command + ".device", DISA_FIELD(device), "auto, cpu or cuda (rank r uses cuda:local_rank)");
   t.integer(command + ".threads", DISA_FIELD(threads),
             "CPU threads per rank (0: hardware threads / ranks per node); fix it for results that are bitwise "
             "identical across rank counts",
-            at_least<int64_t>(0, "0: hardware threads / ranks per node"));
+            core::at_least<int64_t>(0, "0: hardware threads / ranks per node"));
   return t;
 }
 
-torch::Device setup_compute(MpiContext& mpi, const ComputeSettings& compute) {
-  const torch::Device device = select_device(mpi, compute.device);
-  const int threads = configure_threads(mpi, compute.threads);
-  log::debug("compute threads per rank: {}", threads);
+torch::Device setup_compute(dist::MpiContext& mpi, const ComputeSettings& compute) {
+  const torch::Device device = dist::select_device(mpi, compute.device);
+  const int threads = dist::configure_threads(mpi, compute.threads);
+  core::log::debug("compute threads per rank: {}", threads);
   return device;
 }
 

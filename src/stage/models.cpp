@@ -17,8 +17,8 @@ void require_directory(const ModelSource& m) {
     DISA_THROW(ConfigError, "option --{}: weights directory '{}' does not exist", m.option, m.weights_dir);
 }
 
-CausalLM load_weights(const ModelSource& m, torch::Device device, torch::Dtype dtype) {
-  return load_model(m.weights_dir.empty() ? m.dir : m.weights_dir, device, dtype);
+model::CausalLM load_weights(const ModelSource& m, torch::Device device, torch::Dtype dtype) {
+  return model::load_model(m.weights_dir.empty() ? m.dir : m.weights_dir, device, dtype);
 }
 
 }  // namespace
@@ -28,10 +28,10 @@ LoadedModels load_models(const ModelSource& first, const std::optional<ModelSour
   require_directory(first);
   if (second) require_directory(*second);
   LoadedModels out;
-  auto tokenizer = std::make_shared<Tokenizer>(Tokenizer::load(first.dir));
+  auto tokenizer = std::make_shared<model::Tokenizer>(model::Tokenizer::load(first.dir));
   if (second) {
     // Compared before any weights are read: a mismatch fails in milliseconds.
-    const Tokenizer other = Tokenizer::load(second->dir);
+    const model::Tokenizer other = model::Tokenizer::load(second->dir);
     if (other.fingerprint() != tokenizer->fingerprint())
       DISA_THROW(ModelError,
                  "the {} '{}' (--{}) has another tokenizer than the {} '{}' (--{}; fingerprints {} vs {}): {}",
@@ -39,10 +39,10 @@ LoadedModels load_models(const ModelSource& first, const std::optional<ModelSour
                  tokenizer->fingerprint(), why_same_tokenizer);
   }
   out.first = load_weights(first, device, dtype);
-  restrict_to_tokenizer(*out.first, *tokenizer);
+  model::restrict_to_tokenizer(*out.first, *tokenizer);
   if (second) {
     out.second = load_weights(*second, device, dtype);
-    restrict_to_tokenizer(*out.second, *tokenizer);
+    model::restrict_to_tokenizer(*out.second, *tokenizer);
   }
   out.tokenizer = std::move(tokenizer);
   return out;

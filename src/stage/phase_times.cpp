@@ -15,13 +15,13 @@ size_t PhaseTimes::index(const std::string& phase) const {
   return size_t(it - phases_.begin());
 }
 
-void PhaseTimes::add(const std::string& phase, Clock::time_point start) {
-  seconds_[index(phase)] += seconds_since(start);
+void PhaseTimes::add(const std::string& phase, core::Clock::time_point start) {
+  seconds_[index(phase)] += core::seconds_since(start);
 }
 
-std::vector<double> PhaseTimes::slowest_rank(Communicator& comm) const {
+std::vector<double> PhaseTimes::slowest_rank(dist::Communicator& comm) const {
   std::vector<double> out = seconds_;
-  comm.all_reduce(out, ReduceOp::Max);
+  comm.all_reduce(out, dist::ReduceOp::Max);
   return out;
 }
 

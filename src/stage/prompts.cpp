@@ -6,7 +6,7 @@
 namespace disa::stage {
 
 std::vector<EncodedPrompt> encode_prompts(const tasks::Task& task, const tasks::Dataset& dataset,
-                                          const Tokenizer& tokenizer, const std::string& where) {
+                                          const model::Tokenizer& tokenizer, const std::string& where) {
   std::vector<EncodedPrompt> out;
   out.reserve(dataset.size());
   for (size_t i = 0; i < dataset.size(); ++i) {

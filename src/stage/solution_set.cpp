@@ -8,8 +8,15 @@
 
 namespace disa::stage {
 
+std::optional<std::string> inexact_solution_scoring(const model::Tokenizer& tokenizer) {
+  if (tokenizer.unique_tokenization()) return std::nullopt;
+  return "the tokenizer of '" + tokenizer.directory() +
+         "' has merged (multi-byte) tokens, so a listed solution has many token sequences and scoring its one "
+         "encoding gives a lower bound on its probability, not the probability";
+}
+
 std::optional<SolutionSet> listed_solutions(const tasks::Task& task, const tasks::Record& record,
-                                            const Tokenizer& tokenizer, int64_t max_new_tokens) {
+                                            const model::Tokenizer& tokenizer, int64_t max_new_tokens) {
   auto listed = task.enumerate_solutions(record);
   if (!listed) return std::nullopt;
   SolutionSet set;
@@ -23,19 +30,19 @@ std::optional<SolutionSet> listed_solutions(const tasks::Task& task, const tasks
   return set;
 }
 
-std::vector<double> score_solutions(CausalLMImpl& model, const std::vector<int32_t>& prompt,
+std::vector<double> score_solutions(model::CausalLMImpl& model, const std::vector<int32_t>& prompt,
                                     const SolutionSet& solutions, int64_t batch) {
   DISA_CHECK(batch >= 1, ConfigError, "score_solutions: batch {} < 1", batch);
   const auto& all = solutions.reachable;
   std::vector<double> out;
   out.reserve(all.size());
-  ScoreOptions options;
+  model::ScoreOptions options;
   options.max_batch_size = batch;
   // One chunk of `batch` at a time: memory bounded by the batch, not by |C|.
   for (size_t i = 0; i < all.size(); i += size_t(batch)) {
-    std::vector<ScoreItem> chunk;
+    std::vector<model::ScoreItem> chunk;
     for (size_t j = i; j < std::min(all.size(), i + size_t(batch)); ++j) chunk.push_back({prompt, all[j]});
-    for (double l : score(model, chunk, options).sums()) out.push_back(l);
+    for (double l : model::score(model, chunk, options).sums()) out.push_back(l);
   }
   return out;
 }

@@ -121,9 +121,9 @@ ExactMetrics exact_metrics(const std::vector<double>& log_policy, const std::vec
     m.kl = m.tv = m.coverage = kNaN;
     return m;
   }
-  const double log_policy_mass = logsumexp(log_policy);
+  const double log_policy_mass = core::logsumexp(log_policy);
   m.policy_mass = std::exp(log_policy_mass);
-  const double log_reference_mass = with_reference ? logsumexp(log_reference) : kNaN;
+  const double log_reference_mass = with_reference ? core::logsumexp(log_reference) : kNaN;
   m.reference_mass = with_reference ? std::exp(log_reference_mass) : kNaN;
 
   const bool policy_defined = log_policy_mass > -kInf;

@@ -114,7 +114,7 @@ Dataset CodeTask::make_dataset() const {
   for (const auto& r : ds.records()) {
     try {
       parse_code_tests(r);
-    } catch (const DataError& e) {
+    } catch (const core::DataError& e) {
       DISA_THROW(DataError, "{}: {}", options_.data_path, e.what());
     }
   }

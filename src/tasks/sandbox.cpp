@@ -90,7 +90,7 @@ SandboxResult run_job(const SandboxLimits& limits, const SandboxJob& job) {
   raw.network_namespace = plan.unshare_net;
   raw.mount_namespace = plan.unshare_mount;
   if (plan.unshare_mount && raw.remount_failures > 0)
-    log::debug("sandbox: {} read-only remounts failed", raw.remount_failures);
+    core::log::debug("sandbox: {} read-only remounts failed", raw.remount_failures);
   return classify(raw, limits);
 }  // the working directory is removed here, then the uid lease released
 

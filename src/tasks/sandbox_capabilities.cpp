@@ -46,19 +46,19 @@ const SandboxCapabilities& sandbox_capabilities() {
   static SandboxCapabilities caps = [] {
     SandboxCapabilities c = probe_capabilities();
     if (!c.can_unshare_net)
-      log::warn(
+      core::log::warn(
           "sandbox: no new network namespace permitted; programs keep network access "
           "(see docs/tasks.md, sandbox fallbacks)");
     if (!c.can_setuid) {
       // Same uid as the programs: make this process non-dumpable so that they cannot
       // read its /proc/<pid>/environ, mem or fds (ptrace access checks).
       prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-      log::warn(
+      core::log::warn(
           "sandbox: not root; programs run under this uid (RLIMIT_NPROC per user); "
           "this process is made non-dumpable to hide its environment");
     }
     if (!c.can_unshare_mount)
-      log::warn(
+      core::log::warn(
           "sandbox: no mount namespace permitted; the file system is not made "
           "read-only outside the working directory");
     return c;

@@ -97,7 +97,7 @@ void kill_all_of_uid(uid_t uid) {
     if (!uid_has_live_processes(uid)) return;
     usleep(2000);
   }
-  log::warn("sandbox: processes of uid {} survive SIGKILL", uid);
+  core::log::warn("sandbox: processes of uid {} survive SIGKILL", uid);
 }
 
 WorkDir::WorkDir(const std::string& root) {
@@ -112,7 +112,7 @@ WorkDir::WorkDir(const std::string& root) {
 WorkDir::~WorkDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);
-  if (ec) log::warn("sandbox: cannot remove {}: {}", path_.string(), ec.message());
+  if (ec) core::log::warn("sandbox: cannot remove {}: {}", path_.string(), ec.message());
 }
 
 void WorkDir::write(const std::string& name, const std::string& text) const {

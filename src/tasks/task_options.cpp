@@ -5,21 +5,22 @@
 #include "disa/core/option_table.hpp"
 
 namespace disa::tasks {
-const OptionTable<TaskOptions>& task_option_table() {
-  static const OptionTable<TaskOptions> table = [] {
-    OptionTable<TaskOptions> t;
+const core::OptionTable<TaskOptions>& task_option_table() {
+  static const core::OptionTable<TaskOptions> table = [] {
+    core::OptionTable<TaskOptions> t;
     t.text("task.name", DISA_FIELD(name), "task: countdown, graph_paths, math or code");
     t.text("task.prompt-template", DISA_FIELD(prompt_template),
            "prompt template with {field} placeholders ({{ }} for braces, \\n for a newline); empty: the task's "
            "default");
-    t.integer("task.seed", DISA_FIELD(seed), "synthetic tasks: generation seed", at_least<int64_t>(0));
+    t.integer("task.seed", DISA_FIELD(seed), "synthetic tasks: generation seed", core::at_least<int64_t>(0));
     t.text("task.split", DISA_FIELD(split), "synthetic tasks: train or test (disjoint by content)",
            {[](const std::string& v) { return v == "train" || v == "test"; }, "must be train or test"});
     t.integer("task.test-percent", DISA_FIELD(test_percent),
-              "synthetic tasks: percent of prompt contents that belong to the test split", within<int64_t>(1, 99));
-    t.integer("task.count", DISA_FIELD(count), "synthetic tasks: number of prompts", within<int64_t>(1, 1000000));
+              "synthetic tasks: percent of prompt contents that belong to the test split",
+              core::within<int64_t>(1, 99));
+    t.integer("task.count", DISA_FIELD(count), "synthetic tasks: number of prompts", core::within<int64_t>(1, 1000000));
     t.integer("task.min-solutions", DISA_FIELD(min_solutions),
-              "synthetic tasks: least number of correct responses per prompt", at_least<int64_t>(1));
+              "synthetic tasks: least number of correct responses per prompt", core::at_least<int64_t>(1));
     t.integer("task.max-solutions", DISA_FIELD(max_solutions),
               "synthetic tasks: largest number of correct responses per prompt");
     t.integer("task.countdown-operands", DISA_FIELD(countdown_operands), "countdown: numbers per prompt (2..5)");
@@ -41,27 +42,27 @@ const OptionTable<TaskOptions>& task_option_table() {
     t.text("task.code-reward", DISA_FIELD(code_reward),
            "code: binary (all tests pass) or fraction (fraction of tests passed)");
     t.integer("task.max-response-chars", DISA_FIELD(response_limits.max_chars),
-              "responses longer than this get reward 0 (too_long)", at_least<int64_t>(1));
+              "responses longer than this get reward 0 (too_long)", core::at_least<int64_t>(1));
     t.text("sandbox.python", DISA_FIELD(sandbox.python), "absolute path of the Python interpreter",
            {[](const std::string& v) { return !v.empty() && v[0] == '/'; }, "must be an absolute path"});
-    t.real("sandbox.cpu-seconds", DISA_FIELD(sandbox.cpu_seconds), "CPU-time limit per test run", above(0.0));
-    t.real("sandbox.wall-seconds", DISA_FIELD(sandbox.wall_seconds), "wall-clock limit per test run", above(0.0));
+    t.real("sandbox.cpu-seconds", DISA_FIELD(sandbox.cpu_seconds), "CPU-time limit per test run", core::above(0.0));
+    t.real("sandbox.wall-seconds", DISA_FIELD(sandbox.wall_seconds), "wall-clock limit per test run", core::above(0.0));
     t.integer("sandbox.memory-mb", DISA_FIELD(sandbox.memory_mb), "address-space limit per test run (MiB)",
-              at_least<int64_t>(16));
+              core::at_least<int64_t>(16));
     t.integer("sandbox.max-processes", DISA_FIELD(sandbox.max_processes), "process limit per test run",
-              at_least<int64_t>(1));
+              core::at_least<int64_t>(1));
     t.integer("sandbox.max-file-mb", DISA_FIELD(sandbox.max_file_mb), "largest file a test run may write (MiB)",
-              at_least<int64_t>(1));
+              core::at_least<int64_t>(1));
     t.integer("sandbox.max-open-files", DISA_FIELD(sandbox.max_open_files), "open-file limit per test run",
-              at_least<int64_t>(8));
+              core::at_least<int64_t>(8));
     t.text("sandbox.work-root", DISA_FIELD(sandbox.work_root), "directory for the temporary working dirs");
     t.integer("sandbox.uid-base", DISA_FIELD(sandbox.uid_base), "first private uid for test runs (as root)",
-              at_least<int64_t>(1000));
-    t.integer("sandbox.uid-count", DISA_FIELD(sandbox.uid_count), "number of private uids", at_least<int64_t>(1));
+              core::at_least<int64_t>(1000));
+    t.integer("sandbox.uid-count", DISA_FIELD(sandbox.uid_count), "number of private uids", core::at_least<int64_t>(1));
     t.flag("sandbox.require-network-isolation", DISA_FIELD(sandbox.require_network_isolation),
            "fail instead of running without a private network namespace");
     t.integer("sandbox.concurrency", DISA_FIELD(sandbox_concurrency), "test runs executed at the same time",
-              at_least<int64_t>(1));
+              core::at_least<int64_t>(1));
     t.check(
         "task.max-solutions", [](const TaskOptions& o) { return o.max_solutions >= o.min_solutions; },
         "must be >= task.min-solutions");
@@ -70,8 +71,8 @@ const OptionTable<TaskOptions>& task_option_table() {
   return table;
 }
 
-void add_task_options(Options& o) { task_option_table().declare(o); }
+void add_task_options(core::Options& o) { task_option_table().declare(o); }
 
-TaskOptions task_options_from_config(const Config& c) { return task_option_table().read(c); }
+TaskOptions task_options_from_config(const core::Config& c) { return task_option_table().read(c); }
 
 }  // namespace disa::tasks

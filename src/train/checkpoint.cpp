@@ -36,7 +36,12 @@ void write_state(const std::string& dir, const CheckpointState& s) {
                    {"metric_rows", s.metric_rows},
                    {"algorithm", s.algorithm},
                    {"seed", s.seed},
-                   {"world_size", s.world_size}};
+                   {"world_size", s.world_size},
+                   {"guard",
+                    {{"recent_loss", s.guard.recent_loss},
+                     {"recent_grad_norm", s.guard.recent_grad_norm},
+                     {"consecutive_skips", s.guard.consecutive_skips},
+                     {"skipped_updates", s.guard.skipped_updates}}}};
   std::ofstream out(dir + "/state.json");
   out << j.dump(2) << "\n";
   DISA_CHECK(out.good(), IoError, "cannot write '{}/state.json'", dir);
@@ -55,6 +60,13 @@ CheckpointState read_state(const std::string& dir) {
     s.algorithm = j.at("algorithm").get<std::string>();
     s.seed = j.at("seed").get<int64_t>();
     s.world_size = j.at("world_size").get<int64_t>();
+    if (j.contains("guard")) {
+      const auto& g = j.at("guard");
+      s.guard.recent_loss = g.at("recent_loss").get<std::deque<double>>();
+      s.guard.recent_grad_norm = g.at("recent_grad_norm").get<std::deque<double>>();
+      s.guard.consecutive_skips = g.at("consecutive_skips").get<int64_t>();
+      s.guard.skipped_updates = g.at("skipped_updates").get<int64_t>();
+    }
     return s;
   } catch (const nlohmann::json::exception& e) {
     DISA_THROW(DataError, "'{}': {}", path, e.what());
@@ -98,8 +110,8 @@ void prune_checkpoints(const std::string& out_dir, int64_t keep) {
 std::optional<ResumePoint> find_resume_point(const std::string& out_dir, const std::string& algorithm, uint64_t seed) {
   auto dir = latest_complete_checkpoint(out_dir);
   if (!dir) {
-    log::warn("train: --train.resume given but '{}/checkpoints' has no complete checkpoint; starting at step 0",
-              out_dir);
+    core::log::warn("train: --train.resume given but '{}/checkpoints' has no complete checkpoint; starting at step 0",
+                    out_dir);
     return std::nullopt;
   }
   ResumePoint r{*dir, read_state(*dir)};
@@ -114,7 +126,7 @@ std::optional<ResumePoint> find_resume_point(const std::string& out_dir, const s
 
 void refuse_existing_run(const std::string& out_dir) {
   const bool has_metrics = fs::exists(out_dir + "/train.h5") ||
-                           fs::exists(out_dir + "/train.h5" + h5::kIncompleteSuffix);
+                           fs::exists(out_dir + "/train.h5" + io::h5::kIncompleteSuffix);
   DISA_CHECK(!has_metrics && !latest_complete_checkpoint(out_dir), ConfigError,
              "option --train.out: '{}' already holds a training run (train.h5 or checkpoints); continue it with "
              "--train.resume, or choose another --train.out (or delete it)",

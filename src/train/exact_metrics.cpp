@@ -9,6 +9,7 @@
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/work_split.hpp"
 #include "disa/model/tokenizer.hpp"
+#include "disa/stage/solution_set.hpp"
 #include "disa/stage/statistics.hpp"
 #include "disa/tasks/task.hpp"
 
@@ -18,9 +19,11 @@ namespace {
 constexpr int64_t kScoreBatch = 64;
 }  // namespace
 
-ExactMetrics::ExactMetrics(const tasks::Task& task, const Tokenizer& tokenizer, const std::vector<Prompt>& prompts,
-                           int64_t count, int64_t max_new_tokens)
+ExactMetrics::ExactMetrics(const tasks::Task& task, const model::Tokenizer& tokenizer,
+                           const std::vector<Prompt>& prompts, int64_t count, int64_t max_new_tokens)
     : prompts_(prompts) {
+  if (auto why = stage::inexact_solution_scoring(tokenizer))
+    DISA_THROW(ConfigError, "option --train.exact-every: the exact metrics are not available: {} (set it to 0)", *why);
   const int64_t n = std::min<int64_t>(count, int64_t(prompts.size()));
   for (int64_t i = 0; i < n; ++i) {
     auto solutions = stage::listed_solutions(task, *prompts[size_t(i)].record, tokenizer, max_new_tokens);
@@ -31,10 +34,11 @@ ExactMetrics::ExactMetrics(const tasks::Task& task, const Tokenizer& tokenizer, 
   reference_.resize(solutions_.size());
 }
 
-std::map<std::string, double> ExactMetrics::measure(CausalLMImpl& policy, CausalLMImpl& reference, Communicator& comm) {
+std::map<std::string, double> ExactMetrics::measure(model::CausalLMImpl& policy, model::CausalLMImpl& reference,
+                                                    dist::Communicator& comm) {
   torch::NoGradGuard no_grad;
   policy.eval();
-  auto [b0, b1] = balanced_block(int64_t(solutions_.size()), comm.rank(), comm.size());
+  auto [b0, b1] = dist::balanced_block(int64_t(solutions_.size()), comm.rank(), comm.size());
   std::vector<double> sums(4, 0.0);  // kl, tv, mass, prompts with a finite kl
   for (int64_t i = b0; i < b1; ++i) {
     const auto& solutions = solutions_[size_t(i)];
@@ -50,7 +54,7 @@ std::map<std::string, double> ExactMetrics::measure(CausalLMImpl& policy, Causal
     sums[2] += m.policy_mass;
     sums[3] += 1;
   }
-  comm.all_reduce(sums, ReduceOp::Sum);
+  comm.all_reduce(sums, dist::ReduceOp::Sum);
   if (sums[3] == 0) return {};
   return {{"exact_kl", sums[0] / sums[3]}, {"exact_tv", sums[1] / sums[3]}, {"exact_policy_mass", sums[2] / sums[3]}};
 }

@@ -12,7 +12,7 @@
 namespace disa::train {
 
 FrozenAnchors FrozenAnchors::open(const std::string& path, const AnchorExpectations& e) {
-  FrozenAnchors a(partition::Reader::open(path));
+  FrozenAnchors a(io::partition::Reader::open(path));
   const auto& p = a.reader_.provenance();
   std::vector<std::string> problems;
   if (e.beta && !(std::abs(p.beta - *e.beta) <= 1e-12 * std::max(1.0, std::abs(*e.beta))))

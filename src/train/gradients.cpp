@@ -7,13 +7,13 @@
 
 namespace disa::train {
 
-void all_reduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& params) {
+void all_reduce_gradients(dist::Communicator& comm, const std::vector<torch::Tensor>& params) {
   std::vector<torch::Tensor> grads;
   for (auto p : params) {
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
     grads.push_back(p.grad());
   }
-  comm.all_reduce(grads, ReduceOp::Sum);
+  comm.all_reduce(grads, dist::ReduceOp::Sum);
 }
 
 double clip_gradient_norm(const std::vector<torch::Tensor>& params, double max_norm) {

@@ -42,7 +42,7 @@ ResidualLoss residual_loss(const ResidualTerms& t) {
 
 ClampedRatio clamped_ratio(const torch::Tensor& seq_logp, const torch::Tensor& seq_old_logp, double w_max) {
   torch::NoGradGuard no_grad;
-  torch::Tensor w = (seq_logp.detach() - seq_old_logp).exp();
+  torch::Tensor w = (seq_logp.detach() - seq_old_logp).clamp(-kMaxLogRatio, kMaxLogRatio).exp();
   ClampedRatio out;
   if (w_max > 0) {
     out.clamped = w > w_max;
@@ -69,36 +69,40 @@ torch::Tensor group_normalized(const torch::Tensor& rewards, int64_t group_size,
   return ((g - mean) / (sd + eps)).reshape({-1});
 }
 
-PolicyGradientTerms grpo_token_loss(const torch::Tensor& logp, const torch::Tensor& old_logp, const torch::Tensor& mask,
-                                    const torch::Tensor& advantages, double eps_low, double eps_high) {
-  torch::Tensor ratio = (logp - old_logp).exp();
-  torch::Tensor a = advantages.unsqueeze(1).expand_as(ratio);
-  torch::Tensor unclipped = ratio * a;
-  torch::Tensor clipped = ratio.clamp(1.0 - eps_low, 1.0 + eps_high) * a;
+namespace {
+// -min(r A, clip(r, 1 - eps_low, 1 + eps_high) A), with the dual clip where A < 0; the
+// clip indicators are computed on the detached ratio. `mask` multiplies every output.
+PolicyGradientTerms clipped_policy_gradient(const torch::Tensor& ratio, const torch::Tensor& a,
+                                            const torch::Tensor& mask, double eps_low, double eps_high,
+                                            double dual_clip) {
+  DISA_CHECK(dual_clip == 0 || dual_clip > 1, ConfigError, "dual clip: must be 0 (off) or > 1, got {}", dual_clip);
+  torch::Tensor term = -torch::min(ratio * a, ratio.clamp(1.0 - eps_low, 1.0 + eps_high) * a);
+  if (dual_clip > 0) term = torch::where(a < 0, torch::min(term, -a * dual_clip), term);
   PolicyGradientTerms out;
-  out.per_token = -torch::min(unclipped, clipped) * mask;
+  out.per_token = term * mask;
   torch::NoGradGuard no_grad;
   torch::Tensor r = ratio.detach();
   // The clip is active (the gradient is cut) where the clipped term is the smaller one.
   out.clipped_low = ((r < 1.0 - eps_low) & (a < 0)).to(torch::kFloat32) * mask;
   out.clipped_high = ((r > 1.0 + eps_high) & (a > 0)).to(torch::kFloat32) * mask;
+  out.clipped_dual = (dual_clip > 0 ? ((r > dual_clip) & (a < 0)).to(torch::kFloat32) : torch::zeros_like(r)) * mask;
   return out;
+}
+}  // namespace
+
+PolicyGradientTerms grpo_token_loss(const torch::Tensor& logp, const torch::Tensor& old_logp, const torch::Tensor& mask,
+                                    const torch::Tensor& advantages, double eps_low, double eps_high,
+                                    double dual_clip) {
+  torch::Tensor ratio = (logp - old_logp).clamp(-kMaxLogRatio, kMaxLogRatio).exp();
+  return clipped_policy_gradient(ratio, advantages.unsqueeze(1).expand_as(ratio), mask, eps_low, eps_high, dual_clip);
 }
 
 PolicyGradientTerms gspo_sequence_loss(const torch::Tensor& logp, const torch::Tensor& old_logp,
                                        const torch::Tensor& mask, const torch::Tensor& advantages, double eps_low,
-                                       double eps_high) {
+                                       double eps_high, double dual_clip) {
   torch::Tensor mean_log_ratio = ((logp - old_logp) * mask).sum(1) / mask.sum(1).clamp_min(1.0);
-  torch::Tensor s = mean_log_ratio.exp();
-  torch::Tensor unclipped = s * advantages;
-  torch::Tensor clipped = s.clamp(1.0 - eps_low, 1.0 + eps_high) * advantages;
-  PolicyGradientTerms out;
-  out.per_token = -torch::min(unclipped, clipped);
-  torch::NoGradGuard no_grad;
-  torch::Tensor r = s.detach();
-  out.clipped_low = ((r < 1.0 - eps_low) & (advantages < 0)).to(torch::kFloat32);
-  out.clipped_high = ((r > 1.0 + eps_high) & (advantages > 0)).to(torch::kFloat32);
-  return out;
+  torch::Tensor s = mean_log_ratio.clamp(-kMaxLogRatio, kMaxLogRatio).exp();
+  return clipped_policy_gradient(s, advantages, torch::ones_like(s), eps_low, eps_high, dual_clip);
 }
 
 torch::Tensor kl_penalty(const torch::Tensor& logp, const torch::Tensor& ref_logp, const torch::Tensor& mask,
@@ -109,9 +113,10 @@ torch::Tensor kl_penalty(const torch::Tensor& logp, const torch::Tensor& ref_log
     k = -d;
   else if (kind == "k2")
     k = 0.5 * d.pow(2);
-  else if (kind == "k3")
-    k = d.exp() - d - 1.0;
-  else
+  else if (kind == "k3") {
+    torch::Tensor dc = d.clamp(-kMaxLogRatio, kMaxLogRatio);
+    k = (dc.exp() - dc - 1.0).clamp(-kMaxKlTerm, kMaxKlTerm);
+  } else
     DISA_THROW(ConfigError, "unknown KL estimator '{}' (k1, k2, k3)", kind);
   return k * mask;
 }

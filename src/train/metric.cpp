@@ -38,6 +38,7 @@ const std::vector<std::string>& common_statistics() {
                                               "kl_ref",
                                               "anchor",
                                               "grad_norm",
+                                              "skipped_updates",
                                               "tokens",
                                               "time_generate",
                                               "time_score",
@@ -93,6 +94,7 @@ std::vector<Metric> rollout_metrics() {
 
 std::vector<Metric> run_metrics() {
   return {mean_metric("grad_norm", "grad_norm", "gnorm {:.3f}"),
+          {"skipped_updates", [](const StepRecord& r) { return r.stats.sum("skipped_updates"); }, "", false},
           {"lr", [](const StepRecord& r) { return r.lr; }, "lr {:.2e}", false},
           {"tokens_per_second", [](const StepRecord& r) { return r.stats.sum("tokens") / std::max(r.seconds, 1e-9); },
            "{:.0f} tok/s", false},

@@ -8,7 +8,7 @@ namespace disa::train {
 
 MetricsFile MetricsFile::create(const std::string& path, const std::vector<std::string>& names) {
   MetricsFile m;
-  m.file_ = h5::File::create(path, MPI_COMM_SELF, kTrainFormat, kTrainFormatVersion);
+  m.file_ = io::h5::File::create(path, MPI_COMM_SELF, kTrainFormat, kTrainFormatVersion);
   m.names_ = names;
   m.file_.create_group("/metrics");
   m.file_.create_appendable<int64_t>("/metrics/step", 1, 1024);
@@ -20,7 +20,7 @@ MetricsFile MetricsFile::create(const std::string& path, const std::vector<std::
 
 MetricsFile MetricsFile::resume(const std::string& path, int64_t rows) {
   MetricsFile m;
-  m.file_ = h5::File::reopen_incomplete(path, MPI_COMM_SELF, kTrainFormat, kTrainFormatVersion);
+  m.file_ = io::h5::File::reopen_incomplete(path, MPI_COMM_SELF, kTrainFormat, kTrainFormatVersion);
   for (const auto& n : m.file_.list("/metrics"))
     if (n != "step") m.names_.push_back(n);
   const int64_t have = m.file_.shape("/metrics/step").at(0);

@@ -35,7 +35,12 @@ std::vector<Metric> clip_metrics() {
   return {{"clip_fraction", [](const StepRecord& r) { return r.stats.mean("clip_low") + r.stats.mean("clip_high"); },
            "clip {:.3f}", false},
           mean_metric("clip_fraction_low", "clip_low"),
-          mean_metric("clip_fraction_high", "clip_high")};
+          mean_metric("clip_fraction_high", "clip_high"),
+          mean_metric("clip_fraction_dual", "clip_dual")};
+}
+
+core::Rule<double> dual_clip_rule() {
+  return {[](double c) { return c == 0 || c > 1; }, "must be 0 (off) or above 1"};
 }
 
 void require_untempered_rollouts(const Settings& s) {

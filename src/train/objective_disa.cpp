@@ -40,7 +40,7 @@ class DisaObjective final : public Objective {
         l.push_back(sequence_sum(samples[j].old_logp) - samples[j].log_q);
         ++j;
       }
-      const double lse = logsumexp(l);
+      const double lse = core::logsumexp(l);
       for (size_t k = i; k < j; ++k) samples[k].offline_weight = std::exp(l[k - i] - lse);
       i = j;
     }
@@ -83,9 +83,9 @@ class DisaObjective final : public Objective {
 
 }  // namespace
 
-void add_disa_options(OptionTable<Settings>& t) {
+void add_disa_options(core::OptionTable<Settings>& t) {
   using Words = std::vector<std::pair<std::string, bool>>;
-  t.real("disa.beta", DISA_FIELD(beta), "inverse temperature beta; must equal the partition file's", above(0.0));
+  t.real("disa.beta", DISA_FIELD(beta), "inverse temperature beta; must equal the partition file's", core::above(0.0));
   t.choice("disa.residual", DISA_FIELD(length_normalized), Words{{"sequence", false}, {"length-normalized", true}},
            "sequence (s = 1, logmeanexp anchor) or length-normalized (s = 1/|y|, root-found anchor)");
   t.choice("disa.anchor", DISA_FIELD(exact_anchor), Words{{"estimate", false}, {"exact", true}},

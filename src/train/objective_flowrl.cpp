@@ -58,7 +58,7 @@ class FlowRlObjective final : public Objective {
     return m;
   }
   double beta() const override { return s_.flowrl_beta; }
-  std::string residual() const override { return partition::kLengthNormalizedAnchor; }
+  std::string residual() const override { return io::partition::kLengthNormalizedAnchor; }
 
   std::vector<torch::Tensor> parameters() override { return head_->parameters(); }
   void save(const std::string& dir) const override { torch::save(head_, dir + kHeadFile); }
@@ -71,11 +71,11 @@ class FlowRlObjective final : public Objective {
 
 }  // namespace
 
-void add_flowrl_options(OptionTable<Settings>& t) {
+void add_flowrl_options(core::OptionTable<Settings>& t) {
   t.real("flowrl.beta", DISA_FIELD(flowrl_beta), "FlowRL's beta on the group-normalised reward");
   t.real("flowrl.w-max", DISA_FIELD(flowrl_w_max), "FlowRL's clamp of pi_theta/pi_old");
   t.integer("flowrl.head-blocks", DISA_FIELD(flowrl_head_blocks), "Linear-GELU-LayerNorm blocks of the log Z head",
-            at_least<int64_t>(0));
+            core::at_least<int64_t>(0));
 }
 
 std::unique_ptr<Objective> make_flowrl_objective(const ObjectiveContext& c) {

@@ -18,12 +18,13 @@ class GrpoObjective final : public Objective {
   void prepare(std::vector<Sample>& samples) const override { group_advantages(samples, s_.group_size); }
 
   torch::Tensor loss_sum(const MicroBatch& b, StepStats& stats) override {
-    auto pg =
-        grpo_token_loss(b.logp, b.old_logp, b.mask, b.column(&Sample::advantage), s_.grpo_eps_low, s_.grpo_eps_high);
+    auto pg = grpo_token_loss(b.logp, b.old_logp, b.mask, b.column(&Sample::advantage), s_.grpo_eps_low,
+                              s_.grpo_eps_high, s_.grpo_dual_clip);
     torch::Tensor loss = aggregate(pg.per_token, b.mask, s_.aggregation).sum;
     const double tokens = b.mask.sum().item<double>();
     stats.add("clip_low", pg.clipped_low.sum().item<double>(), tokens);
     stats.add("clip_high", pg.clipped_high.sum().item<double>(), tokens);
+    stats.add("clip_dual", pg.clipped_dual.sum().item<double>(), tokens);
     if (kl_penalised()) {
       auto kl = aggregate(kl_penalty(b.logp, b.ref_logp, b.mask, s_.kl_kind), b.mask, s_.aggregation);
       loss = loss + s_.kl_coef * kl.sum;
@@ -32,7 +33,7 @@ class GrpoObjective final : public Objective {
     return loss;
   }
 
-  std::vector<std::string> statistics() const override { return {"clip_low", "clip_high", "kl_penalty"}; }
+  std::vector<std::string> statistics() const override { return {"clip_low", "clip_high", "clip_dual", "kl_penalty"}; }
   std::vector<Metric> metrics() const override {
     auto m = clip_metrics();
     if (kl_penalised()) m.push_back(per_update_metric("kl_penalty", "kl_penalty"));
@@ -46,9 +47,12 @@ class GrpoObjective final : public Objective {
 
 }  // namespace
 
-void add_grpo_options(OptionTable<Settings>& t) {
+void add_grpo_options(core::OptionTable<Settings>& t) {
   t.real("grpo.eps-low", DISA_FIELD(grpo_eps_low), "GRPO lower clip eps_low");
   t.real("grpo.eps-high", DISA_FIELD(grpo_eps_high), "GRPO upper clip eps_high");
+  t.real("grpo.dual-clip", DISA_FIELD(grpo_dual_clip),
+         "dual clip c: on a negative advantage the token term is at most -A c (0: off; verl's clip_ratio_c is 3)",
+         dual_clip_rule());
   std::vector<std::pair<std::string, Aggregation>> aggregations;
   for (Aggregation a : {Aggregation::TokenMean, Aggregation::SequenceMeanTokenMean, Aggregation::SequenceMeanTokenSum})
     aggregations.emplace_back(aggregation_name(a), a);

@@ -15,14 +15,15 @@ class GspoObjective final : public Objective {
   void prepare(std::vector<Sample>& samples) const override { group_advantages(samples, s_.group_size); }
 
   torch::Tensor loss_sum(const MicroBatch& b, StepStats& stats) override {
-    auto pg =
-        gspo_sequence_loss(b.logp, b.old_logp, b.mask, b.column(&Sample::advantage), s_.gspo_eps_low, s_.gspo_eps_high);
+    auto pg = gspo_sequence_loss(b.logp, b.old_logp, b.mask, b.column(&Sample::advantage), s_.gspo_eps_low,
+                                 s_.gspo_eps_high, s_.gspo_dual_clip);
     stats.add("clip_low", pg.clipped_low.sum().item<double>(), double(b.samples.size()));
     stats.add("clip_high", pg.clipped_high.sum().item<double>(), double(b.samples.size()));
+    stats.add("clip_dual", pg.clipped_dual.sum().item<double>(), double(b.samples.size()));
     return pg.per_token.sum();
   }
 
-  std::vector<std::string> statistics() const override { return {"clip_low", "clip_high"}; }
+  std::vector<std::string> statistics() const override { return {"clip_low", "clip_high", "clip_dual"}; }
   std::vector<Metric> metrics() const override { return clip_metrics(); }
 
  private:
@@ -31,9 +32,11 @@ class GspoObjective final : public Objective {
 
 }  // namespace
 
-void add_gspo_options(OptionTable<Settings>& t) {
+void add_gspo_options(core::OptionTable<Settings>& t) {
   t.real("gspo.eps-low", DISA_FIELD(gspo_eps_low), "GSPO lower clip of the sequence ratio");
   t.real("gspo.eps-high", DISA_FIELD(gspo_eps_high), "GSPO upper clip of the sequence ratio");
+  t.real("gspo.dual-clip", DISA_FIELD(gspo_dual_clip),
+         "dual clip c of the sequence ratio on a negative advantage (0: off)", dual_clip_rule());
 }
 
 std::unique_ptr<Objective> make_gspo_objective(const ObjectiveContext& c) {

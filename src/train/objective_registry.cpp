@@ -14,7 +14,7 @@ namespace disa::train {
 
 #define DISA_DECLARE_OBJECTIVE(name)                                           \
   std::unique_ptr<Objective> make_##name##_objective(const ObjectiveContext&); \
-  void add_##name##_options(OptionTable<Settings>&);
+  void add_##name##_options(core::OptionTable<Settings>&);
 DISA_OBJECTIVES(DISA_DECLARE_OBJECTIVE)
 #undef DISA_DECLARE_OBJECTIVE
 
@@ -23,7 +23,7 @@ namespace {
 struct Registration {
   const char* name;
   std::unique_ptr<Objective> (*make)(const ObjectiveContext&);
-  void (*add_options)(OptionTable<Settings>&);
+  void (*add_options)(core::OptionTable<Settings>&);
 };
 
 const std::vector<Registration>& registry() {
@@ -41,7 +41,7 @@ std::vector<std::string> objective_names() {
   return names;
 }
 
-void add_objective_options(OptionTable<Settings>& table) {
+void add_objective_options(core::OptionTable<Settings>& table) {
   for (const auto& r : registry()) r.add_options(table);
 }
 

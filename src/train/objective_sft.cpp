@@ -23,8 +23,9 @@ class SftObjective final : public Objective {
 
 }  // namespace
 
-void add_sft_options(OptionTable<Settings>& t) {
-  t.integer("sft.batch-size", DISA_FIELD(sft_batch), "sft: trajectories per step over all ranks", at_least<int64_t>(1));
+void add_sft_options(core::OptionTable<Settings>& t) {
+  t.integer("sft.batch-size", DISA_FIELD(sft_batch), "sft: trajectories per step over all ranks",
+            core::at_least<int64_t>(1));
   t.real("sft.min-reward", DISA_FIELD(sft_min_reward), "sft: trajectories with reward >= this are trained on");
 }
 

@@ -33,8 +33,9 @@ std::vector<int64_t> step_prompts(uint64_t seed, int64_t step, int64_t prompts_p
       perm.resize(size_t(n));
       std::iota(perm.begin(), perm.end(), 0);
       for (int64_t i = n - 1; i > 0; --i) {
-        uint64_t h = mix64(seed ^ mix64(0xE90C0000ULL + uint64_t(epoch)) ^ mix64(uint64_t(i) * 0x9E37ULL));
-        std::swap(perm[size_t(i)], perm[uniform_index(h, size_t(i + 1))]);
+        uint64_t h =
+            core::mix64(seed ^ core::mix64(0xE90C0000ULL + uint64_t(epoch)) ^ core::mix64(uint64_t(i) * 0x9E37ULL));
+        std::swap(perm[size_t(i)], perm[core::uniform_index(h, size_t(i + 1))]);
       }
       perm_epoch = epoch;
     }
@@ -50,8 +51,8 @@ std::vector<std::pair<int64_t, int64_t>> my_prompts(const SourceContext& c, int6
   const auto global = step_prompts(s.seed, step, s.prompts_per_step, int64_t(c.prompts.size()));
   std::vector<std::pair<int64_t, int64_t>> mine;
   for (int64_t m = 0; m < s.mini_batches; ++m) {
-    auto [m0, m1] = balanced_block(int64_t(global.size()), int(m), int(s.mini_batches));
-    auto [r0, r1] = balanced_block(m1 - m0, c.comm.rank(), c.comm.size());
+    auto [m0, m1] = dist::balanced_block(int64_t(global.size()), int(m), int(s.mini_batches));
+    auto [r0, r1] = dist::balanced_block(m1 - m0, c.comm.rank(), c.comm.size());
     for (int64_t i = m0 + r0; i < m0 + r1; ++i) mine.emplace_back(global[size_t(i)], m);
   }
   return mine;
@@ -65,17 +66,17 @@ class Rollouts final : public SampleSource {
   std::vector<Sample> draw(int64_t step, StepStats& stats) override {
     const auto& s = c_.settings;
     const auto mine = my_prompts(c_, step);
-    std::vector<GenerationRequest> requests;
+    std::vector<model::GenerationRequest> requests;
     for (auto [p, m] : mine)
       for (int64_t g = 0; g < s.group_size; ++g) requests.push_back({c_.prompts[size_t(p)].tokens, p, g});
-    const auto t0 = Clock::now();
-    std::vector<GenerationResult> results;
+    const auto t0 = core::Clock::now();
+    std::vector<model::GenerationResult> results;
     if (!requests.empty()) {
       c_.policy->eval();
-      results = generate(*c_.policy, requests, *c_.generation, mix64(s.seed ^ mix64(0x5EED0000ULL + uint64_t(step))),
-                         c_.tokenizer);
+      results = model::generate(*c_.policy, requests, *c_.generation,
+                                core::mix64(s.seed ^ core::mix64(0x5EED0000ULL + uint64_t(step))), c_.tokenizer);
     }
-    stats.add("time_generate", seconds_since(t0), 0);
+    stats.add("time_generate", core::seconds_since(t0), 0);
     std::vector<const tasks::Record*> records;
     for (const auto& r : results) records.push_back(c_.prompts[size_t(r.prompt_id)].record);
     const auto rewards = stage::reward_responses(*c_.task, records, *c_.tokenizer, results).rewards;
@@ -90,7 +91,7 @@ class Rollouts final : public SampleSource {
       smp.tokens = std::move(results[i].tokens);
       smp.reward = rewards[i].reward;
       smp.correct = rewards[i].reason == tasks::Reason::Correct;
-      smp.truncated = results[i].finish_reason == FinishReason::Length;
+      smp.truncated = results[i].finish_reason == model::FinishReason::Length;
       smp.anchor = c_.prompts[size_t(p)].anchor + s.anchor_shift;
       samples.push_back(std::move(smp));
     }
@@ -135,7 +136,7 @@ class StoredTrajectories final : public SampleSource {
         smp.tokens = trajectories_.tokens[r];
         smp.reward = trajectories_.reward[r];
         smp.correct = trajectories_.reason[r] == int8_t(tasks::Reason::Correct);
-        smp.truncated = trajectories_.finish_reason[r] == partition::kFinishLength;
+        smp.truncated = trajectories_.finish_reason[r] == io::partition::kFinishLength;
         smp.anchor = c_.prompts[size_t(p)].anchor + c_.settings.anchor_shift;
         smp.log_q = trajectories_.log_q[r];
         samples.push_back(std::move(smp));
@@ -147,7 +148,7 @@ class StoredTrajectories final : public SampleSource {
 
  private:
   SourceContext c_;
-  partition::Trajectories trajectories_;
+  io::partition::Trajectories trajectories_;
   std::vector<std::vector<int64_t>> rows_;  // per training prompt
 };
 
@@ -170,19 +171,19 @@ class CorrectTrajectories final : public SampleSource {
     DISA_CHECK(!pool_.empty(), DataError,
                "partition file '{}' has no trajectory with reward >= {} (option --sft.min-reward) to train on",
                s.anchors_path, s.sft_min_reward);
-    log::info("train: sft on {} correct trajectories of {} in '{}'", pool_.size(), trajectories_.size(),
-              s.anchors_path);
+    core::log::info("train: sft on {} correct trajectories of {} in '{}'", pool_.size(), trajectories_.size(),
+                    s.anchors_path);
   }
 
   std::vector<Sample> draw(int64_t step, StepStats&) override {
     const auto& s = c_.settings;
     std::vector<Sample> samples;
     for (int64_t m = 0; m < s.mini_batches; ++m) {
-      auto [m0, m1] = balanced_block(s.sft_batch, int(m), int(s.mini_batches));
-      auto [r0, r1] = balanced_block(m1 - m0, c_.comm.rank(), c_.comm.size());
+      auto [m0, m1] = dist::balanced_block(s.sft_batch, int(m), int(s.mini_batches));
+      auto [r0, r1] = dist::balanced_block(m1 - m0, c_.comm.rank(), c_.comm.size());
       for (int64_t i = m0 + r0; i < m0 + r1; ++i) {
-        uint64_t h = mix64(s.seed ^ mix64(uint64_t(step) * 0x100000001B3ULL + uint64_t(i)));
-        const size_t row = size_t(pool_[uniform_index(h, pool_.size())]);
+        uint64_t h = core::mix64(s.seed ^ core::mix64(uint64_t(step) * 0x100000001B3ULL + uint64_t(i)));
+        const size_t row = size_t(pool_[core::uniform_index(h, pool_.size())]);
         Sample smp;
         smp.prompt = -1;
         smp.minibatch = m;
@@ -191,7 +192,7 @@ class CorrectTrajectories final : public SampleSource {
         smp.tokens = trajectories_.tokens[row];
         smp.reward = trajectories_.reward[row];
         smp.correct = true;
-        smp.truncated = trajectories_.finish_reason[row] == partition::kFinishLength;
+        smp.truncated = trajectories_.finish_reason[row] == io::partition::kFinishLength;
         samples.push_back(std::move(smp));
       }
     }
@@ -200,7 +201,7 @@ class CorrectTrajectories final : public SampleSource {
 
  private:
   SourceContext c_;
-  partition::Trajectories trajectories_;
+  io::partition::Trajectories trajectories_;
   std::vector<std::vector<int32_t>> prompt_tokens_;
   std::vector<int64_t> pool_;
 };
@@ -220,18 +221,18 @@ std::unique_ptr<SampleSource> make_sample_source(SampleKind kind, const SourceCo
 
 namespace disa::train {
 
-void score_fixed_logprobs(CausalLMImpl& policy, CausalLMImpl& reference, std::vector<Sample>& samples,
+void score_fixed_logprobs(model::CausalLMImpl& policy, model::CausalLMImpl& reference, std::vector<Sample>& samples,
                           int64_t micro_batch) {
   torch::NoGradGuard no_grad;
   policy.eval();
-  ScoreOptions opts;
+  model::ScoreOptions opts;
   opts.differentiable = true;  // the fp32 path of the loss (no graph under NoGradGuard)
   for (size_t b = 0; b < samples.size(); b += size_t(micro_batch)) {
     const size_t e = std::min(samples.size(), b + size_t(micro_batch));
-    std::vector<ScoreItem> items;
+    std::vector<model::ScoreItem> items;
     for (size_t i = b; i < e; ++i) items.push_back({*samples[i].prompt_tokens, samples[i].tokens});
     for (int which = 0; which < 2; ++which) {
-      auto r = score(which == 0 ? policy : reference, items, opts);
+      auto r = model::score(which == 0 ? policy : reference, items, opts);
       torch::Tensor v = r.token_logprobs.to(torch::kCPU).contiguous();
       auto a = v.accessor<float, 2>();
       for (size_t i = b; i < e; ++i) {

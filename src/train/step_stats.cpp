@@ -33,10 +33,10 @@ void StepStats::max(const std::string& name, double value) {
   max_[i] = std::max(max_[i], value);
 }
 
-void StepStats::reduce(Communicator& comm) {
-  comm.all_reduce(sum_, ReduceOp::Sum);
-  comm.all_reduce(count_, ReduceOp::Sum);
-  comm.all_reduce(max_, ReduceOp::Max);
+void StepStats::reduce(dist::Communicator& comm) {
+  comm.all_reduce(sum_, dist::ReduceOp::Sum);
+  comm.all_reduce(count_, dist::ReduceOp::Sum);
+  comm.all_reduce(max_, dist::ReduceOp::Max);
 }
 
 double StepStats::mean(const std::string& name) const {

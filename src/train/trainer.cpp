@@ -65,7 +65,7 @@ torch::Tensor pad_rows(const std::vector<const std::vector<float>*>& rows, int64
 
 class Trainer {
  public:
-  Trainer(const Config& config, MpiContext& mpi) : config_(config), mpi_(mpi), s_(read_settings(config)) {}
+  Trainer(const core::Config& config, dist::MpiContext& mpi) : config_(config), mpi_(mpi), s_(read_settings(config)) {}
   std::string run();
 
  private:
@@ -76,38 +76,39 @@ class Trainer {
   std::vector<Sample> draw_samples(int64_t step, StepStats& stats);
   double local_units(const std::vector<Sample*>& batch) const;
   torch::Tensor micro_batch_loss(const std::vector<Sample*>& batch, double global_units, StepStats& stats);
-  void optimizer_step(int64_t step, StepStats& stats);
+  void optimizer_step(int64_t step, double local_loss, StepStats& stats);
   void save_checkpoint(int64_t steps_done);
-  std::optional<LoraConfig> lora() const { return s_.lora ? std::optional(s_.lora_config) : std::nullopt; }
+  std::optional<model::LoraConfig> lora() const { return s_.lora ? std::optional(s_.lora_config) : std::nullopt; }
   void open_metrics(int64_t resume_rows);
   std::vector<torch::Tensor> trainable_parameters();
 
-  const Config& config_;
-  MpiContext& mpi_;
+  const core::Config& config_;
+  dist::MpiContext& mpi_;
   Settings s_;
   std::unique_ptr<Objective> objective_;
   std::vector<Metric> metrics_decl_;
-  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<dist::Communicator> comm_;
   torch::Device device_{torch::kCPU};
-  CausalLM policy_{nullptr}, reference_{nullptr};
+  model::CausalLM policy_{nullptr}, reference_{nullptr};
   // The checkpoint a --train.resume run continues from, if any.
   std::optional<ResumePoint> resume_;
-  std::shared_ptr<const Tokenizer> tokenizer_;
+  std::shared_ptr<const model::Tokenizer> tokenizer_;
   std::unique_ptr<tasks::Task> task_;
   tasks::Dataset dataset_;
   std::vector<Prompt> prompts_;
   std::optional<FrozenAnchors> anchors_;
   int64_t missing_anchors_ = 0;
-  GenerationParams gen_;
+  model::GenerationParams gen_;
   std::unique_ptr<SampleSource> source_;
   std::optional<ExactMetrics> exact_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::optional<UpdateGuard> guard_;
   MetricsFile metrics_;
 };
 
 // The objective, and the options whose meaning depends on it.
 void Trainer::setup_objective() {
-  ObjectiveContext c{s_, ModelConfig::load(s_.model_dir).hidden_size, device_, !s_.anchors_path.empty()};
+  ObjectiveContext c{s_, model::ModelConfig::load(s_.model_dir).hidden_size, device_, !s_.anchors_path.empty()};
   objective_ = make_objective(c);
   DISA_CHECK(!s_.offline || objective_->accepts_offline(), ConfigError,
              "option --train.source: offline is not available for train.algorithm = {}", s_.algorithm_name);
@@ -124,7 +125,7 @@ void Trainer::setup_objective() {
 }
 
 void Trainer::setup_models() {
-  comm_ = make_communicator(mpi_.world(), device_);
+  comm_ = dist::make_communicator(mpi_.world(), device_);
   // A resumed full fine-tuning run starts from the checkpoint's weights, a LoRA run from
   // the base model with the checkpoint's adapter.
   const bool full_resume = resume_ && !s_.lora;
@@ -138,20 +139,20 @@ void Trainer::setup_models() {
   reference_->eval();
   tokenizer_ = models.tokenizer;
   if (s_.lora && resume_) {
-    const LoraConfig saved = load_lora_adapter(*policy_, resume_->dir + "/adapter");
+    const model::LoraConfig saved = model::load_lora_adapter(*policy_, resume_->dir + "/adapter");
     DISA_CHECK(saved.rank == s_.lora_config.rank && saved.alpha == s_.lora_config.alpha, ConfigError,
                "option --train.resume: the adapter in '{}' has rank {} and alpha {}, the run asks for {} and {} "
                "(--train.lora.rank, --train.lora.alpha)",
                resume_->dir, saved.rank, saved.alpha, s_.lora_config.rank, s_.lora_config.alpha);
   } else if (s_.lora) {
-    apply_lora(*policy_, s_.lora_config, s_.seed);
+    model::apply_lora(*policy_, s_.lora_config, s_.seed);
   }
 }
 
 void Trainer::setup_data() {
   task_ = tasks::make_task(s_.task);
   dataset_ = task_->make_dataset();
-  SamplingParams sampling;
+  model::SamplingParams sampling;
   sampling.temperature = s_.temperature;
   gen_ = stage::generation_params(*policy_, *tokenizer_, *task_, sampling, s_.max_new_tokens, s_.max_batch_size);
   if (!s_.anchors_path.empty()) {
@@ -186,18 +187,19 @@ void Trainer::setup_optimizer() {
   torch::optim::AdamWOptions o(s_.lr);
   o.betas({s_.adam_beta1, s_.adam_beta2}).eps(s_.adam_eps).weight_decay(s_.weight_decay);
   optimizer_ = std::make_unique<torch::optim::AdamW>(trainable_parameters(), o);
+  guard_.emplace(s_.guard, resume_ ? resume_->state.guard : UpdateGuardState{});
   if (!resume_) return;
   objective_->load(resume_->dir);
   torch::load(*optimizer_, resume_->dir + "/optimizer.pt");
-  log::info("train: resumed from '{}' (step {}, written by {} ranks, now {})", resume_->dir, resume_->state.step,
-            resume_->state.world_size, comm_->size());
+  core::log::info("train: resumed from '{}' (step {}, written by {} ranks, now {})", resume_->dir, resume_->state.step,
+                  resume_->state.world_size, comm_->size());
 }
 
 std::vector<Sample> Trainer::draw_samples(int64_t step, StepStats& stats) {
   auto samples = source_->draw(step, stats);
-  const auto t0 = Clock::now();
+  const auto t0 = core::Clock::now();
   score_fixed_logprobs(*policy_, *reference_, samples, s_.micro_batch);
-  stats.add("time_score", seconds_since(t0), 0);
+  stats.add("time_score", core::seconds_since(t0), 0);
   objective_->prepare(samples);
   record_rollout_statistics(samples, stats);
   return samples;
@@ -223,17 +225,17 @@ double Trainer::local_units(const std::vector<Sample*>& batch) const {
 }
 
 torch::Tensor Trainer::micro_batch_loss(const std::vector<Sample*>& batch, double global_units, StepStats& stats) {
-  std::vector<ScoreItem> items;
+  std::vector<model::ScoreItem> items;
   std::vector<const std::vector<float>*> old_rows, ref_rows;
   for (auto* smp : batch) {
     items.push_back({*smp->prompt_tokens, smp->tokens});
     old_rows.push_back(&smp->old_logp);
     ref_rows.push_back(&smp->ref_logp);
   }
-  ScoreOptions opts;
+  model::ScoreOptions opts;
   opts.differentiable = true;
   opts.prompt_hidden_mean = objective_->needs_prompt_hidden_mean();
-  ScoreResult r = score(*policy_, items, opts);
+  model::ScoreResult r = model::score(*policy_, items, opts);
   MicroBatch b;
   b.samples = batch;
   b.device = device_;
@@ -250,14 +252,26 @@ torch::Tensor Trainer::micro_batch_loss(const std::vector<Sample*>& batch, doubl
   return objective_->loss_sum(b, stats) / global_units;
 }
 
-void Trainer::optimizer_step(int64_t step, StepStats& stats) {
+// One guarded update: the gradients summed over the ranks, clipped, and applied unless the
+// update guard skips them. The guard decides on rank 0's global loss and gradient norm,
+// broadcast, so every rank takes the same decision.
+void Trainer::optimizer_step(int64_t step, double local_loss, StepStats& stats) {
   auto params = trainable_parameters();
-  const auto t0 = Clock::now();
+  const auto t0 = core::Clock::now();
   all_reduce_gradients(*comm_, params);
-  stats.add("time_communicate", seconds_since(t0), 0);
-  stats.add("grad_norm", clip_gradient_norm(params, s_.clip));
-  set_learning_rate(*optimizer_, lr_schedule(s_).at(step));
-  optimizer_->step();
+  std::vector<double> checked{comm_->all_reduce(local_loss, dist::ReduceOp::Sum), clip_gradient_norm(params, s_.clip)};
+  comm_->broadcast(checked, 0);
+  stats.add("time_communicate", core::seconds_since(t0), 0);
+  stats.add("grad_norm", checked[1]);
+  const UpdateVerdict verdict = guard_->check(step, checked[0], checked[1]);
+  if (verdict == UpdateVerdict::Apply) {
+    set_learning_rate(*optimizer_, lr_schedule(s_).at(step));
+    optimizer_->step();
+  } else {
+    stats.add("skipped_updates", 1.0, 0);
+    core::log::warn("train: step {}: update skipped ({}: loss {}, gradient norm {})", step + 1,
+                    update_verdict_name(verdict), checked[0], checked[1]);
+  }
   optimizer_->zero_grad();
 }
 
@@ -269,7 +283,8 @@ void Trainer::save_checkpoint(int64_t steps_done) {
     save_policy(*policy_, lora(), s_.model_dir, dir, /*merged=*/false);
     torch::save(*optimizer_, dir + "/optimizer.pt");
     objective_->save(dir);
-    write_state(dir, {steps_done, metrics_.rows(), s_.algorithm_name, int64_t(s_.seed), comm_->size()});
+    write_state(dir,
+                {steps_done, metrics_.rows(), s_.algorithm_name, int64_t(s_.seed), comm_->size(), guard_->state()});
     publish_checkpoint(s_.out_dir, steps_done);
   }
   comm_->barrier();  // every rank finished the step before the marker
@@ -285,19 +300,19 @@ void Trainer::open_metrics(int64_t resume_rows) {
   if (comm_->rank() != 0) return;
   const std::string path = s_.out_dir + "/train.h5";
   // Resuming a finished run (more steps): its committed file becomes incomplete again.
-  if (resume_rows >= 0 && !fs::exists(path + h5::kIncompleteSuffix) && fs::exists(path))
-    fs::rename(path, path + h5::kIncompleteSuffix);
-  if (resume_rows >= 0 && fs::exists(path + h5::kIncompleteSuffix)) {
+  if (resume_rows >= 0 && !fs::exists(path + io::h5::kIncompleteSuffix) && fs::exists(path))
+    fs::rename(path, path + io::h5::kIncompleteSuffix);
+  if (resume_rows >= 0 && fs::exists(path + io::h5::kIncompleteSuffix)) {
     metrics_ = MetricsFile::resume(path, resume_rows);
     return;
   }
   if (resume_rows > 0)
-    log::warn("train: '{}{}' is missing; the resumed run's metrics start at its first step", path,
-              h5::kIncompleteSuffix);
+    core::log::warn("train: '{}{}' is missing; the resumed run's metrics start at its first step", path,
+                    io::h5::kIncompleteSuffix);
   metrics_ = MetricsFile::create(path, metric_columns(metrics_decl_));
   auto& f = metrics_.file();
-  auto self = make_mpi_communicator(MPI_COMM_SELF);
-  write_run_provenance(f, config_, *self);
+  auto self = dist::make_mpi_communicator(MPI_COMM_SELF);
+  io::write_run_provenance(f, config_, *self);
   f.set_attr("/", "world_size", int64_t(comm_->size()));
   f.set_attr("/", "algorithm", s_.algorithm_name);
   f.set_attr("/", "beta", objective_->beta());  // NaN / "none" where the objective has none
@@ -340,18 +355,18 @@ std::string Trainer::run() {
   }
   comm_->barrier();
   open_metrics(resume_ ? resume_->state.metric_rows : -1);
-  log::info("train: {} on {} prompts, {} steps from step {}, {} ranks, {}{}", s_.algorithm_name, prompts_.size(),
-            s_.steps, start, comm_->size(), s_.lora ? "LoRA" : "full fine-tuning",
-            anchors_ ? ", anchors " + s_.anchors_path : "");
+  core::log::info("train: {} on {} prompts, {} steps from step {}, {} ranks, {}{}", s_.algorithm_name, prompts_.size(),
+                  s_.steps, start, comm_->size(), s_.lora ? "LoRA" : "full fine-tuning",
+                  anchors_ ? ", anchors " + s_.anchors_path : "");
   std::vector<std::string> stat_names = common_statistics();
   for (const auto& n : objective_->statistics()) stat_names.push_back(n);
 
-  const auto run_start = Clock::now();
+  const auto run_start = core::Clock::now();
   for (int64_t step = start; step < s_.steps; ++step) {
     // Exact metrics of the policy that draws this step's rollouts (before its updates).
     std::map<std::string, double> exact_row;
     if (exact_ && step % s_.exact_every == 0) exact_row = exact_->measure(*policy_, *reference_, *comm_);
-    const auto t_step = Clock::now();
+    const auto t_step = core::Clock::now();
     StepStats stats(stat_names);
     auto samples = draw_samples(step, stats);
     policy_->train();
@@ -361,8 +376,8 @@ std::string Trainer::run() {
         std::vector<Sample*> mb;
         for (auto& smp : samples)
           if (smp.minibatch == m) mb.push_back(&smp);
-        const double global_units = std::max(1.0, comm_->all_reduce(local_units(mb), ReduceOp::Sum));
-        const auto t0 = Clock::now();
+        const double global_units = std::max(1.0, comm_->all_reduce(local_units(mb), dist::ReduceOp::Sum));
+        const auto t0 = core::Clock::now();
         double loss = 0;
         for (size_t b = 0; b < mb.size(); b += size_t(s_.micro_batch)) {
           std::vector<Sample*> micro(mb.begin() + long(b),
@@ -371,9 +386,9 @@ std::string Trainer::run() {
           l.backward();
           loss += l.item<double>();
         }
-        stats.add("time_backward", seconds_since(t0), 0);
+        stats.add("time_backward", core::seconds_since(t0), 0);
         stats.add("loss", loss, 0);
-        optimizer_step(step, stats);
+        optimizer_step(step, loss, stats);
         ++updates;
       }
     }
@@ -384,24 +399,24 @@ std::string Trainer::run() {
     // Times: the slowest rank's.
     std::vector<double> times{stats.sum("time_generate"), stats.sum("time_score"), stats.sum("time_backward"),
                               stats.sum("time_communicate")};
-    comm_->all_reduce(times, ReduceOp::Max);
+    comm_->all_reduce(times, dist::ReduceOp::Max);
     stats.reduce(*comm_);
-    const double step_time = comm_->all_reduce(seconds_since(t_step), ReduceOp::Max);
+    const double step_time = comm_->all_reduce(core::seconds_since(t_step), dist::ReduceOp::Max);
     const StepRecord record{stats,    updates,  lr_schedule(s_).at(step), step_time, times[0], times[1], times[2],
                             times[3], exact_row};
     const auto row = metric_row(metrics_decl_, record);
     if (comm_->rank() == 0) {
       metrics_.append(step, row);
       if ((step + 1) % s_.log_every == 0 || step + 1 == s_.steps || step == start)
-        log::info("{}", progress_line(metrics_decl_, row, step + 1, s_.steps));
+        core::log::info("{}", progress_line(metrics_decl_, row, step + 1, s_.steps));
     }
     const int64_t done = step + 1;
     const bool stop_now = s_.stop_after_steps >= 0 && done - start >= s_.stop_after_steps && done < s_.steps;
     if ((s_.checkpoint_every > 0 && done % s_.checkpoint_every == 0) || done == s_.steps || stop_now)
       save_checkpoint(done);
     if (stop_now) {
-      log::warn("train: stopping after {} steps as asked (--train.stop-after-steps); resume with --train.resume",
-                done - start);
+      core::log::warn("train: stopping after {} steps as asked (--train.stop-after-steps); resume with --train.resume",
+                      done - start);
       if (comm_->rank() == 0) metrics_.file().close();
       return "";
     }
@@ -411,19 +426,20 @@ std::string Trainer::run() {
   if (exact_) final_exact = exact_->measure(*policy_, *reference_, *comm_);
   if (comm_->rank() == 0) {
     save_policy(*policy_, lora(), s_.model_dir, s_.out_dir, /*merged=*/true);
-    log::info("train: wrote the policy to {}/policy{}", s_.out_dir, s_.lora ? " (merged) and its adapter" : "");
+    core::log::info("train: wrote the policy to {}/policy{}", s_.out_dir, s_.lora ? " (merged) and its adapter" : "");
   }
   comm_->barrier();
   if (comm_->rank() == 0) {
     auto& f = metrics_.file();
     for (auto& [k, v] : final_exact) {
       f.set_attr("/", "final_" + k, v);
-      log::info("train: final {} {:.5f}", k, v);
+      core::log::info("train: final {} {:.5f}", k, v);
     }
     f.set_attr("/", "final_policy", s_.out_dir + "/policy");
-    f.set_attr("/", "train_seconds", seconds_since(run_start));
+    f.set_attr("/", "train_seconds", core::seconds_since(run_start));
+    f.set_attr("/", "skipped_updates", guard_->state().skipped_updates);
     metrics_.commit();
-    log::info("train: done in {:.1f} s; metrics in {}/train.h5", seconds_since(run_start), s_.out_dir);
+    core::log::info("train: done in {:.1f} s; metrics in {}/train.h5", core::seconds_since(run_start), s_.out_dir);
   }
   comm_->barrier();
   return s_.out_dir + "/policy";
@@ -431,7 +447,7 @@ std::string Trainer::run() {
 
 }  // namespace
 
-std::string run_train(const Config& config, MpiContext& mpi) {
+std::string run_train(const core::Config& config, dist::MpiContext& mpi) {
   Trainer trainer(config, mpi);
   return trainer.run();
 }

@@ -8,12 +8,16 @@
 #include "disa/core/error.hpp"
 #include "disa/core/log.hpp"
 #include "disa/stage/prompts.hpp"
+#include "disa/stage/solution_set.hpp"
 
 namespace disa::train {
 
 TrainingPrompts load_training_prompts(const tasks::Dataset& dataset, const tasks::Task& task,
-                                      const Tokenizer& tokenizer, const FrozenAnchors* anchors, const Settings& s,
-                                      bool needs_anchor) {
+                                      const model::Tokenizer& tokenizer, const FrozenAnchors* anchors,
+                                      const Settings& s, bool needs_anchor) {
+  if (s.exact_anchor)
+    if (auto why = stage::inexact_solution_scoring(tokenizer))
+      DISA_THROW(ConfigError, "option --disa.anchor: exact is not available: {}; train on the estimate", *why);
   TrainingPrompts out;
   std::vector<std::string> missing;
   auto encoded = stage::encode_prompts(task, dataset, tokenizer);
@@ -43,8 +47,8 @@ TrainingPrompts load_training_prompts(const tasks::Dataset& dataset, const tasks
                "option --train.anchors: {} of {} training prompts have no anchor in '{}' (e.g. {}); anchor them, "
                "or pass --train.allow-missing-anchors to train without them",
                missing.size(), dataset.size(), s.anchors_path, some);
-    log::warn("train: {} of {} prompts have no anchor in '{}' and are left out (e.g. {})", missing.size(),
-              dataset.size(), s.anchors_path, some);
+    core::log::warn("train: {} of {} prompts have no anchor in '{}' and are left out (e.g. {})", missing.size(),
+                    dataset.size(), s.anchors_path, some);
   }
   return out;
 }

@@ -45,32 +45,35 @@ struct WarmStartSettings {
   tasks::TaskOptions task;
 };
 
-const OptionTable<WarmStartSettings>& settings_table() {
-  static const OptionTable<WarmStartSettings> table = [] {
-    OptionTable<WarmStartSettings> t;
+const core::OptionTable<WarmStartSettings>& settings_table() {
+  static const core::OptionTable<WarmStartSettings> table = [] {
+    core::OptionTable<WarmStartSettings> t;
     t.text("warm-start.model", DISA_FIELD(model_dir), "initial model directory (e.g. from 'disa model init')",
-           required("the initial model directory"));
+           core::required("the initial model directory"));
     t.text("warm-start.out", DISA_FIELD(out_dir), "output model directory (HF layout)",
-           required("the model directory to write"));
-    t.integer("warm-start.steps", DISA_FIELD(steps), "optimiser steps", at_least<int64_t>(0));
+           core::required("the model directory to write"));
+    t.integer("warm-start.steps", DISA_FIELD(steps), "optimiser steps", core::at_least<int64_t>(0));
     t.integer("warm-start.batch-size", DISA_FIELD(batch), "(prompt, solution) pairs per step, over all ranks",
-              at_least<int64_t>(1));
-    t.real("warm-start.lr", DISA_FIELD(lr), "AdamW learning rate (constant after warm-up)", above(0.0));
-    t.integer("warm-start.warmup", DISA_FIELD(warmup), "linear learning-rate warm-up steps", at_least<int64_t>(0));
+              core::at_least<int64_t>(1));
+    t.real("warm-start.lr", DISA_FIELD(lr), "AdamW learning rate (constant after warm-up)", core::above(0.0));
+    t.integer("warm-start.warmup", DISA_FIELD(warmup), "linear learning-rate warm-up steps",
+              core::at_least<int64_t>(0));
     t.choice("warm-start.schedule", DISA_FIELD(cosine),
              std::vector<std::pair<std::string, bool>>{{"constant", false}, {"cosine", true}},
              "after warm-up: constant or cosine");
-    t.real("warm-start.min-lr-ratio", DISA_FIELD(min_lr_ratio), "cosine: final learning rate / peak", within(0.0, 1.0));
+    t.real("warm-start.min-lr-ratio", DISA_FIELD(min_lr_ratio), "cosine: final learning rate / peak",
+           core::within(0.0, 1.0));
     t.real("warm-start.weight-decay", DISA_FIELD(weight_decay), "AdamW weight decay");
     t.real("warm-start.clip", DISA_FIELD(clip), "global gradient-norm clip (0: off)");
     t.integer("warm-start.seed", DISA_FIELD(seed), "seed of the data order and solution choice");
-    t.integer("warm-start.log-every", DISA_FIELD(log_every), "steps between progress lines", at_least<int64_t>(1));
+    t.integer("warm-start.log-every", DISA_FIELD(log_every), "steps between progress lines",
+              core::at_least<int64_t>(1));
     t.integer("warm-start.eval-samples", DISA_FIELD(eval_samples),
-              "samples per test prompt for the final pass-rate estimate (0: none)", at_least<int64_t>(0));
+              "samples per test prompt for the final pass-rate estimate (0: none)", core::at_least<int64_t>(0));
     t.integer("warm-start.eval-prompts", DISA_FIELD(eval_prompts), "test-split prompts of the final pass-rate estimate",
-              within<int64_t>(1, 1000000));
+              core::within<int64_t>(1, 1000000));
     t.integer("warm-start.max-new-tokens", DISA_FIELD(max_new_tokens),
-              "generation limit of the final pass-rate estimate", at_least<int64_t>(1));
+              "generation limit of the final pass-rate estimate", core::at_least<int64_t>(1));
     t.include(DISA_FIELD(compute), stage::compute_option_table("warm-start"));
     t.include(DISA_FIELD(task), tasks::task_option_table());
     return t;
@@ -80,9 +83,9 @@ const OptionTable<WarmStartSettings>& settings_table() {
 
 }  // namespace
 
-void add_warm_start_options(Options& o) { settings_table().declare(o); }
+void add_warm_start_options(core::Options& o) { settings_table().declare(o); }
 
-std::string run_warm_start(const Config& c, MpiContext& mpi) {
+std::string run_warm_start(const core::Config& c, dist::MpiContext& mpi) {
   const WarmStartSettings ws = settings_table().read(c);
   const std::string& out = ws.out_dir;
   const int64_t steps = ws.steps, batch = ws.batch;
@@ -96,12 +99,12 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
   const double clip = ws.clip;
   const uint64_t seed = ws.seed;
 
-  auto comm = make_mpi_communicator(mpi.world());
+  auto comm = dist::make_mpi_communicator(mpi.world());
   const torch::Device device = stage::setup_compute(mpi, ws.compute);
   auto models = stage::load_models({"warm-start.model", "initial model", ws.model_dir, ""}, std::nullopt, "", device,
                                    torch::kFloat32);
   auto model = models.first;
-  const Tokenizer& tokenizer = *models.tokenizer;
+  const model::Tokenizer& tokenizer = *models.tokenizer;
   const auto& task_options = ws.task;
   auto task = tasks::make_task(task_options);
   auto data = task->make_dataset();
@@ -132,27 +135,27 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
   }
   model->train();
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(ws.lr).weight_decay(ws.weight_decay));
-  auto [b0, b1] = balanced_block(batch, comm->rank(), comm->size());
-  const auto start = Clock::now();
+  auto [b0, b1] = dist::balanced_block(batch, comm->rank(), comm->size());
+  const auto start = core::Clock::now();
   double loss_sum = 0;
   int64_t loss_steps = 0, tokens_seen = 0;
   for (int64_t step = 0; step < steps; ++step) {
-    std::vector<ScoreItem> items;
+    std::vector<model::ScoreItem> items;
     for (int64_t i = b0; i < b1; ++i) {
-      uint64_t h = mix64(seed ^ mix64(uint64_t(step) * 0x100000001B3ULL + uint64_t(i)));
-      size_t p = uniform_index(h, prompts.size());
-      size_t s = uniform_index(mix64(h), solutions[p].size());
+      uint64_t h = core::mix64(seed ^ core::mix64(uint64_t(step) * 0x100000001B3ULL + uint64_t(i)));
+      size_t p = core::uniform_index(h, prompts.size());
+      size_t s = core::uniform_index(core::mix64(h), solutions[p].size());
       items.push_back({prompts[p], solutions[p][s]});
     }
     int64_t local_tokens = 0;
     for (const auto& it : items) local_tokens += int64_t(it.response.size());
-    const int64_t global_tokens = comm->all_reduce(local_tokens, ReduceOp::Sum);
+    const int64_t global_tokens = comm->all_reduce(local_tokens, dist::ReduceOp::Sum);
     optimizer.zero_grad();
     double local_nll = 0;
     if (!items.empty()) {
-      ScoreOptions opts;
+      model::ScoreOptions opts;
       opts.differentiable = true;
-      auto result = score(*model, items, opts);
+      auto result = model::score(*model, items, opts);
       auto nll = -(result.token_logprobs * result.response_mask.to(torch::kFloat32)).sum();
       (nll / double(std::max<int64_t>(global_tokens, 1))).backward();
       local_nll = nll.item<double>();
@@ -162,14 +165,14 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
     const double step_lr = schedule.at(step);
     set_learning_rate(optimizer, step_lr);
     optimizer.step();
-    const double nll = comm->all_reduce(local_nll, ReduceOp::Sum) / double(std::max<int64_t>(global_tokens, 1));
+    const double nll = comm->all_reduce(local_nll, dist::ReduceOp::Sum) / double(std::max<int64_t>(global_tokens, 1));
     loss_sum += nll;
     ++loss_steps;
     tokens_seen += global_tokens;
     if ((step + 1) % log_every == 0 || step + 1 == steps) {
-      const double el = seconds_since(start);
-      log::info("warm-start step {}/{}: nll/token {:.4f}, lr {:.2e}, {:.0f} tokens/s", step + 1, steps,
-                loss_sum / double(loss_steps), step_lr, tokens_seen / std::max(el, 1e-9));
+      const double el = core::seconds_since(start);
+      core::log::info("warm-start step {}/{}: nll/token {:.4f}, lr {:.2e}, {:.0f} tokens/s", step + 1, steps,
+                      loss_sum / double(loss_steps), step_lr, tokens_seen / std::max(el, 1e-9));
       loss_sum = 0;
       loss_steps = 0;
     }
@@ -184,32 +187,33 @@ std::string run_warm_start(const Config& c, MpiContext& mpi) {
     test_options.count = int(ws.eval_prompts);
     auto test_task = tasks::make_task(test_options);
     auto test = test_task->make_dataset();
-    auto [t0, t1] = balanced_block(int64_t(test.size()), comm->rank(), comm->size());
-    std::vector<GenerationRequest> requests;
+    auto [t0, t1] = dist::balanced_block(int64_t(test.size()), comm->rank(), comm->size());
+    std::vector<model::GenerationRequest> requests;
     std::vector<const tasks::Record*> records;
     for (int64_t i = t0; i < t1; ++i)
       for (int64_t s = 0; s < eval_samples; ++s) {
         requests.push_back({tokenizer.encode(test_task->render_prompt(test[size_t(i)])), i, s});
         records.push_back(&test[size_t(i)]);
       }
-    const GenerationParams gp = stage::generation_params(*model, tokenizer, *test_task, SamplingParams{},
-                                                         ws.max_new_tokens, GenerationParams{}.max_batch_size);
+    const model::GenerationParams gp = stage::generation_params(*model, tokenizer, *test_task, model::SamplingParams{},
+                                                                ws.max_new_tokens,
+                                                                model::GenerationParams{}.max_batch_size);
     int64_t correct = 0;
     if (!requests.empty()) {
-      auto results = generate(*model, requests, gp, seed + 1, &tokenizer);
+      auto results = model::generate(*model, requests, gp, seed + 1, &tokenizer);
       for (auto& r : stage::reward_responses(*test_task, records, tokenizer, results).rewards)
         correct += r.reason == tasks::Reason::Correct;
     }
-    correct = comm->all_reduce(correct, ReduceOp::Sum);
+    correct = comm->all_reduce(correct, dist::ReduceOp::Sum);
     const int64_t total = int64_t(test.size()) * eval_samples;
-    log::info("warm-start: pass rate on the test split {:.3f} ({} of {} samples, T=1)", double(correct) / double(total),
-              correct, total);
+    core::log::info("warm-start: pass rate on the test split {:.3f} ({} of {} samples, T=1)",
+                    double(correct) / double(total), correct, total);
   }
   if (mpi.is_root()) {
-    SaveOptions so;
+    model::SaveOptions so;
     so.copy_from_dir = ws.model_dir;
-    save_model(*model, out, so);
-    log::info("warm-start: wrote {}", out);
+    model::save_model(*model, out, so);
+    core::log::info("warm-start: wrote {}", out);
   }
   comm->barrier();
   return out;

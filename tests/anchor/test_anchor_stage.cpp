@@ -24,7 +24,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using disa::partition::Reader;
+using disa::io::partition::Reader;
 
 const std::string kFixture = DISA_ANCHOR_FIXTURE;
 const std::string kWork = DISA_ANCHOR_WORK;
@@ -59,7 +59,7 @@ TEST(AnchorStage, ReferenceProposalWithinThreeStandardErrors) {
   const double beta = 1.5;
   const int n = 64;
   auto f = anchor("within3se.h5", "--task.count 24 --anchor.samples 64 --anchor.beta 1.5");
-  auto hat = f.anchors(disa::partition::kSequenceAnchor);
+  auto hat = f.anchors(disa::io::partition::kSequenceAnchor);
   auto exact = f.exact_log_z();
   ASSERT_EQ(hat.size(), 24u);
   int inside = 0, nontrivial = 0;
@@ -81,10 +81,10 @@ TEST(AnchorStage, ReferenceProposalWithinThreeStandardErrors) {
   const auto flags = f.diagnostic("flags");
   for (size_t p = 0; p < hat.size(); ++p) {
     EXPECT_TRUE(std::isnan(k_hat[p]));
-    EXPECT_TRUE(int64_t(flags[p]) & disa::partition::kTailNotAssessable) << p;
-    EXPECT_FALSE(int64_t(flags[p]) & disa::partition::kHeavyTail) << p;
+    EXPECT_TRUE(int64_t(flags[p]) & disa::io::partition::kTailNotAssessable) << p;
+    EXPECT_FALSE(int64_t(flags[p]) & disa::io::partition::kHeavyTail) << p;
   }
-  EXPECT_DOUBLE_EQ(disa::h5::File::open(out_path("within3se.h5")).attr_double("/diagnostics/k_hat", "threshold"),
+  EXPECT_DOUBLE_EQ(disa::io::h5::File::open(out_path("within3se.h5")).attr_double("/diagnostics/k_hat", "threshold"),
                    1.0 - 1.0 / std::log10(64.0));
 }
 
@@ -176,7 +176,7 @@ TEST(AnchorStage, TemperedProposalsAgreeTopPIsBiasedLow) {
   const std::string common = "--task.count 16 --anchor.samples 96 --anchor.beta 1.5 --anchor.bootstrap 0";
   for (double temperature : {0.7, 1.5}) {
     auto f = anchor("tempered.h5", common + " --proposal.temperature " + std::to_string(temperature));
-    auto hat = f.anchors(disa::partition::kSequenceAnchor);
+    auto hat = f.anchors(disa::io::partition::kSequenceAnchor);
     auto exact = f.exact_log_z();
     auto se = f.diagnostic("delta_se");
     // Pooled: the mean error is within its standard error (no systematic bias).
@@ -194,13 +194,13 @@ TEST(AnchorStage, TemperedProposalsAgreeTopPIsBiasedLow) {
   EXPECT_NE(r.output.find("the proposal is truncated"), std::string::npos) << r.output;
   auto f = Reader::open(out_path("topp.h5"));
   EXPECT_TRUE(f.provenance().proposal_truncated);
-  auto hat = f.anchors(disa::partition::kSequenceAnchor);
+  auto hat = f.anchors(disa::io::partition::kSequenceAnchor);
   auto exact = f.exact_log_z();
   auto flags = f.diagnostic("flags");
   double mean = 0;
   for (size_t p = 0; p < hat.size(); ++p) {
     mean += (hat[p] - exact[p]) / double(hat.size());
-    EXPECT_TRUE(int64_t(flags[p]) & disa::partition::kTruncatedProposal);
+    EXPECT_TRUE(int64_t(flags[p]) & disa::io::partition::kTruncatedProposal);
   }
   EXPECT_LT(mean, -0.02) << "top-p 0.5 should miss reference mass";
 }
@@ -216,8 +216,8 @@ TEST(AnchorStage, MixtureWeightsAreBounded) {
   int strong = 0, reference = 0;
   for (size_t i = 0; i < t.size(); ++i) {
     max_l = std::max(max_l, t.log_weight[i]);
-    strong += t.component[i] == disa::partition::kComponentStrong;
-    reference += t.component[i] == disa::partition::kComponentReference;
+    strong += t.component[i] == disa::io::partition::kComponentStrong;
+    reference += t.component[i] == disa::io::partition::kComponentReference;
     // log q_mix = logsumexp(log alpha + log q_strong, log(1 - alpha) + log pi_ref).
     const double a = std::log(alpha) + t.log_q_strong[i], b = std::log1p(-alpha) + t.log_pi_ref[i];
     const double m = std::max(a, b);
@@ -230,14 +230,14 @@ TEST(AnchorStage, MixtureWeightsAreBounded) {
 }
 
 // Rows sorted by (prompt, sample): the canonical order, independent of rank count.
-disa::partition::Trajectories canonical(const Reader& f) {
+disa::io::partition::Trajectories canonical(const Reader& f) {
   auto t = f.read_trajectories(0, f.num_trajectories());
   std::vector<size_t> order(t.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return std::make_pair(t.prompt_index[a], t.sample_index[a]) < std::make_pair(t.prompt_index[b], t.sample_index[b]);
   });
-  disa::partition::Trajectories s;
+  disa::io::partition::Trajectories s;
   for (size_t i : order) {
     s.prompt_index.push_back(t.prompt_index[i]);
     s.sample_index.push_back(t.sample_index[i]);
@@ -268,11 +268,11 @@ void expect_same_file(const Reader& a, const Reader& b) {
       EXPECT_LE(std::abs(x[i] - y[i]), 1e-12 * std::max(1.0, std::abs(x[i]))) << what << " " << i;
     }
   };
-  close(a.anchors(disa::partition::kSequenceAnchor), b.anchors(disa::partition::kSequenceAnchor), "log_z_hat");
-  close(a.anchors(disa::partition::kLengthNormalizedAnchor), b.anchors(disa::partition::kLengthNormalizedAnchor),
-        "log_z_length_normalized");
+  close(a.anchors(disa::io::partition::kSequenceAnchor), b.anchors(disa::io::partition::kSequenceAnchor), "log_z_hat");
+  close(a.anchors(disa::io::partition::kLengthNormalizedAnchor),
+        b.anchors(disa::io::partition::kLengthNormalizedAnchor), "log_z_length_normalized");
   close(a.exact_log_z(), b.exact_log_z(), "log_z_exact");
-  for (const auto& name : disa::partition::diagnostic_names()) close(a.diagnostic(name), b.diagnostic(name), name);
+  for (const auto& name : disa::io::partition::diagnostic_names()) close(a.diagnostic(name), b.diagnostic(name), name);
   EXPECT_EQ(a.prompt_ids(), b.prompt_ids());
 }
 
@@ -312,7 +312,7 @@ TEST(AnchorStage, OneRankTwoRanksAndResumeGiveTheSameFile) {
 
 TEST(AnchorStage, LengthNormalizedRootSolvesItsEquation) {
   auto f = anchor("lengthnorm.h5", "--task.count 6 --anchor.samples 32 --anchor.beta 2 --proposal.temperature 1.2");
-  auto c = f.anchors(disa::partition::kLengthNormalizedAnchor);
+  auto c = f.anchors(disa::io::partition::kLengthNormalizedAnchor);
   const double beta = f.provenance().beta;
   for (int64_t p = 0; p < f.num_prompts(); ++p) {
     double mean = 0;

@@ -21,7 +21,7 @@ TEST(Estimators, LogMeanExp) {
   EXPECT_NEAR(log_mean_exp({std::log(1.0), std::log(3.0)}), std::log(2.0), 1e-15);
   EXPECT_NEAR(log_mean_exp({1e4, 1e4 - kInf}), 1e4 - std::log(2.0), 1e-9);
   EXPECT_EQ(log_mean_exp({-kInf, -kInf}), -kInf);
-  EXPECT_THROW(log_mean_exp({}), disa::DataError);
+  EXPECT_THROW(log_mean_exp({}), disa::core::DataError);
 }
 
 TEST(Estimators, ExactLogPartitionIsStableForLargeBeta) {
@@ -35,6 +35,8 @@ TEST(Estimators, ExactLogPartitionIsStableForLargeBeta) {
   EXPECT_NEAR(exact_log_partition(1000.0, std::log(0.25)), 1000.0 + std::log(0.25), 1e-12);
   EXPECT_NEAR(exact_log_partition(800.0, -900.0), std::log1p(std::exp(-100.0)), 1e-15);  // the old formula: NaN
   EXPECT_TRUE(std::isfinite(exact_log_partition(2000.0, -1e-3)));
+  // p = 1 - 1e-20 rounds to 1 in double, but 1 - p does not vanish: log(1 - p) = log(-expm1(l)).
+  EXPECT_NEAR(exact_log_partition(-40.0, -1e-20), std::log(1e-20 + std::exp(-40.0)), 1e-12);
 }
 
 TEST(Estimators, BinaryRewardWeightsUnderReferenceProposal) {
@@ -105,7 +107,7 @@ TEST(Estimators, KHatThresholdDependsOnSampleSize) {
   EXPECT_NEAR(k_hat_threshold(256), 0.5847, 1e-4);
   EXPECT_EQ(k_hat_threshold(100000), 0.7);
   EXPECT_LT(k_hat_threshold(10), 1e-12);  // 1 - 1/1 = 0: any positive k_hat is flagged
-  EXPECT_THROW(k_hat_threshold(1), disa::DataError);
+  EXPECT_THROW(k_hat_threshold(1), disa::core::DataError);
 }
 
 TEST(Estimators, BootstrapAgreesWithDeltaMethod) {
@@ -150,8 +152,8 @@ TEST(Estimators, LengthNormalizedRootWithUnitLengthsIsLogMeanExp) {
 }
 
 TEST(Estimators, LengthNormalizedRejectsBadInput) {
-  EXPECT_THROW(length_normalized_anchor({0.0}, {0.0}, {1.0}), disa::DataError);
-  EXPECT_THROW(length_normalized_anchor({0.0, 1.0}, {1.0}, {1.0}), disa::DataError);
+  EXPECT_THROW(length_normalized_anchor({0.0}, {0.0}, {1.0}), disa::core::DataError);
+  EXPECT_THROW(length_normalized_anchor({0.0, 1.0}, {1.0}, {1.0}), disa::core::DataError);
 }
 
 }  // namespace

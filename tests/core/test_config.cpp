@@ -11,8 +11,8 @@
 
 namespace {
 
-disa::Options make_options() {
-  disa::Options o("anchor", "test command");
+disa::core::Options make_options() {
+  disa::core::Options o("anchor", "test command");
   o.add_double("anchor.beta", 1.0, "inverse temperature");
   o.add_int("anchor.samples", 16, "samples per prompt");
   o.add_string("anchor.out", "anchors.h5", "output file");
@@ -28,9 +28,9 @@ std::string write_file(const std::string& name, const std::string& text) {
   return path;
 }
 
-disa::Config parse(const std::vector<std::string>& args) {
-  auto outcome = disa::parse_options(make_options(), args);
-  EXPECT_EQ(outcome.action, disa::ParseOutcome::Action::Run);
+disa::core::Config parse(const std::vector<std::string>& args) {
+  auto outcome = disa::core::parse_options(make_options(), args);
+  EXPECT_EQ(outcome.action, disa::core::ParseOutcome::Action::Run);
   return outcome.config;
 }
 
@@ -73,9 +73,9 @@ TEST(Config, BoolSwitchAlone) {
 
 TEST(Config, UnknownCommandLineOptionNamed) {
   try {
-    disa::parse_options(make_options(), {"anchor", "--anchor.betta", "3"});
+    disa::core::parse_options(make_options(), {"anchor", "--anchor.betta", "3"});
     FAIL() << "expected ConfigError";
-  } catch (const disa::ConfigError& e) {
+  } catch (const disa::core::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("anchor.betta"), std::string::npos) << e.what();
   }
 }
@@ -83,9 +83,9 @@ TEST(Config, UnknownCommandLineOptionNamed) {
 TEST(Config, UnknownFileOptionNamedWithLine) {
   auto ini = write_file("unknown.ini", "[anchor]\nbeta = 2\n\nsampels = 3\n");
   try {
-    disa::parse_options(make_options(), {"anchor", "--config", ini});
+    disa::core::parse_options(make_options(), {"anchor", "--config", ini});
     FAIL() << "expected ConfigError";
-  } catch (const disa::ConfigError& e) {
+  } catch (const disa::core::ConfigError& e) {
     std::string msg = e.what();
     EXPECT_NE(msg.find("anchor.sampels"), std::string::npos) << msg;
     EXPECT_NE(msg.find(ini + ":4"), std::string::npos) << msg;
@@ -95,9 +95,9 @@ TEST(Config, UnknownFileOptionNamedWithLine) {
 TEST(Config, UnknownSectionNamedWithLine) {
   auto ini = write_file("section.ini", "seed = 1\n[trian]\nsteps = 3\n");
   try {
-    disa::parse_options(make_options(), {"anchor", "--config", ini});
+    disa::core::parse_options(make_options(), {"anchor", "--config", ini});
     FAIL() << "expected ConfigError";
-  } catch (const disa::ConfigError& e) {
+  } catch (const disa::core::ConfigError& e) {
     std::string msg = e.what();
     EXPECT_NE(msg.find("[trian]"), std::string::npos) << msg;
     EXPECT_NE(msg.find(ini + ":2"), std::string::npos) << msg;
@@ -107,21 +107,21 @@ TEST(Config, UnknownSectionNamedWithLine) {
 TEST(Config, BadValueNamesOptionAndLine) {
   auto ini = write_file("badvalue.ini", "[anchor]\nbeta = lots\n");
   try {
-    disa::parse_options(make_options(), {"anchor", "--config", ini});
+    disa::core::parse_options(make_options(), {"anchor", "--config", ini});
     FAIL() << "expected ConfigError";
-  } catch (const disa::ConfigError& e) {
+  } catch (const disa::core::ConfigError& e) {
     std::string msg = e.what();
     EXPECT_NE(msg.find("anchor.beta"), std::string::npos) << msg;
     EXPECT_NE(msg.find(ini + ":2"), std::string::npos) << msg;
   }
-  EXPECT_THROW(disa::parse_options(make_options(), {"anchor", "--anchor.samples", "x"}), disa::ConfigError);
+  EXPECT_THROW(disa::core::parse_options(make_options(), {"anchor", "--anchor.samples", "x"}), disa::core::ConfigError);
 }
 
 TEST(Config, MissingConfigFileNamed) {
   try {
-    disa::parse_options(make_options(), {"anchor", "--config", "/nonexistent/x.ini"});
+    disa::core::parse_options(make_options(), {"anchor", "--config", "/nonexistent/x.ini"});
     FAIL();
-  } catch (const disa::ConfigError& e) {
+  } catch (const disa::core::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/x.ini"), std::string::npos);
   }
 }
@@ -136,9 +136,10 @@ TEST(Config, PrintedIniRoundTrips) {
 }
 
 TEST(Config, HelpAndPrintConfigActions) {
-  EXPECT_EQ(disa::parse_options(make_options(), {"anchor", "--help"}).action, disa::ParseOutcome::Action::Help);
-  EXPECT_EQ(disa::parse_options(make_options(), {"anchor", "--print-config"}).action,
-            disa::ParseOutcome::Action::PrintConfig);
+  EXPECT_EQ(disa::core::parse_options(make_options(), {"anchor", "--help"}).action,
+            disa::core::ParseOutcome::Action::Help);
+  EXPECT_EQ(disa::core::parse_options(make_options(), {"anchor", "--print-config"}).action,
+            disa::core::ParseOutcome::Action::PrintConfig);
   auto help = make_options().help_text();
   EXPECT_NE(help.find("--anchor.beta"), std::string::npos);
   EXPECT_NE(help.find("[default: 1]"), std::string::npos);
@@ -149,7 +150,7 @@ TEST(Config, RequireNamesOption) {
   try {
     c.require(c.get_double("anchor.beta") > 0, "anchor.beta", "must be > 0");
     FAIL();
-  } catch (const disa::ConfigError& e) {
+  } catch (const disa::core::ConfigError& e) {
     EXPECT_EQ(std::string(e.what()), "option --anchor.beta: must be > 0 (got -1)");
   }
 }

@@ -17,35 +17,35 @@ TEST(LogSumExp, MatchesDirectFormulaOnModerateValues) {
   std::vector<double> xs{-1.5, 0.25, 2.0, 3.5};
   double direct = 0;
   for (double x : xs) direct += std::exp(x);
-  EXPECT_NEAR(disa::logsumexp(xs), std::log(direct), 1e-14);
+  EXPECT_NEAR(disa::core::logsumexp(xs), std::log(direct), 1e-14);
 }
 
 TEST(LogSumExp, LargeMagnitudes) {
-  EXPECT_NEAR(disa::logsumexp({1e4, 1e4}), 1e4 + std::log(2.0), 1e-9);
-  EXPECT_NEAR(disa::logsumexp({-1e4, -1e4 - 1}), -1e4 + std::log1p(std::exp(-1.0)), 1e-9);
+  EXPECT_NEAR(disa::core::logsumexp({1e4, 1e4}), 1e4 + std::log(2.0), 1e-9);
+  EXPECT_NEAR(disa::core::logsumexp({-1e4, -1e4 - 1}), -1e4 + std::log1p(std::exp(-1.0)), 1e-9);
 }
 
 TEST(LogSumExp, NegativeInfinityEntries) {
-  EXPECT_EQ(disa::logsumexp({}), -kInf);
-  EXPECT_EQ(disa::logsumexp({-kInf, -kInf}), -kInf);
-  EXPECT_DOUBLE_EQ(disa::logsumexp({-kInf, 0.0}), 0.0);
+  EXPECT_EQ(disa::core::logsumexp({}), -kInf);
+  EXPECT_EQ(disa::core::logsumexp({-kInf, -kInf}), -kInf);
+  EXPECT_DOUBLE_EQ(disa::core::logsumexp({-kInf, 0.0}), 0.0);
 }
 
 TEST(LogSumExp, MergeIsOrderIndependent) {
-  disa::LogSumExp a, b, c;
+  disa::core::LogSumExp a, b, c;
   for (double x : {3.0, -2.0}) a.add(x);
   for (double x : {10.0, -kInf}) b.add(x);
-  disa::LogSumExp ab = a;
+  disa::core::LogSumExp ab = a;
   ab.merge(b);
-  disa::LogSumExp ba = b;
+  disa::core::LogSumExp ba = b;
   ba.merge(a);
   ba.merge(c);  // merging an empty accumulator changes nothing
   EXPECT_NEAR(ab.value(), ba.value(), 1e-15);
-  EXPECT_NEAR(ab.value(), disa::logsumexp({3.0, -2.0, 10.0}), 1e-14);
+  EXPECT_NEAR(ab.value(), disa::core::logsumexp({3.0, -2.0, 10.0}), 1e-14);
 }
 
 TEST(Table, RendersAlignedBox) {
-  disa::Table t("title");
+  disa::core::Table t("title");
   t.row("a", "1").row("longer key", "value");
   auto s = t.render();
   EXPECT_NE(s.find("| a          | 1     |"), std::string::npos) << s;
@@ -53,11 +53,11 @@ TEST(Table, RendersAlignedBox) {
 }
 
 TEST(Errors, ExitCodesByKind) {
-  EXPECT_EQ(disa::ConfigError("x").exit_code(), 2);
-  EXPECT_EQ(disa::IoError("x").exit_code(), 3);
-  EXPECT_EQ(disa::DataError("x").exit_code(), 4);
-  EXPECT_EQ(disa::DistError("x").exit_code(), 5);
-  EXPECT_EQ(disa::ModelError("x").exit_code(), 6);
+  EXPECT_EQ(disa::core::ConfigError("x").exit_code(), 2);
+  EXPECT_EQ(disa::core::IoError("x").exit_code(), 3);
+  EXPECT_EQ(disa::core::DataError("x").exit_code(), 4);
+  EXPECT_EQ(disa::core::DistError("x").exit_code(), 5);
+  EXPECT_EQ(disa::core::ModelError("x").exit_code(), 6);
 }
 
 }  // namespace

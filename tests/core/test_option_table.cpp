@@ -27,21 +27,21 @@ struct Settings {
   Inner inner;
 };
 
-disa::OptionTable<Inner> inner_table() {
-  disa::OptionTable<Inner> t;
+disa::core::OptionTable<Inner> inner_table() {
+  disa::core::OptionTable<Inner> t;
   t.text("demo.device", DISA_FIELD(device), "where");
   return t;
 }
 
-const disa::OptionTable<Settings>& table() {
-  static const disa::OptionTable<Settings> t = [] {
-    disa::OptionTable<Settings> t;
-    t.integer("demo.samples", DISA_FIELD(samples), "samples per prompt", disa::at_least<int64_t>(1, "N"));
+const disa::core::OptionTable<Settings>& table() {
+  static const disa::core::OptionTable<Settings> t = [] {
+    disa::core::OptionTable<Settings> t;
+    t.integer("demo.samples", DISA_FIELD(samples), "samples per prompt", disa::core::at_least<int64_t>(1, "N"));
     t.integer("demo.seed", DISA_FIELD(seed), "seed");
     t.integer("demo.small", DISA_FIELD(small), "an int field");
-    t.real("demo.beta", DISA_FIELD(beta), "beta", disa::above(0.0));
+    t.real("demo.beta", DISA_FIELD(beta), "beta", disa::core::above(0.0));
     t.flag("demo.exact", DISA_FIELD(exact), "exact");
-    t.text("demo.out", DISA_FIELD(out), "output", disa::required("a file"));
+    t.text("demo.out", DISA_FIELD(out), "output", disa::core::required("a file"));
     t.list("demo.target", DISA_FIELD(targets), "targets");
     t.choice("demo.mode", DISA_FIELD(mode),
              std::vector<std::pair<std::string, Mode>>{{"fast", Mode::Fast}, {"exact", Mode::Exact}}, "mode");
@@ -53,17 +53,17 @@ const disa::OptionTable<Settings>& table() {
   return t;
 }
 
-disa::Config parse(std::vector<std::string> args) {
-  disa::Options o("demo", "option table test");
+disa::core::Config parse(std::vector<std::string> args) {
+  disa::core::Options o("demo", "option table test");
   table().declare(o);
   args.insert(args.begin(), "demo");
-  return disa::parse_options(o, args).config;
+  return disa::core::parse_options(o, args).config;
 }
 
 std::string error_of(std::vector<std::string> args) {
   try {
     table().read(parse(std::move(args)));
-  } catch (const disa::ConfigError& e) {
+  } catch (const disa::core::ConfigError& e) {
     return e.what();
   }
   return "";

@@ -20,8 +20,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 class CommunicatorTest : public testing::Test {
  protected:
-  void SetUp() override { comm = disa::make_mpi_communicator(MPI_COMM_WORLD); }
-  std::unique_ptr<disa::Communicator> comm;
+  void SetUp() override { comm = disa::dist::make_mpi_communicator(MPI_COMM_WORLD); }
+  std::unique_ptr<disa::dist::Communicator> comm;
 };
 
 TEST_F(CommunicatorTest, AllReduceSumMeanMaxOnTensors) {
@@ -29,17 +29,17 @@ TEST_F(CommunicatorTest, AllReduceSumMeanMaxOnTensors) {
   std::vector<torch::Tensor> ts{torch::full({2, 3}, double(r + 1), torch::kFloat64),
                                 torch::arange(5, torch::kFloat32) * float(r + 1),
                                 torch::full({4}, int64_t(r), torch::kInt64)};
-  comm->all_reduce(ts, disa::ReduceOp::Sum);
+  comm->all_reduce(ts, disa::dist::ReduceOp::Sum);
   double s = n * (n + 1) / 2.0;
   EXPECT_TRUE(torch::allclose(ts[0], torch::full({2, 3}, s, torch::kFloat64)));
   EXPECT_TRUE(torch::allclose(ts[1], torch::arange(5, torch::kFloat32) * float(s)));
   EXPECT_TRUE(torch::equal(ts[2], torch::full({4}, int64_t(n * (n - 1) / 2), torch::kInt64)));
 
   auto m = torch::full({3}, float(r), torch::kFloat32);
-  comm->all_reduce(m, disa::ReduceOp::Mean);
+  comm->all_reduce(m, disa::dist::ReduceOp::Mean);
   EXPECT_TRUE(torch::allclose(m, torch::full({3}, (n - 1) / 2.0f)));
   auto x = torch::tensor({double(r), -double(r)});
-  comm->all_reduce(x, disa::ReduceOp::Max);
+  comm->all_reduce(x, disa::dist::ReduceOp::Max);
   EXPECT_EQ(x[0].item<double>(), n - 1);
   EXPECT_EQ(x[1].item<double>(), 0.0);
 }
@@ -48,12 +48,12 @@ TEST_F(CommunicatorTest, ManySmallTensorsTravelInOneCallPerBucket) {
   std::vector<torch::Tensor> ts;
   for (int i = 0; i < 50; ++i) ts.push_back(torch::ones({10, 10}, torch::kFloat32));  // 400 B each
   int64_t before = comm->collective_calls();
-  comm->all_reduce(ts, disa::ReduceOp::Sum);
+  comm->all_reduce(ts, disa::dist::ReduceOp::Sum);
   EXPECT_EQ(comm->collective_calls() - before, 1);
   // With a 4000-byte bucket the 20000 bytes need 5 calls.
   comm->set_bucket_bytes(4000);
   before = comm->collective_calls();
-  comm->all_reduce(ts, disa::ReduceOp::Sum);
+  comm->all_reduce(ts, disa::dist::ReduceOp::Sum);
   EXPECT_EQ(comm->collective_calls() - before, 5);
   const double n = comm->size();
   for (auto& t : ts) EXPECT_TRUE(torch::allclose(t, torch::full_like(t, n * n)));
@@ -62,7 +62,7 @@ TEST_F(CommunicatorTest, ManySmallTensorsTravelInOneCallPerBucket) {
                                    torch::ones({3}, torch::kFloat32)};
   comm->set_bucket_bytes(size_t(32) << 20);
   before = comm->collective_calls();
-  comm->all_reduce(mixed, disa::ReduceOp::Sum);
+  comm->all_reduce(mixed, disa::dist::ReduceOp::Sum);
   EXPECT_EQ(comm->collective_calls() - before, 2);
   for (auto& t : mixed) EXPECT_TRUE(torch::allclose(t, torch::full_like(t, n)));
 }
@@ -75,7 +75,7 @@ TEST_F(CommunicatorTest, GradientsAllReduceInPlace) {
   std::vector<torch::Tensor> grads;
   for (auto& p : lin->parameters()) grads.push_back(p.grad());
   auto local_weight_grad = lin->weight.grad().clone();
-  comm->all_reduce(grads, disa::ReduceOp::Mean);
+  comm->all_reduce(grads, disa::dist::ReduceOp::Mean);
   // d(sum)/dW = 2 * (rank + 1) per entry; the mean over ranks is (n + 1).
   double n = comm->size();
   EXPECT_TRUE(torch::allclose(lin->weight.grad(), torch::full({3, 4}, n + 1.0)));
@@ -96,12 +96,12 @@ TEST_F(CommunicatorTest, BroadcastOverwritesWithRoot) {
 
 TEST_F(CommunicatorTest, ScalarsAndPrefixSums) {
   const int r = comm->rank(), n = comm->size();
-  EXPECT_EQ(comm->all_reduce(int64_t(r + 1), disa::ReduceOp::Sum), int64_t(n) * (n + 1) / 2);
-  EXPECT_DOUBLE_EQ(comm->all_reduce(double(r), disa::ReduceOp::Min), 0.0);
-  EXPECT_DOUBLE_EQ(comm->all_reduce(double(r), disa::ReduceOp::Mean), (n - 1) / 2.0);
+  EXPECT_EQ(comm->all_reduce(int64_t(r + 1), disa::dist::ReduceOp::Sum), int64_t(n) * (n + 1) / 2);
+  EXPECT_DOUBLE_EQ(comm->all_reduce(double(r), disa::dist::ReduceOp::Min), 0.0);
+  EXPECT_DOUBLE_EQ(comm->all_reduce(double(r), disa::dist::ReduceOp::Mean), (n - 1) / 2.0);
   EXPECT_EQ(comm->exclusive_prefix_sum(10), 10 * r);
   std::vector<double> v{double(r), 1.0};
-  comm->all_reduce(v, disa::ReduceOp::Sum);
+  comm->all_reduce(v, disa::dist::ReduceOp::Sum);
   EXPECT_DOUBLE_EQ(v[1], n);
 }
 
@@ -132,7 +132,7 @@ TEST_F(CommunicatorTest, LogSumExpAllReduceEqualsSerial) {
     local[j] = f(j, r);
     std::vector<double> column;
     for (int k = 0; k < n; ++k) column.push_back(f(j, k));
-    expected[j] = disa::logsumexp(column);
+    expected[j] = disa::core::logsumexp(column);
   }
   comm->all_reduce_logsumexp(local);
   for (int j = 0; j < 10; ++j) {
@@ -146,11 +146,11 @@ TEST_F(CommunicatorTest, LogSumExpAllReduceEqualsSerial) {
 
 TEST_F(CommunicatorTest, LogSumExpRejectsNaN) {
   std::vector<double> v{std::nan("")};
-  EXPECT_THROW(comm->all_reduce_logsumexp(v), disa::DistError);
+  EXPECT_THROW(comm->all_reduce_logsumexp(v), disa::core::DistError);
 }
 
 TEST(MpiContext, NodeLocalRanks) {
-  auto& mpi = disa::MpiContext::get();
+  auto& mpi = disa::dist::MpiContext::get();
   EXPECT_GE(mpi.local_rank(), 0);
   EXPECT_LT(mpi.local_rank(), mpi.local_size());
   EXPECT_EQ(mpi.num_nodes(), 1);  // tests run on one machine

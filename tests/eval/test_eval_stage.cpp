@@ -26,7 +26,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using disa::h5::File;
+using disa::io::h5::File;
 
 const std::string kFixture = DISA_EVAL_FIXTURE;
 const std::string kWork = DISA_EVAL_WORK;

@@ -61,13 +61,13 @@ TEST(JudgeTemplate, RendersNumberedResponses) {
 }
 
 TEST(JudgeTemplate, BadTemplatesAreConfigErrors) {
-  EXPECT_THROW(JudgeTemplate("no placeholder", "t"), disa::ConfigError);
-  EXPECT_THROW(JudgeTemplate("{responses} {unknown}", "t"), disa::ConfigError);
-  EXPECT_THROW(JudgeTemplate("{responses} {unclosed", "t"), disa::ConfigError);
+  EXPECT_THROW(JudgeTemplate("no placeholder", "t"), disa::core::ConfigError);
+  EXPECT_THROW(JudgeTemplate("{responses} {unknown}", "t"), disa::core::ConfigError);
+  EXPECT_THROW(JudgeTemplate("{responses} {unclosed", "t"), disa::core::ConfigError);
   try {
     JudgeTemplate::load("/nonexistent/judge.txt", "judge.prompt");
     FAIL() << "expected an error";
-  } catch (const disa::ConfigError& e) {
+  } catch (const disa::core::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("--judge.prompt"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("/nonexistent/judge.txt"), std::string::npos) << e.what();
   }
@@ -77,7 +77,7 @@ TEST(JudgeTemplate, BadTemplatesAreConfigErrors) {
   try {
     JudgeTemplate::load(bad, "judge.prompt");
     FAIL() << "expected an error";
-  } catch (const disa::ConfigError& e) {
+  } catch (const disa::core::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
   }
 }

@@ -45,7 +45,7 @@ TEST(Summary, PerBenchmarkAndMacro) {
   const std::string table = render_summary_table(s);
   EXPECT_NE(table.find("Mean@4"), std::string::npos) << table;
   EXPECT_NE(table.find("macro"), std::string::npos) << table;
-  EXPECT_THROW(summarize(4, {"a"}, {0, 1}, {"m"}, {{0.0, 1.0}}), disa::DataError);
+  EXPECT_THROW(summarize(4, {"a"}, {0, 1}, {"m"}, {{0.0, 1.0}}), disa::core::DataError);
 }
 
 TEST(Summary, MetricNamesAndLabels) {
@@ -67,7 +67,7 @@ TEST(Compare, RunsByBenchmarksWithMacro) {
   std::vector<ComparedRun> runs{{"base", a}, {"disa", b}};
   auto metrics = resolve_compare_metrics({"pass_at_k"}, runs);
   EXPECT_EQ(metrics, (std::vector<std::string>{"pass_at_8"}));
-  EXPECT_THROW(resolve_compare_metrics({"no_such_metric"}, runs), disa::ConfigError);
+  EXPECT_THROW(resolve_compare_metrics({"no_such_metric"}, runs), disa::core::ConfigError);
   const std::string md = render_comparison(runs, {"mean_at_k"}, false, CompareFormat::Markdown);
   EXPECT_EQ(md,
             "| run | gsm8k | countdown | macro |\n"
@@ -100,7 +100,7 @@ TEST(Benchmarks, EntriesResolveToTasks) {
   auto loaded = load_benchmarks({specs[0]});
   EXPECT_EQ(loaded[0].dataset.size(), 4u);
   // No entry: the task of task.* (a file task needs --task.data).
-  EXPECT_THROW(parse_benchmarks({}, base), disa::ConfigError);
+  EXPECT_THROW(parse_benchmarks({}, base), disa::core::ConfigError);
   base.data_path = math;
   EXPECT_EQ(parse_benchmarks({}, base)[0].name, "math_small");
 }
@@ -110,7 +110,7 @@ template <class F>
 std::string error_of(F f) {
   try {
     f();
-  } catch (const disa::Error& e) {
+  } catch (const disa::core::Error& e) {
     return e.what();
   }
   return "no error";

@@ -14,7 +14,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using disa::h5::File;
+using disa::io::h5::File;
 
 // A path shared by all ranks (rank 0's pid makes it unique per test process).
 std::string shared_path(const std::string& name) {
@@ -25,8 +25,8 @@ std::string shared_path(const std::string& name) {
   return testing::TempDir() + "disa_h5_" + std::to_string(pid) + "_np" + std::to_string(size) + "_" + name;
 }
 
-int rank() { return disa::MpiContext::get().rank(); }
-int world() { return disa::MpiContext::get().size(); }
+int rank() { return disa::dist::MpiContext::get().rank(); }
+int world() { return disa::dist::MpiContext::get().size(); }
 
 // Rank r writes rows_of(r) rows: rank 0 none (when there are several ranks).
 int64_t rows_of(int r) { return world() == 1 ? 5 : int64_t(r) * 7; }
@@ -157,7 +157,7 @@ TEST(Hdf5, AttributesRoundTrip) {
   EXPECT_EQ(f.attr_string("/", "status"), "complete");
   EXPECT_TRUE(f.has_attr("/", "format"));
   EXPECT_FALSE(f.has_attr("/", "nope"));
-  EXPECT_THROW(f.attr_string("/", "nope"), disa::IoError);
+  EXPECT_THROW(f.attr_string("/", "nope"), disa::core::IoError);
   auto text = f.attrs_as_text("/anchors");
   ASSERT_EQ(text.size(), 3u);
   EXPECT_EQ(text[2].first, "quantiles");
@@ -171,14 +171,14 @@ TEST(Hdf5, AtomicCommitAndIncompleteRefused) {
     f.write_root("/x", std::vector<int64_t>{1, 2, 3});
     MPI_Barrier(MPI_COMM_WORLD);
     EXPECT_FALSE(fs::exists(path));
-    EXPECT_TRUE(fs::exists(path + disa::h5::kIncompleteSuffix));
+    EXPECT_TRUE(fs::exists(path + disa::io::h5::kIncompleteSuffix));
     // Destroyed without commit: a killed job.
   }
   EXPECT_FALSE(fs::exists(path));
   try {
     File::open(path, "disa-test", 1);
     FAIL() << "opened a file that was never committed";
-  } catch (const disa::IoError& e) {
+  } catch (const disa::core::IoError& e) {
     EXPECT_NE(std::string(e.what()).find("did not finish"), std::string::npos) << e.what();
   }
   // The incomplete file can be resumed and then committed.
@@ -188,7 +188,7 @@ TEST(Hdf5, AtomicCommitAndIncompleteRefused) {
     f.commit();
   }
   EXPECT_TRUE(fs::exists(path));
-  EXPECT_FALSE(fs::exists(path + disa::h5::kIncompleteSuffix));
+  EXPECT_FALSE(fs::exists(path + disa::io::h5::kIncompleteSuffix));
   EXPECT_EQ(File::open(path, "disa-test", 1).read<int64_t>("/x"), (std::vector<int64_t>{1, 2, 3}));
 }
 
@@ -201,7 +201,7 @@ TEST(Hdf5, FormatAndVersionMismatchRefused) {
   try {
     File::open(path, "disa-anchors", 3);
     FAIL();
-  } catch (const disa::IoError& e) {
+  } catch (const disa::core::IoError& e) {
     std::string msg = e.what();
     EXPECT_NE(msg.find("version 2"), std::string::npos) << msg;
     EXPECT_NE(msg.find("reads version 3"), std::string::npos) << msg;
@@ -210,12 +210,12 @@ TEST(Hdf5, FormatAndVersionMismatchRefused) {
   try {
     File::open(path, "disa-train", 2);
     FAIL();
-  } catch (const disa::IoError& e) {
+  } catch (const disa::core::IoError& e) {
     EXPECT_NE(std::string(e.what()).find("is a 'disa-anchors' file, expected a 'disa-train'"), std::string::npos)
         << e.what();
   }
   EXPECT_NO_THROW(File::open(path, "disa-anchors", 2));
-  EXPECT_THROW(File::open(path + ".missing"), disa::IoError);
+  EXPECT_THROW(File::open(path + ".missing"), disa::core::IoError);
 }
 
 TEST(Hdf5, MissingDatasetNamed) {
@@ -228,7 +228,7 @@ TEST(Hdf5, MissingDatasetNamed) {
   try {
     f.read<double>("/nope/x");
     FAIL();
-  } catch (const disa::IoError& e) {
+  } catch (const disa::core::IoError& e) {
     EXPECT_NE(std::string(e.what()).find("/nope/x"), std::string::npos);
   }
 }

@@ -19,7 +19,7 @@
 
 namespace {
 
-namespace partition = disa::partition;
+namespace partition = disa::io::partition;
 using partition::Trajectories;
 
 std::string shared_path(const std::string& name) {
@@ -30,8 +30,8 @@ std::string shared_path(const std::string& name) {
   return testing::TempDir() + "disa_partition_" + std::to_string(pid) + "_np" + std::to_string(size) + "_" + name;
 }
 
-int rank() { return disa::MpiContext::get().rank(); }
-int world() { return disa::MpiContext::get().size(); }
+int rank() { return disa::dist::MpiContext::get().rank(); }
+int world() { return disa::dist::MpiContext::get().size(); }
 
 // The work plan of the tests: P prompts x N samples in batches of B units.
 constexpr int64_t P = 5, N = 3, B = 4;
@@ -87,7 +87,7 @@ partition::Writer::Options options(int deflate) {
 }
 
 // What Reader::open needs besides the tables (the anchor stage writes more).
-void write_root_attrs(disa::h5::File& f) {
+void write_root_attrs(disa::io::h5::File& f) {
   f.set_attr("/", "beta", 2.0);
   f.set_attr("/", "samples_per_prompt", N);
   f.set_attr("/", "proposal_truncated", int64_t(0));
@@ -259,14 +259,14 @@ TEST(PartitionFile, ResumeDropsRowsOfUnrecordedBatches) {
 
 TEST(PartitionFile, WriterRefusesUnequalColumns) {
   EXPECT_THROW(partition::Writer::create(shared_path("no_reasons.h5"), MPI_COMM_WORLD, partition::Writer::Options{}),
-               disa::DataError);
+               disa::core::DataError);
   auto w = partition::Writer::create(shared_path("unequal.h5"), MPI_COMM_WORLD, options(0));
   Trajectories rows = batch_rows(0);
   rows.log_weight.pop_back();  // a producer that forgot a value
   try {
     w.append(rows, 0);
     FAIL() << "appended columns of unequal length";
-  } catch (const disa::DataError& e) {
+  } catch (const disa::core::DataError& e) {
     EXPECT_NE(std::string(e.what()).find("log_weight"), std::string::npos) << e.what();
   }
   // Nothing was written.

@@ -35,9 +35,9 @@ class TempDir {
 
 inline std::string model_fixture(const std::string& name) { return std::string(DISA_TEST_DATA_DIR) + "/model/" + name; }
 
-inline ModelConfig fixture_config(const std::string& name) {
+inline model::ModelConfig fixture_config(const std::string& name) {
   std::ifstream in(model_fixture(name));
-  return ModelConfig::from_json(nlohmann::json::parse(in), model_fixture(name));
+  return model::ModelConfig::from_json(nlohmann::json::parse(in), model_fixture(name));
 }
 
 }  // namespace disa::test

@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
   }
   try {
     std::ifstream in(argv[1]);
-    const auto config = disa::ModelConfig::from_json(nlohmann::json::parse(in), argv[1]);
-    disa::CausalLM model = disa::init_random_model(config, 1234);
+    const auto config = disa::model::ModelConfig::from_json(nlohmann::json::parse(in), argv[1]);
+    disa::model::CausalLM model = disa::model::init_random_model(config, 1234);
     {
       torch::NoGradGuard no_grad;
       auto gen = at::detail::createCPUGenerator(99);
@@ -35,10 +35,10 @@ int main(int argc, char** argv) {
       }
     }
     const std::string dir = std::string(argv[2]) + "/model";
-    disa::save_model(*model, dir);
-    disa::CausalLM loaded = disa::load_model(dir);
+    disa::model::save_model(*model, dir);
+    disa::model::CausalLM loaded = disa::model::load_model(dir);
     std::vector<std::vector<int32_t>> seqs = {{3, 17, 5, 9, 44, 12, 7, 30, 1, 22, 8}, {4, 40, 2, 19, 6}, {49, 0, 33}};
-    disa::PaddedBatch b = disa::left_pad(seqs, torch::kCPU);
+    disa::model::PaddedBatch b = disa::model::left_pad(seqs, torch::kCPU);
     torch::Tensor logits;
     {
       torch::NoGradGuard no_grad;
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     }
     torch::Tensor ids = b.input_ids.contiguous();
     torch::Tensor mask = b.mask.to(torch::kLong).contiguous();
-    namespace st = disa::safetensors;
+    namespace st = disa::io::safetensors;
     auto shape = [](const torch::Tensor& t) { return std::vector<int64_t>(t.sizes().begin(), t.sizes().end()); };
     st::write_file(std::string(argv[2]) + "/logits.safetensors",
                    {{"logits", st::DType::F32, shape(logits), logits.data_ptr(), static_cast<size_t>(logits.nbytes())},

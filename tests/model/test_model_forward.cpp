@@ -21,8 +21,8 @@ json base_config() {
 
 std::string config_error(const json& j) {
   try {
-    ModelConfig::from_json(j, "cfg.json");
-  } catch (const ModelError& e) {
+    model::ModelConfig::from_json(j, "cfg.json");
+  } catch (const core::ModelError& e) {
     return e.what();
   }
   return "";
@@ -34,23 +34,23 @@ const char* kFixtures[] = {"configs/qwen2_tied.json", "configs/qwen3_untied_head
 }  // namespace
 
 TEST(ModelConfig, ParsesFixtures) {
-  ModelConfig q2 = test::fixture_config("configs/qwen2_tied.json");
+  model::ModelConfig q2 = test::fixture_config("configs/qwen2_tied.json");
   EXPECT_EQ(q2.model_type, "qwen2");
   EXPECT_TRUE(q2.qkv_bias);
   EXPECT_FALSE(q2.o_bias);
   EXPECT_TRUE(q2.tie_word_embeddings);
   EXPECT_EQ(q2.head_dim, 8);
-  ModelConfig q3 = test::fixture_config("configs/qwen3_untied_head_dim.json");
+  model::ModelConfig q3 = test::fixture_config("configs/qwen3_untied_head_dim.json");
   EXPECT_TRUE(q3.qk_norm);
   EXPECT_EQ(q3.head_dim, 12);
   EXPECT_EQ(q3.torch_dtype, "bfloat16");
-  ModelConfig l3 = test::fixture_config("configs/llama_llama3_bias.json");
-  EXPECT_EQ(l3.rope_scaling.type, RopeScaling::Type::Llama3);
+  model::ModelConfig l3 = test::fixture_config("configs/llama_llama3_bias.json");
+  EXPECT_EQ(l3.rope_scaling.type, model::RopeScaling::Type::Llama3);
   EXPECT_EQ(l3.rope_scaling.original_max_position_embeddings, 64);
   EXPECT_TRUE(l3.mlp_bias && l3.o_bias && l3.qkv_bias);
   EXPECT_EQ(l3.eos_token_ids, (std::vector<int64_t>{2, 3}));
-  ModelConfig ll = test::fixture_config("configs/llama_linear_tied.json");
-  EXPECT_EQ(ll.rope_scaling.type, RopeScaling::Type::Linear);
+  model::ModelConfig ll = test::fixture_config("configs/llama_linear_tied.json");
+  EXPECT_EQ(ll.rope_scaling.type, model::RopeScaling::Type::Linear);
   EXPECT_DOUBLE_EQ(ll.rope_scaling.factor, 2.0);
 }
 
@@ -88,31 +88,31 @@ TEST(ModelConfig, UnsupportedFieldsAndValuesNameTheField) {
 TEST(ModelConfig, JsonRoundTripAndParameterCount) {
   for (std::string arch : {"qwen2", "qwen3", "llama"})
     for (std::string size : {"tiny", "small"}) {
-      ModelConfig c = preset_config(arch, size);
-      ModelConfig back = ModelConfig::from_json(c.to_json(), "roundtrip");
+      model::ModelConfig c = model::preset_config(arch, size);
+      model::ModelConfig back = model::ModelConfig::from_json(c.to_json(), "roundtrip");
       EXPECT_EQ(back.to_json(), c.to_json()) << arch << " " << size;
       if (size == "small") {
         EXPECT_GT(c.num_parameters(), 20'000'000);
         EXPECT_LT(c.num_parameters(), 30'000'000);
         continue;
       }
-      CausalLM m(c);
+      model::CausalLM m(c);
       int64_t n = 0;
       for (const auto& p : m->parameters()) n += p.numel();
       EXPECT_EQ(n, c.num_parameters()) << arch;
     }
   for (const char* f : kFixtures) {
-    ModelConfig c = test::fixture_config(f);
-    CausalLM m(c);
+    model::ModelConfig c = test::fixture_config(f);
+    model::CausalLM m(c);
     int64_t n = 0;
     for (const auto& p : m->parameters()) n += p.numel();
     EXPECT_EQ(n, c.num_parameters()) << f;
-    EXPECT_EQ(ModelConfig::from_json(c.to_json(), f).to_json(), c.to_json()) << f;
+    EXPECT_EQ(model::ModelConfig::from_json(c.to_json(), f).to_json(), c.to_json()) << f;
   }
 }
 
 TEST(CausalLM, HfParameterNamesAndHeads) {
-  CausalLM q2(test::fixture_config("configs/qwen2_tied.json"));
+  model::CausalLM q2(test::fixture_config("configs/qwen2_tied.json"));
   auto names = q2->named_parameters().keys();
   auto has = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
   EXPECT_TRUE(has("model.embed_tokens.weight"));
@@ -124,14 +124,14 @@ TEST(CausalLM, HfParameterNamesAndHeads) {
   EXPECT_FALSE(has("lm_head.weight"));
   EXPECT_TRUE(q2->lm_head_weight().is_same(q2->model->embed_tokens->weight));
 
-  CausalLM q3(test::fixture_config("configs/qwen3_untied_head_dim.json"));
+  model::CausalLM q3(test::fixture_config("configs/qwen3_untied_head_dim.json"));
   names = q3->named_parameters().keys();
   EXPECT_TRUE(has("model.layers.0.self_attn.q_norm.weight"));
   EXPECT_TRUE(has("model.layers.0.self_attn.k_norm.weight"));
   EXPECT_TRUE(has("lm_head.weight"));
   EXPECT_FALSE(has("model.layers.0.self_attn.q_proj.bias"));
   EXPECT_FALSE(q3->lm_head_weight().is_same(q3->model->embed_tokens->weight));
-  EXPECT_EQ(q3->model->layers->ptr<DecoderLayerImpl>(0)->self_attn->q_proj->weight.size(0), 4 * 12);
+  EXPECT_EQ(q3->model->layers->ptr<model::DecoderLayerImpl>(0)->self_attn->q_proj->weight.size(0), 4 * 12);
 }
 
 // Prefill of the prompt + one cached step per continuation token equals a full forward
@@ -139,8 +139,8 @@ TEST(CausalLM, HfParameterNamesAndHeads) {
 TEST(CausalLM, KvCacheDecodingMatchesFullForward) {
   torch::NoGradGuard no_grad;
   for (const char* f : kFixtures) {
-    ModelConfig c = test::fixture_config(f);
-    CausalLM m = init_random_model(c, 7);
+    model::ModelConfig c = test::fixture_config(f);
+    model::CausalLM m = model::init_random_model(c, 7);
     std::vector<std::vector<int32_t>> prompts = {{5, 6, 7, 8, 9}, {10, 11}, {12, 13, 14}};
     std::vector<std::vector<int32_t>> cont = {{20, 21, 22, 23}, {30, 31, 32, 33}, {40, 41, 42, 43}};
     const int64_t steps = 4;
@@ -149,12 +149,12 @@ TEST(CausalLM, KvCacheDecodingMatchesFullForward) {
       full.push_back(prompts[i]);
       full.back().insert(full.back().end(), cont[i].begin(), cont[i].end());
     }
-    PaddedBatch fb = left_pad(full, torch::kCPU);
+    model::PaddedBatch fb = model::left_pad(full, torch::kCPU);
     torch::Tensor ref = m->forward(fb.input_ids, fb.position_ids, fb.mask);  // [B, T, V]
     const int64_t T = fb.input_ids.size(1);
 
-    PaddedBatch pb = left_pad(prompts, torch::kCPU);
-    KvCache cache = m->make_cache(3, pb.input_ids.size(1) + steps);
+    model::PaddedBatch pb = model::left_pad(prompts, torch::kCPU);
+    model::KvCache cache = m->make_cache(3, pb.input_ids.size(1) + steps);
     torch::Tensor out = m->forward(pb.input_ids, pb.position_ids, pb.mask, &cache);
     // Last prompt position predicts the first continuation token.
     EXPECT_LT((out.select(1, -1) - ref.select(1, T - steps - 1)).abs().max().item<double>(), 1e-4) << f;
@@ -174,10 +174,10 @@ TEST(CausalLM, KvCacheDecodingMatchesFullForward) {
 TEST(CausalLM, LeftPaddingInvariance) {
   torch::NoGradGuard no_grad;
   for (const char* f : kFixtures) {
-    CausalLM m = init_random_model(test::fixture_config(f), 3);
+    model::CausalLM m = model::init_random_model(test::fixture_config(f), 3);
     std::vector<int32_t> seq = {1, 2, 3, 4, 5, 6};
-    PaddedBatch alone = left_pad({seq}, torch::kCPU);
-    PaddedBatch padded = left_pad({{7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, seq}, torch::kCPU);
+    model::PaddedBatch alone = model::left_pad({seq}, torch::kCPU);
+    model::PaddedBatch padded = model::left_pad({{7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, seq}, torch::kCPU);
     torch::Tensor a = m->forward(alone.input_ids, alone.position_ids, alone.mask)[0];
     torch::Tensor b = m->forward(padded.input_ids, padded.position_ids, padded.mask)[1];
     EXPECT_LT((a - b.narrow(0, 4, 6)).abs().max().item<double>(), 1e-5) << f;
@@ -186,12 +186,12 @@ TEST(CausalLM, LeftPaddingInvariance) {
 }
 
 TEST(CausalLM, RejectsBadInputs) {
-  CausalLM m = init_random_model(test::fixture_config("configs/qwen2_tied.json"), 1);
+  model::CausalLM m = model::init_random_model(test::fixture_config("configs/qwen2_tied.json"), 1);
   torch::NoGradGuard no_grad;
-  KvCache cache = m->make_cache(1, 2);
+  model::KvCache cache = m->make_cache(1, 2);
   torch::Tensor ids = torch::zeros({1, 3}, torch::kLong);
-  EXPECT_THROW(m->forward(ids, ids, {}, &cache), ModelError);
-  EXPECT_THROW(m->forward(ids.view({3}), ids.view({3})), ModelError);
+  EXPECT_THROW(m->forward(ids, ids, {}, &cache), core::ModelError);
+  EXPECT_THROW(m->forward(ids.view({3}), ids.view({3})), core::ModelError);
 }
 
 // The config.json files of real checkpoints (Qwen2.5-7B-Instruct, Qwen3-8B,
@@ -205,15 +205,15 @@ TEST(ModelConfig, RealCheckpointConfigs) {
   for (const Case& c :
        {Case{"hf_configs/qwen2.5-7b-instruct.json", 7'615'616'512}, Case{"hf_configs/qwen3-8b.json", 8'190'735'360},
         Case{"hf_configs/llama-3.1-8b-instruct.json", 8'030'261'248}}) {
-    ModelConfig mc = test::fixture_config(c.file);
+    model::ModelConfig mc = test::fixture_config(c.file);
     EXPECT_EQ(mc.num_parameters(), c.parameters) << c.file;
-    EXPECT_EQ(ModelConfig::from_json(mc.to_json(), c.file).to_json(), mc.to_json()) << c.file;
+    EXPECT_EQ(model::ModelConfig::from_json(mc.to_json(), c.file).to_json(), mc.to_json()) << c.file;
   }
-  ModelConfig llama = test::fixture_config("hf_configs/llama-3.1-8b-instruct.json");
+  model::ModelConfig llama = test::fixture_config("hf_configs/llama-3.1-8b-instruct.json");
   EXPECT_EQ(llama.eos_token_ids, (std::vector<int64_t>{128001, 128008, 128009}));
-  EXPECT_EQ(llama.rope_scaling.type, RopeScaling::Type::Llama3);
+  EXPECT_EQ(llama.rope_scaling.type, model::RopeScaling::Type::Llama3);
   // Llama 3.1 frequencies: the highest band is unchanged, the lowest divided by 8.
-  torch::Tensor inv = rope_inverse_frequencies(llama);
+  torch::Tensor inv = model::rope_inverse_frequencies(llama);
   EXPECT_FLOAT_EQ(inv[0].item<float>(), 1.0f);
   const double lowest = 1.0 / std::pow(500000.0, 126.0 / 128.0) / 8.0;
   EXPECT_NEAR(inv[63].item<double>() / lowest, 1.0, 1e-5);

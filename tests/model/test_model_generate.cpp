@@ -21,14 +21,14 @@ using namespace disa;
 
 namespace {
 
-CausalLM test_model(const std::string& arch = "qwen2") {
-  ModelConfig c = preset_config(arch, "tiny");
+model::CausalLM test_model(const std::string& arch = "qwen2") {
+  model::ModelConfig c = model::preset_config(arch, "tiny");
   c.initializer_range = 0.3;  // peaked distributions: top-k/top-p matter
-  return init_random_model(c, 11);
+  return model::init_random_model(c, 11);
 }
 
-std::vector<GenerationRequest> requests() {
-  std::vector<GenerationRequest> r;
+std::vector<model::GenerationRequest> requests() {
+  std::vector<model::GenerationRequest> r;
   const std::vector<std::vector<int32_t>> prompts = {{72, 105, 33},
                                                      {10, 20, 30, 40, 50, 60, 70},
                                                      {5},
@@ -38,7 +38,7 @@ std::vector<GenerationRequest> requests() {
   return r;
 }
 
-void expect_same_samples(const GenerationResult& a, const GenerationResult& b, const std::string& what) {
+void expect_same_samples(const model::GenerationResult& a, const model::GenerationResult& b, const std::string& what) {
   EXPECT_EQ(a.tokens, b.tokens) << what;
   EXPECT_EQ(a.finish_reason, b.finish_reason) << what;
   ASSERT_EQ(a.sampler_logprobs.size(), b.sampler_logprobs.size()) << what;
@@ -54,26 +54,26 @@ void expect_same_samples(const GenerationResult& a, const GenerationResult& b, c
 TEST(Sampling, CounterUniform) {
   std::set<double> seen;
   for (uint64_t step = 0; step < 1000; ++step) {
-    double u = counter_uniform(1, 2, 3, step);
+    double u = model::counter_uniform(1, 2, 3, step);
     EXPECT_GE(u, 0.0);
     EXPECT_LT(u, 1.0);
     seen.insert(u);
   }
   EXPECT_EQ(seen.size(), 1000u);
-  EXPECT_EQ(counter_uniform(1, 2, 3, 4), counter_uniform(1, 2, 3, 4));
-  EXPECT_NE(counter_uniform(1, 2, 3, 4), counter_uniform(1, 2, 4, 4));
-  EXPECT_NE(counter_uniform(1, 2, 3, 4), counter_uniform(1, 3, 3, 4));
-  EXPECT_NE(counter_uniform(1, 2, 3, 4), counter_uniform(2, 2, 3, 4));
+  EXPECT_EQ(model::counter_uniform(1, 2, 3, 4), model::counter_uniform(1, 2, 3, 4));
+  EXPECT_NE(model::counter_uniform(1, 2, 3, 4), model::counter_uniform(1, 2, 4, 4));
+  EXPECT_NE(model::counter_uniform(1, 2, 3, 4), model::counter_uniform(1, 3, 3, 4));
+  EXPECT_NE(model::counter_uniform(1, 2, 3, 4), model::counter_uniform(2, 2, 3, 4));
   double mean = 0;
-  for (uint64_t i = 0; i < 20000; ++i) mean += counter_uniform(7, i, 0, 0);
+  for (uint64_t i = 0; i < 20000; ++i) mean += model::counter_uniform(7, i, 0, 0);
   EXPECT_NEAR(mean / 20000, 0.5, 0.01);
 }
 
 TEST(Sampling, FilteredDistribution) {
   // probabilities 0.5, 0.25, 0.125, 0.0625, 0.0625
   torch::Tensor logits = torch::tensor({0.5, 0.25, 0.125, 0.0625, 0.0625}, torch::kDouble).log().view({1, 5});
-  auto probs = [&](const SamplingParams& p) { return sampling_log_probs(logits, p).exp()[0]; };
-  SamplingParams p;
+  auto probs = [&](const model::SamplingParams& p) { return model::sampling_log_probs(logits, p).exp()[0]; };
+  model::SamplingParams p;
   EXPECT_TRUE(torch::allclose(probs(p), logits.exp()[0]));
   p.top_k = 2;
   EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({2.0 / 3, 1.0 / 3, 0.0, 0.0, 0.0}, torch::kDouble)));
@@ -95,13 +95,13 @@ TEST(Sampling, FilteredDistribution) {
   EXPECT_TRUE(torch::allclose(probs(p), torch::tensor({4.0 / 7, 2.0 / 7, 1.0 / 7, 0.0, 0.0}, torch::kDouble)));
   p = {};
   p.top_p = 0.0;
-  EXPECT_THROW(p.validate(), ConfigError);
+  EXPECT_THROW(p.validate(), core::ConfigError);
 }
 
 TEST(Sampling, InverseCdfNeverDrawsZeroMass) {
   torch::Tensor lq = torch::tensor({0.0, 0.5, 0.0, 0.5, 0.0}, torch::kDouble).log().view({1, 5}).expand({4, 5});
   torch::Tensor u = torch::tensor({0.0, 0.49, 0.5, 1.0 - 1e-17}, torch::kDouble);
-  torch::Tensor t = inverse_cdf_sample(lq, u);
+  torch::Tensor t = model::inverse_cdf_sample(lq, u);
   EXPECT_EQ(t[0].item<int64_t>(), 1);
   EXPECT_EQ(t[1].item<int64_t>(), 1);
   EXPECT_EQ(t[2].item<int64_t>(), 3);
@@ -111,35 +111,35 @@ TEST(Sampling, InverseCdfNeverDrawsZeroMass) {
 // A sample depends only on (seed, prompt id, sample index): not on the batch size, the
 // order of the requests, the other prompts (and so the padding) or row compaction.
 TEST(Generate, InvariantToBatchCompositionPaddingAndCompaction) {
-  CausalLM m = test_model();
-  GenerationParams gp;
+  model::CausalLM m = test_model();
+  model::GenerationParams gp;
   gp.max_new_tokens = 12;
   gp.sampling.temperature = 0.9;
   gp.sampling.top_p = 0.95;
   gp.stop_token_ids = {256};
   auto reqs = requests();
-  auto ref = generate(*m, reqs, gp, 42);
+  auto ref = model::generate(*m, reqs, gp, 42);
   ASSERT_EQ(ref.size(), reqs.size());
 
-  GenerationParams one = gp;
+  model::GenerationParams one = gp;
   one.max_batch_size = 1;
-  auto single = generate(*m, reqs, one, 42);
+  auto single = model::generate(*m, reqs, one, 42);
   for (size_t i = 0; i < reqs.size(); ++i)
     expect_same_samples(ref[i], single[i], "batch size 1, request " + std::to_string(i));
 
   auto shuffled = reqs;
   std::reverse(shuffled.begin(), shuffled.end());
   shuffled.push_back({std::vector<int32_t>(30, 9), 999, 0});  // a long prompt: more padding
-  GenerationParams three = gp;
+  model::GenerationParams three = gp;
   three.max_batch_size = 3;
   three.compact_fraction = 1.0;  // compact as soon as any row finishes
-  auto mixed = generate(*m, shuffled, three, 42);
+  auto mixed = model::generate(*m, shuffled, three, 42);
   for (size_t i = 0; i < reqs.size(); ++i)
     expect_same_samples(ref[i], mixed[reqs.size() - 1 - i], "shuffled " + std::to_string(i));
 
   // Different sample indices of the same prompt differ; a different seed differs.
   EXPECT_NE(ref[0].tokens, ref[1].tokens);
-  auto other = generate(*m, reqs, gp, 43);
+  auto other = model::generate(*m, reqs, gp, 43);
   EXPECT_NE(ref[0].tokens, other[0].tokens);
   for (const auto& r : ref) {
     EXPECT_EQ(r.prompt_id, reqs[&r - &ref[0]].prompt_id);
@@ -153,8 +153,8 @@ TEST(Generate, InvariantToBatchCompositionPaddingAndCompaction) {
 // token (5e-4 per sum): the cached decode and the full forward pass are fp32 computations
 // of different shapes; the distribution applied to the logits is the same code.
 TEST(Generate, SamplerLogQEqualsRescoring) {
-  CausalLM m = test_model("llama");
-  std::vector<SamplingParams> settings(5);
+  model::CausalLM m = test_model("llama");
+  std::vector<model::SamplingParams> settings(5);
   settings[0].temperature = 1.0;
   settings[1].temperature = 0.7;
   settings[2].temperature = 1.3;
@@ -166,16 +166,16 @@ TEST(Generate, SamplerLogQEqualsRescoring) {
   settings[4].vocab_limit = 259;
   auto reqs = requests();
   for (size_t k = 0; k < settings.size(); ++k) {
-    GenerationParams gp;
+    model::GenerationParams gp;
     gp.sampling = settings[k];
     gp.max_new_tokens = 10;
-    auto out = generate(*m, reqs, gp, 5);
-    std::vector<ScoreItem> items;
+    auto out = model::generate(*m, reqs, gp, 5);
+    std::vector<model::ScoreItem> items;
     for (size_t i = 0; i < reqs.size(); ++i) items.push_back({reqs[i].prompt, out[i].tokens});
-    ScoreOptions so;
+    model::ScoreOptions so;
     so.sampling = settings[k];
-    ScoreResult sq = score(*m, items, so);
-    ScoreResult sp = score(*m, items);
+    model::ScoreResult sq = model::score(*m, items, so);
+    model::ScoreResult sp = model::score(*m, items);
     auto q_tok = sq.per_token();
     auto p_tok = sp.per_token();
     auto q_sum = sq.sums();
@@ -198,17 +198,17 @@ TEST(Generate, SamplerLogQEqualsRescoring) {
 }
 
 TEST(Generate, GreedyIsArgmaxWithZeroLogQ) {
-  CausalLM m = test_model();
-  GenerationParams gp;
+  model::CausalLM m = test_model();
+  model::GenerationParams gp;
   gp.sampling.temperature = 0.0;
   gp.max_new_tokens = 5;
   auto reqs = requests();
-  auto a = generate(*m, reqs, gp, 1);
-  auto b = generate(*m, reqs, gp, 2);
+  auto a = model::generate(*m, reqs, gp, 1);
+  auto b = model::generate(*m, reqs, gp, 2);
   for (size_t i = 0; i < reqs.size(); ++i) {
     EXPECT_EQ(a[i].tokens, b[i].tokens);
     EXPECT_EQ(a[i].sum_sampler_logprob, 0.0);
-    PaddedBatch pb = left_pad({reqs[i].prompt}, torch::kCPU);
+    model::PaddedBatch pb = model::left_pad({reqs[i].prompt}, torch::kCPU);
     torch::NoGradGuard g;
     torch::Tensor logits = m->forward(pb.input_ids, pb.position_ids, pb.mask);
     EXPECT_EQ(logits[0][-1].argmax().item<int64_t>(), a[i].tokens[0]);
@@ -216,28 +216,28 @@ TEST(Generate, GreedyIsArgmaxWithZeroLogQ) {
 }
 
 TEST(Generate, StopTokensStopStringsAndLength) {
-  CausalLM m = test_model();
+  model::CausalLM m = test_model();
   test::TempDir dir("tok");
-  write_byte_level_tokenizer(dir.str(), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
-  Tokenizer tok = Tokenizer::load(dir.str());
-  GenerationParams gp;
+  model::write_byte_level_tokenizer(dir.str(), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
+  model::Tokenizer tok = model::Tokenizer::load(dir.str());
+  model::GenerationParams gp;
   gp.max_new_tokens = 40;
   gp.sampling.vocab_limit = tok.vocab_size();
   auto reqs = requests();
-  auto free = generate(*m, reqs, gp, 8);
+  auto free = model::generate(*m, reqs, gp, 8);
   for (const auto& r : free) {
     EXPECT_EQ(r.tokens.size(), 40u);
-    EXPECT_EQ(r.finish_reason, FinishReason::Length);
+    EXPECT_EQ(r.finish_reason, model::FinishReason::Length);
   }
   // Stop token: the first occurrence of the token at position 3 ends the sequence there.
   {
     const int32_t stop = free[0].tokens[3];
     const size_t first = std::find(free[0].tokens.begin(), free[0].tokens.end(), stop) - free[0].tokens.begin();
-    GenerationParams sp = gp;
+    model::GenerationParams sp = gp;
     sp.stop_token_ids = {stop};
-    auto out = generate(*m, {reqs[0]}, sp, 8);
+    auto out = model::generate(*m, {reqs[0]}, sp, 8);
     EXPECT_EQ(out[0].tokens, std::vector<int32_t>(free[0].tokens.begin(), free[0].tokens.begin() + first + 1));
-    EXPECT_EQ(out[0].finish_reason, FinishReason::Stop);
+    EXPECT_EQ(out[0].finish_reason, model::FinishReason::Stop);
   }
   // Stop string: a printable ASCII character whose first occurrence in the decoded
   // response comes from token j; generation must end with token j.
@@ -248,22 +248,22 @@ TEST(Generate, StopTokensStopStringsAndLength) {
       if (t[j] < 33 || t[j] > 126) continue;
       const std::string c(1, static_cast<char>(t[j]));
       if (tok.decode(std::vector<int32_t>(t.begin(), t.begin() + j)).find(c) != std::string::npos) continue;
-      GenerationParams sp = gp;
+      model::GenerationParams sp = gp;
       sp.stop_strings = {"never-produced-\x01", c};
-      auto out = generate(*m, {reqs[i]}, sp, 8, &tok);
+      auto out = model::generate(*m, {reqs[i]}, sp, 8, &tok);
       EXPECT_EQ(out[0].tokens, std::vector<int32_t>(t.begin(), t.begin() + j + 1));
-      EXPECT_EQ(out[0].finish_reason, FinishReason::Stop);
+      EXPECT_EQ(out[0].finish_reason, model::FinishReason::Stop);
       EXPECT_EQ(out[0].stop_string, c);
       tested = true;
       break;
     }
   }
   EXPECT_TRUE(tested);
-  GenerationParams sp = gp;
+  model::GenerationParams sp = gp;
   sp.stop_strings = {"x"};
-  EXPECT_THROW(generate(*m, reqs, sp, 8), ConfigError);
-  EXPECT_THROW(generate(*m, {{{}, 0, 0}}, gp, 8), DataError);
-  EXPECT_THROW(generate(*m, {{{999}, 0, 0}}, gp, 8), DataError);
+  EXPECT_THROW(model::generate(*m, reqs, sp, 8), core::ConfigError);
+  EXPECT_THROW(model::generate(*m, {{{}, 0, 0}}, gp, 8), core::DataError);
+  EXPECT_THROW(model::generate(*m, {{{999}, 0, 0}}, gp, 8), core::DataError);
 }
 
 // Scoring a pair alone or in a batch with longer (more left padding) items gives the same
@@ -271,22 +271,22 @@ TEST(Generate, StopTokensStopStringsAndLength) {
 // fp32 rounding (1e-5); the per-token
 // values equal the log-softmax of a full forward pass.
 TEST(Score, InvariantToPaddingAndChunksAndMatchesFullForward) {
-  CausalLM m = test_model("qwen3");
-  std::vector<ScoreItem> items = {{{1, 2, 3}, {4, 5, 6, 7}},
-                                  {{8, 9, 10, 11, 12, 13, 14, 15, 16}, {17, 18}},
-                                  {{19}, {}},
-                                  {{20, 21}, {22}}};
-  ScoreResult all = score(*m, items);
-  ScoreOptions tiny_chunks;
+  model::CausalLM m = test_model("qwen3");
+  std::vector<model::ScoreItem> items = {{{1, 2, 3}, {4, 5, 6, 7}},
+                                         {{8, 9, 10, 11, 12, 13, 14, 15, 16}, {17, 18}},
+                                         {{19}, {}},
+                                         {{20, 21}, {22}}};
+  model::ScoreResult all = model::score(*m, items);
+  model::ScoreOptions tiny_chunks;
   tiny_chunks.chunk_tokens = 1;
   tiny_chunks.max_batch_size = 3;
-  ScoreResult chunked = score(*m, items, tiny_chunks);
+  model::ScoreResult chunked = model::score(*m, items, tiny_chunks);
   EXPECT_TRUE(torch::allclose(all.token_logprobs, chunked.token_logprobs, 0, 1e-5));
   EXPECT_TRUE(torch::equal(all.response_mask, chunked.response_mask));
   EXPECT_EQ(all.token_logprobs.sizes(), (std::vector<int64_t>{4, 4}));
   EXPECT_EQ(all.sums()[2], 0.0);
   for (size_t i = 0; i < items.size(); ++i) {
-    ScoreResult alone = score(*m, {items[i]});
+    model::ScoreResult alone = model::score(*m, {items[i]});
     auto a = alone.per_token()[0];
     auto b = all.per_token()[i];
     ASSERT_EQ(a.size(), items[i].response.size());
@@ -295,22 +295,22 @@ TEST(Score, InvariantToPaddingAndChunksAndMatchesFullForward) {
     // Full forward over prompt + response without padding.
     std::vector<int32_t> seq = items[i].prompt;
     seq.insert(seq.end(), items[i].response.begin(), items[i].response.end());
-    PaddedBatch pb = left_pad({seq}, torch::kCPU);
+    model::PaddedBatch pb = model::left_pad({seq}, torch::kCPU);
     torch::NoGradGuard g;
     torch::Tensor lsm = torch::log_softmax(m->forward(pb.input_ids, pb.position_ids, pb.mask)[0], -1);
     const size_t P = items[i].prompt.size();
     for (size_t t = 0; t < a.size(); ++t) EXPECT_NEAR(a[t], lsm[P + t - 1][items[i].response[t]].item<double>(), 1e-5);
   }
-  ScoreOptions with_hidden;
+  model::ScoreOptions with_hidden;
   with_hidden.prompt_hidden_mean = true;
-  ScoreResult h = score(*m, items, with_hidden);
+  model::ScoreResult h = model::score(*m, items, with_hidden);
   ASSERT_TRUE(h.prompt_hidden_mean.defined());
   EXPECT_EQ(h.prompt_hidden_mean.sizes(), (std::vector<int64_t>{4, 64}));
-  PaddedBatch pb = left_pad({items[1].prompt}, torch::kCPU);
+  model::PaddedBatch pb = model::left_pad({items[1].prompt}, torch::kCPU);
   torch::NoGradGuard g;
   torch::Tensor hs = m->hidden_states(pb.input_ids, pb.position_ids, pb.mask)[0].mean(0);
   EXPECT_LT((hs - h.prompt_hidden_mean[1]).abs().max().item<double>(), 1e-5);
-  EXPECT_THROW(score(*m, {{{}, {1}}}), DataError);
+  EXPECT_THROW(model::score(*m, {{{}, {1}}}), core::DataError);
 }
 
 // One distribution for the policy (issue: the sampled policy was not the scored one). The
@@ -329,11 +329,11 @@ TEST(Score, InvariantToPaddingAndChunksAndMatchesFullForward) {
 // >= 1.9 standard errors per response, and the shift has the same sign for every one.
 TEST(PolicyVocabulary, SampledFrequenciesMatchScoredProbabilities) {
   disa::test::TempDir dir("policy_vocab");
-  write_byte_level_tokenizer(dir.str(), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
-  const Tokenizer tok = Tokenizer::load(dir.str());
-  ModelConfig c = preset_config("qwen2", "tiny");
+  model::write_byte_level_tokenizer(dir.str(), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
+  const model::Tokenizer tok = model::Tokenizer::load(dir.str());
+  model::ModelConfig c = model::preset_config("qwen2", "tiny");
   c.initializer_range = 0.6;  // peaked: several responses above 1%
-  CausalLM m = init_random_model(c, 21);
+  model::CausalLM m = model::init_random_model(c, 21);
   const int64_t V = c.vocab_size, L = tok.vocab_size();
   ASSERT_GT(V, L);
   const std::vector<int32_t> prompt = {72, 105, 33, 10};
@@ -354,17 +354,17 @@ TEST(PolicyVocabulary, SampledFrequenciesMatchScoredProbabilities) {
   const double padded_share = next_token_probs().narrow(0, L, V - L).sum().item<double>();
   ASSERT_GT(padded_share, 0.25) << "the test needs the padded ids to carry mass";
 
-  restrict_to_tokenizer(*m, tok);
+  model::restrict_to_tokenizer(*m, tok);
   EXPECT_EQ(m->output_vocab(), L);
-  GenerationParams gp;
+  model::GenerationParams gp;
   gp.max_new_tokens = 1;
   gp.max_batch_size = 500;
-  set_model_stops(gp, *m, tok);
+  model::set_model_stops(gp, *m, tok);
   gp.stop_token_ids.clear();  // one-token responses: the response space is the L ids
   const int64_t N = 6000;
-  std::vector<GenerationRequest> reqs;
+  std::vector<model::GenerationRequest> reqs;
   for (int64_t s = 0; s < N; ++s) reqs.push_back({prompt, 7, s});
-  auto out = generate(*m, reqs, gp, 13);
+  auto out = model::generate(*m, reqs, gp, 13);
   std::map<std::vector<int32_t>, int64_t> counts;
   std::map<std::vector<int32_t>, double> sampler_logq;
   for (const auto& g : out) {
@@ -376,12 +376,12 @@ TEST(PolicyVocabulary, SampledFrequenciesMatchScoredProbabilities) {
   for (const auto& [y, n] : counts)
     if (n >= 60) frequent.push_back({n, y});  // p >= 0.01
   ASSERT_GE(frequent.size(), 3u);
-  std::vector<ScoreItem> items;
+  std::vector<model::ScoreItem> items;
   for (const auto& f : frequent) items.push_back({prompt, f.second});
-  const auto scored = score(*m, items).sums();
-  ScoreOptions diff;
+  const auto scored = model::score(*m, items).sums();
+  model::ScoreOptions diff;
   diff.differentiable = true;
-  const torch::Tensor d = score(*m, items, diff).sum_logprobs.detach().to(torch::kDouble);
+  const torch::Tensor d = model::score(*m, items, diff).sum_logprobs.detach().to(torch::kDouble);
   for (size_t i = 0; i < frequent.size(); ++i) {
     const double p = std::exp(scored[i]);
     const double freq = double(frequent[i].first) / double(N);
@@ -394,7 +394,7 @@ TEST(PolicyVocabulary, SampledFrequenciesMatchScoredProbabilities) {
                                    << (freq - p) / se << " standard errors)";
   }
   // A padded id has no probability in the policy: scoring it is an error, not -inf.
-  EXPECT_THROW(score(*m, {{prompt, {int32_t(L + 1)}}}), DataError);
+  EXPECT_THROW(model::score(*m, {{prompt, {int32_t(L + 1)}}}), core::DataError);
 }
 
 // bf16 weights (the GPU configuration), run on CPU: the sampler's log q and the re-scored
@@ -409,21 +409,21 @@ TEST(PolicyVocabulary, SampledFrequenciesMatchScoredProbabilities) {
 TEST(Bf16, SamplerLogQMatchesRescoringWithinBf16Bound) {
   for (const auto& [arch, size] :
        std::vector<std::pair<std::string, std::string>>{{"qwen3", "small"}, {"llama", "tiny"}, {"qwen2", "tiny"}}) {
-    ModelConfig c = preset_config(arch, size);
+    model::ModelConfig c = model::preset_config(arch, size);
     c.initializer_range = 0.1;
-    CausalLM m = init_random_model(c, 5);
+    model::CausalLM m = model::init_random_model(c, 5);
     m->to(torch::kBFloat16);
     ASSERT_EQ(m->dtype(), torch::kBFloat16);
-    GenerationParams gp;
+    model::GenerationParams gp;
     gp.max_new_tokens = 16;
     auto reqs = requests();
-    auto out = generate(*m, reqs, gp, 3);
-    std::vector<ScoreItem> items;
+    auto out = model::generate(*m, reqs, gp, 3);
+    std::vector<model::ScoreItem> items;
     for (size_t i = 0; i < reqs.size(); ++i) items.push_back({reqs[i].prompt, out[i].tokens});
-    auto tok = score(*m, items).per_token();
-    ScoreOptions diff;
+    auto tok = model::score(*m, items).per_token();
+    model::ScoreOptions diff;
     diff.differentiable = true;
-    ScoreResult d = score(*m, items, diff);
+    model::ScoreResult d = model::score(*m, items, diff);
     torch::Tensor dl = d.token_logprobs.detach().to(torch::kDouble);
     // max |logit| over the scored positions (fp32 of the bf16 GEMM).
     double max_logit = 0;
@@ -431,7 +431,7 @@ TEST(Bf16, SamplerLogQMatchesRescoringWithinBf16Bound) {
       std::vector<int32_t> seq = reqs[i].prompt;
       seq.insert(seq.end(), out[i].tokens.begin(), out[i].tokens.end());
       torch::NoGradGuard no_grad;
-      PaddedBatch pb = left_pad({seq}, m->device());
+      model::PaddedBatch pb = model::left_pad({seq}, m->device());
       torch::Tensor z = m->logits(m->hidden_states(pb.input_ids, pb.position_ids, pb.mask)).to(torch::kFloat32);
       max_logit = std::max(max_logit, z.abs().max().item<double>());
     }

@@ -16,37 +16,37 @@ using namespace disa;
 
 namespace {
 
-const std::vector<ScoreItem> kItems = {{{1, 2, 3}, {4, 5, 6, 7}},
-                                       {{8, 9, 10, 11, 12}, {13, 14}},
-                                       {{15, 16}, {17, 18, 19}}};
+const std::vector<model::ScoreItem> kItems = {{{1, 2, 3}, {4, 5, 6, 7}},
+                                              {{8, 9, 10, 11, 12}, {13, 14}},
+                                              {{15, 16}, {17, 18, 19}}};
 
-torch::Tensor logits_of(CausalLMImpl& m) {
+torch::Tensor logits_of(model::CausalLMImpl& m) {
   torch::NoGradGuard g;
-  PaddedBatch b = left_pad({{1, 2, 3, 4}, {5, 6}}, torch::kCPU);
+  model::PaddedBatch b = model::left_pad({{1, 2, 3, 4}, {5, 6}}, torch::kCPU);
   return m.forward(b.input_ids, b.position_ids, b.mask);
 }
 
 // Sum of response log-probs via a full [B, T, V] log-softmax (the naive reference).
-torch::Tensor naive_sum(CausalLMImpl& m, double temperature) {
+torch::Tensor naive_sum(model::CausalLMImpl& m, double temperature) {
   torch::Tensor total = torch::zeros({});
   for (const auto& it : kItems) {
     std::vector<int32_t> seq = it.prompt;
     seq.insert(seq.end(), it.response.begin(), it.response.end());
-    PaddedBatch b = left_pad({seq}, torch::kCPU);
+    model::PaddedBatch b = model::left_pad({seq}, torch::kCPU);
     torch::Tensor lsm = torch::log_softmax(m.forward(b.input_ids, b.position_ids, b.mask)[0] / temperature, -1);
     for (size_t t = 0; t < it.response.size(); ++t) total = total + lsm[it.prompt.size() + t - 1][it.response[t]];
   }
   return total;
 }
 
-std::map<std::string, torch::Tensor> grads(CausalLMImpl& m) {
+std::map<std::string, torch::Tensor> grads(model::CausalLMImpl& m) {
   std::map<std::string, torch::Tensor> g;
   for (auto& p : m.named_parameters())
     if (p.value().grad().defined()) g[p.key()] = p.value().grad().clone();
   return g;
 }
 
-void zero_grads(CausalLMImpl& m) {
+void zero_grads(model::CausalLMImpl& m) {
   for (auto& p : m.parameters())
     if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
 }
@@ -58,12 +58,12 @@ void zero_grads(CausalLMImpl& m) {
 TEST(DifferentiableScore, GradientsMatchNaiveAutograd) {
   for (const char* f : {"configs/qwen2_tied.json", "configs/llama_llama3_bias.json"})
     for (double temperature : {1.0, 0.7}) {
-      CausalLM m = init_random_model(test::fixture_config(f), 4);
-      ScoreOptions so;
+      model::CausalLM m = model::init_random_model(test::fixture_config(f), 4);
+      model::ScoreOptions so;
       so.differentiable = true;
       so.sampling.temperature = temperature;
       so.chunk_tokens = 2;
-      ScoreResult r = score(*m, kItems, so);
+      model::ScoreResult r = model::score(*m, kItems, so);
       ASSERT_TRUE(r.sum_logprobs.requires_grad());
       r.sum_logprobs.sum().backward();
       auto g1 = grads(*m);
@@ -82,19 +82,19 @@ TEST(DifferentiableScore, GradientsMatchNaiveAutograd) {
 }
 
 TEST(Lora, InitEqualsBaseAndOnlyAdaptersGetGradients) {
-  CausalLM m = init_random_model(test::fixture_config("configs/qwen3_untied_head_dim.json"), 4);
+  model::CausalLM m = model::init_random_model(test::fixture_config("configs/qwen3_untied_head_dim.json"), 4);
   torch::Tensor base = logits_of(*m);
-  LoraConfig lc;
+  model::LoraConfig lc;
   lc.rank = 4;
   lc.alpha = 8;
   lc.target_modules = {"q", "v", "down_proj"};
-  auto params = apply_lora(*m, lc, 1);
+  auto params = model::apply_lora(*m, lc, 1);
   EXPECT_EQ(params.size(), 2u * 3 * 2);  // A and B x 3 targets x 2 layers
   EXPECT_TRUE(torch::equal(base, logits_of(*m)));
-  ScoreOptions so;
+  model::ScoreOptions so;
   so.differentiable = true;
   m->train();
-  score(*m, kItems, so).sum_logprobs.sum().backward();
+  model::score(*m, kItems, so).sum_logprobs.sum().backward();
   for (auto& p : m->named_parameters()) {
     const bool is_adapter = p.key().find("lora_") != std::string::npos;
     EXPECT_EQ(p.value().requires_grad(), is_adapter) << p.key();
@@ -108,44 +108,45 @@ TEST(Lora, InitEqualsBaseAndOnlyAdaptersGetGradients) {
   }
   EXPECT_NE(m->named_parameters().find("model.layers.1.self_attn.q_proj.lora_A"), nullptr);
   EXPECT_EQ(m->named_parameters().find("model.layers.1.self_attn.k_proj.lora_A"), nullptr);
-  LoraConfig bad;
+  model::LoraConfig bad;
   bad.target_modules = {"qkv"};
-  EXPECT_THROW(bad.validate(), ConfigError);
+  EXPECT_THROW(bad.validate(), core::ConfigError);
 }
 
 // On a bf16 model the adapters are fp32 (as PEFT's autocast_adapter_dtype), the adapted
 // model starts equal to the base, and gradients reach the adapters.
 TEST(Lora, Bf16ModelHasFp32Adapters) {
-  CausalLM m = init_random_model(test::fixture_config("configs/qwen2_tied.json"), 4, torch::kCPU, torch::kBFloat16);
+  model::CausalLM m =
+      model::init_random_model(test::fixture_config("configs/qwen2_tied.json"), 4, torch::kCPU, torch::kBFloat16);
   torch::Tensor base = logits_of(*m);
-  LoraConfig lc;
-  auto params = apply_lora(*m, lc, 1);
+  model::LoraConfig lc;
+  auto params = model::apply_lora(*m, lc, 1);
   for (const auto& p : params) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(torch::equal(base, logits_of(*m)));
-  ScoreOptions so;
+  model::ScoreOptions so;
   so.differentiable = true;
-  score(*m, kItems, so).sum_logprobs.sum().backward();
+  model::score(*m, kItems, so).sum_logprobs.sum().backward();
   double total = 0;
-  for (const auto& p : lora_parameters(*m))
+  for (const auto& p : model::lora_parameters(*m))
     if (p.grad().defined()) total += p.grad().abs().sum().item<double>();
   EXPECT_GT(total, 0.0);
 }
 
 TEST(Lora, MergeAndPeftSaveLoad) {
-  CausalLM m = init_random_model(test::fixture_config("configs/llama_llama3_bias.json"), 4);
-  LoraConfig lc;
+  model::CausalLM m = model::init_random_model(test::fixture_config("configs/llama_llama3_bias.json"), 4);
+  model::LoraConfig lc;
   lc.rank = 2;
   lc.alpha = 6;
-  apply_lora(*m, lc, 3);
+  model::apply_lora(*m, lc, 3);
   {
     torch::NoGradGuard g;
-    for (auto& p : lora_parameters(*m)) p.normal_(0.0, 0.3);
+    for (auto& p : model::lora_parameters(*m)) p.normal_(0.0, 0.3);
   }
   torch::Tensor adapted = logits_of(*m);
   test::TempDir dir("peft");
-  EXPECT_THROW(save_model(*m, dir / "full"), ModelError);
-  save_lora_adapter(*m, lc, dir / "adapter", "base-model");
-  auto file = safetensors::File::open(dir / "adapter/adapter_model.safetensors");
+  EXPECT_THROW(model::save_model(*m, dir / "full"), core::ModelError);
+  model::save_lora_adapter(*m, lc, dir / "adapter", "base-model");
+  auto file = io::safetensors::File::open(dir / "adapter/adapter_model.safetensors");
   EXPECT_NE(file->find("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"), nullptr);
   EXPECT_NE(file->find("base_model.model.model.layers.1.mlp.down_proj.lora_B.weight"), nullptr);
   EXPECT_EQ(file->tensors().size(), 2u * 7 * 2);
@@ -156,18 +157,18 @@ TEST(Lora, MergeAndPeftSaveLoad) {
   EXPECT_EQ(cfg["target_modules"].size(), 7u);
 
   // Reload the adapter onto a fresh base model: same logits.
-  CausalLM fresh = init_random_model(test::fixture_config("configs/llama_llama3_bias.json"), 4);
-  LoraConfig back = load_lora_adapter(*fresh, dir / "adapter");
+  model::CausalLM fresh = model::init_random_model(test::fixture_config("configs/llama_llama3_bias.json"), 4);
+  model::LoraConfig back = model::load_lora_adapter(*fresh, dir / "adapter");
   EXPECT_EQ(back.rank, 2);
   EXPECT_TRUE(torch::allclose(logits_of(*fresh), adapted, 0, 1e-6));
 
-  merge_lora(*m);
-  EXPECT_TRUE(lora_parameters(*m).empty());
+  model::merge_lora(*m);
+  EXPECT_TRUE(model::lora_parameters(*m).empty());
   EXPECT_EQ(m->named_parameters().find("model.layers.0.self_attn.q_proj.lora_A"), nullptr);
   EXPECT_LT((logits_of(*m) - adapted).abs().max().item<double>(), 1e-4);
   for (auto& p : m->parameters()) EXPECT_TRUE(p.requires_grad());
-  save_model(*m, dir / "merged");
-  EXPECT_LT((logits_of(*load_model(dir / "merged")) - adapted).abs().max().item<double>(), 1e-4);
+  model::save_model(*m, dir / "merged");
+  EXPECT_LT((logits_of(*model::load_model(dir / "merged")) - adapted).abs().max().item<double>(), 1e-4);
 }
 
 // A tiny model drives the mean token NLL of three sequences from ~log V to near zero;
@@ -175,27 +176,27 @@ TEST(Lora, MergeAndPeftSaveLoad) {
 TEST(Training, TinyModelOverfitsAndGradientsReachEveryParameter) {
   torch::manual_seed(0);
   for (std::string arch : {"qwen2", "qwen3", "llama"}) {
-    ModelConfig c = preset_config(arch, "tiny");
+    model::ModelConfig c = model::preset_config(arch, "tiny");
     if (arch == "llama") {
       c.qkv_bias = c.o_bias = c.mlp_bias = true;
-      c.rope_scaling.type = RopeScaling::Type::Llama3;
+      c.rope_scaling.type = model::RopeScaling::Type::Llama3;
       c.rope_scaling.factor = 4;
       c.rope_scaling.original_max_position_embeddings = 64;
     }
-    CausalLM m = init_random_model(c, 21);
+    model::CausalLM m = model::init_random_model(c, 21);
     m->train();
-    const std::vector<ScoreItem> data = {{{256, 72, 101}, {108, 108, 111, 32, 119, 111, 114, 108, 100}},
-                                         {{256, 49, 43, 49}, {61, 50, 256}},
-                                         {{256, 97, 98}, {99, 100, 101, 102, 103, 104}}};
+    const std::vector<model::ScoreItem> data = {{{256, 72, 101}, {108, 108, 111, 32, 119, 111, 114, 108, 100}},
+                                                {{256, 49, 43, 49}, {61, 50, 256}},
+                                                {{256, 97, 98}, {99, 100, 101, 102, 103, 104}}};
     int64_t n_tokens = 0;
     for (const auto& d : data) n_tokens += static_cast<int64_t>(d.response.size());
     torch::optim::Adam opt(m->parameters(), torch::optim::AdamOptions(1e-2));
     double first = 0, last = 0;
     for (int step = 0; step < 120; ++step) {
       opt.zero_grad();
-      ScoreOptions so;
+      model::ScoreOptions so;
       so.differentiable = true;
-      torch::Tensor loss = -score(*m, data, so).sum_logprobs.sum() / n_tokens;
+      torch::Tensor loss = -model::score(*m, data, so).sum_logprobs.sum() / n_tokens;
       loss.backward();
       if (step == 0) {
         first = loss.item<double>();

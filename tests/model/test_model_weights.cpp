@@ -12,7 +12,7 @@
 #include "model_test_util.hpp"
 
 using namespace disa;
-namespace st = disa::safetensors;
+namespace st = disa::io::safetensors;
 
 namespace {
 
@@ -30,15 +30,15 @@ torch::Tensor tensor_of(const st::TensorView& v, torch::Dtype dt) {
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
-  } catch (const Error& e) {
+  } catch (const core::Error& e) {
     return e.what();
   }
   return "";
 }
 
-torch::Tensor logits_of(CausalLMImpl& m) {
+torch::Tensor logits_of(model::CausalLMImpl& m) {
   torch::NoGradGuard g;
-  PaddedBatch b = left_pad({{1, 2, 3, 4}, {5, 6}}, m.device());
+  model::PaddedBatch b = model::left_pad({{1, 2, 3, 4}, {5, 6}}, m.device());
   return m.forward(b.input_ids, b.position_ids, b.mask).to(torch::kCPU, torch::kFloat32);
 }
 
@@ -110,22 +110,22 @@ TEST(Safetensors, CorruptFilesNameTheFileAndTensor) {
     out.write(reinterpret_cast<const char*>(&n), 8);
   }
   EXPECT_NE(error_of([&] { st::File::open(p); }).find("header length"), std::string::npos);
-  EXPECT_THROW(st::File::open(dir / "absent.safetensors"), IoError);
+  EXPECT_THROW(st::File::open(dir / "absent.safetensors"), core::IoError);
 }
 
 TEST(Weights, SaveLoadRoundTripTiedAndUntied) {
   for (const char* f :
        {"configs/qwen2_tied.json", "configs/qwen3_untied_head_dim.json", "configs/llama_llama3_bias.json"}) {
     test::TempDir dir("rt");
-    CausalLM m = init_random_model(test::fixture_config(f), 5);
-    save_model(*m, dir.str());
+    model::CausalLM m = model::init_random_model(test::fixture_config(f), 5);
+    model::save_model(*m, dir.str());
     EXPECT_TRUE(std::filesystem::exists(dir / "config.json"));
     EXPECT_TRUE(std::filesystem::exists(dir / "generation_config.json"));
     auto file = st::File::open(dir / "model.safetensors");
     EXPECT_EQ(file->find("lm_head.weight") != nullptr, !m->config().tie_word_embeddings) << f;
-    CausalLM back = load_model(dir.str());
+    model::CausalLM back = model::load_model(dir.str());
     EXPECT_TRUE(torch::equal(logits_of(*m), logits_of(*back))) << f;
-    EXPECT_EQ(back->fingerprint, model_fingerprint(dir.str()));
+    EXPECT_EQ(back->fingerprint, model::model_fingerprint(dir.str()));
     EXPECT_EQ(back->fingerprint, m->fingerprint);
     EXPECT_EQ(back->fingerprint.size(), 16u);
     for (const auto& p : back->parameters()) EXPECT_TRUE(p.requires_grad());
@@ -134,35 +134,35 @@ TEST(Weights, SaveLoadRoundTripTiedAndUntied) {
 
 TEST(Weights, ShardedCheckpointAndDtypes) {
   test::TempDir dir("shard");
-  CausalLM m = init_random_model(test::fixture_config("configs/llama_llama3_bias.json"), 9);
-  SaveOptions opt;
+  model::CausalLM m = model::init_random_model(test::fixture_config("configs/llama_llama3_bias.json"), 9);
+  model::SaveOptions opt;
   opt.max_shard_bytes = 20000;
-  save_model(*m, dir.str(), opt);
+  model::save_model(*m, dir.str(), opt);
   EXPECT_TRUE(std::filesystem::exists(dir / "model.safetensors.index.json"));
   EXPECT_FALSE(std::filesystem::exists(dir / "model.safetensors"));
   st::Checkpoint ck = st::Checkpoint::open(dir.str());
   EXPECT_TRUE(ck.sharded());
   EXPECT_GT(ck.files().size(), 2u);
-  CausalLM back = load_model(dir.str());
+  model::CausalLM back = model::load_model(dir.str());
   EXPECT_TRUE(torch::equal(logits_of(*m), logits_of(*back)));
 
   // Stored as bf16 and f16: loads (to fp32) within the storage rounding.
   for (torch::Dtype dt : {torch::kBFloat16, torch::kFloat16}) {
     test::TempDir d2("dtype");
-    SaveOptions o2;
+    model::SaveOptions o2;
     o2.dtype = dt;
-    save_model(*m, d2.str(), o2);
+    model::save_model(*m, d2.str(), o2);
     auto file = st::File::open(d2 / "model.safetensors");
     EXPECT_EQ(file->tensors()[0].dtype, dt == torch::kBFloat16 ? st::DType::BF16 : st::DType::F16);
-    EXPECT_EQ(ModelConfig::load(d2.str()).torch_dtype, dtype_config_name(dt));
-    CausalLM b2 = load_model(d2.str());
+    EXPECT_EQ(model::ModelConfig::load(d2.str()).torch_dtype, model::dtype_config_name(dt));
+    model::CausalLM b2 = model::load_model(d2.str());
     EXPECT_EQ(b2->dtype(), torch::kFloat32);
     for (const auto& p : m->named_parameters()) {
       torch::Tensor expect = p.value().detach().to(dt).to(torch::kFloat32);
       EXPECT_TRUE(torch::equal(b2->named_parameters()[p.key()], expect)) << p.key();
     }
     // Loading into bf16 (as on a GPU): logits close to fp32.
-    CausalLM b3 = load_model(d2.str(), torch::kCPU, torch::kBFloat16);
+    model::CausalLM b3 = model::load_model(d2.str(), torch::kCPU, torch::kBFloat16);
     EXPECT_EQ(b3->dtype(), torch::kBFloat16);
     EXPECT_LT((logits_of(*b3) - logits_of(*b2)).abs().max().item<double>(), 0.1);
   }
@@ -170,8 +170,8 @@ TEST(Weights, ShardedCheckpointAndDtypes) {
 
 TEST(Weights, MissingUnexpectedAndMismatchedTensorsAreOneError) {
   test::TempDir dir("miss");
-  CausalLM m = init_random_model(test::fixture_config("configs/qwen2_tied.json"), 2);
-  save_model(*m, dir.str());
+  model::CausalLM m = model::init_random_model(test::fixture_config("configs/qwen2_tied.json"), 2);
+  model::save_model(*m, dir.str());
   // Rewrite the weights: drop one tensor, add one, and give one a wrong shape.
   std::vector<torch::Tensor> keep;
   std::vector<st::TensorData> tensors;
@@ -185,7 +185,7 @@ TEST(Weights, MissingUnexpectedAndMismatchedTensorsAreOneError) {
   torch::Tensor extra = torch::zeros({2});
   tensors.push_back(data_of("model.layers.0.extra.weight", extra, st::DType::F32));
   st::write_file(dir / "model.safetensors", tensors);
-  const std::string e = error_of([&] { load_model(dir.str()); });
+  const std::string e = error_of([&] { model::load_model(dir.str()); });
   EXPECT_NE(e.find("missing tensors: model.layers.1.mlp.up_proj.weight"), std::string::npos) << e;
   EXPECT_NE(e.find("unexpected tensors: model.layers.0.extra.weight"), std::string::npos) << e;
   EXPECT_NE(e.find("shape mismatches: model.layers.0.self_attn.k_proj.bias (file [3], model [16])"), std::string::npos)
@@ -195,7 +195,7 @@ TEST(Weights, MissingUnexpectedAndMismatchedTensorsAreOneError) {
 
 TEST(Weights, TiedHeadStoredRedundantlyMustMatch) {
   test::TempDir dir("tied");
-  CausalLM m = init_random_model(test::fixture_config("configs/qwen2_tied.json"), 2);
+  model::CausalLM m = model::init_random_model(test::fixture_config("configs/qwen2_tied.json"), 2);
   std::vector<torch::Tensor> keep;
   std::vector<st::TensorData> tensors;
   for (const auto& p : m->named_parameters()) {
@@ -204,35 +204,35 @@ TEST(Weights, TiedHeadStoredRedundantlyMustMatch) {
   }
   keep.push_back(m->model->embed_tokens->weight.detach().clone());
   tensors.push_back(data_of("lm_head.weight", keep.back(), st::DType::F32));
-  save_model(*m, dir.str());
+  model::save_model(*m, dir.str());
   st::write_file(dir / "model.safetensors", tensors);
-  EXPECT_NO_THROW(load_model(dir.str()));
+  EXPECT_NO_THROW(model::load_model(dir.str()));
   keep.back().add_(1.0);
   st::write_file(dir / "model.safetensors", tensors);
-  EXPECT_NE(error_of([&] { load_model(dir.str()); }).find("tie_word_embeddings"), std::string::npos);
+  EXPECT_NE(error_of([&] { model::load_model(dir.str()); }).find("tie_word_embeddings"), std::string::npos);
 }
 
 TEST(Weights, FingerprintFollowsWeightsAndConfig) {
   test::TempDir a("fa"), b("fb");
-  CausalLM m = init_random_model(test::fixture_config("configs/qwen2_tied.json"), 2);
-  save_model(*m, a.str());
+  model::CausalLM m = model::init_random_model(test::fixture_config("configs/qwen2_tied.json"), 2);
+  model::save_model(*m, a.str());
   {
     torch::NoGradGuard g;
     m->model->norm->weight[0].add_(1e-3);
   }
-  save_model(*m, b.str());
-  EXPECT_NE(model_fingerprint(a.str()), model_fingerprint(b.str()));
-  EXPECT_EQ(model_fingerprint(a.str()), load_model(a.str())->fingerprint);
-  CausalLM m2 = init_random_model(test::fixture_config("configs/qwen2_tied.json"), 2);
+  model::save_model(*m, b.str());
+  EXPECT_NE(model::model_fingerprint(a.str()), model::model_fingerprint(b.str()));
+  EXPECT_EQ(model::model_fingerprint(a.str()), model::load_model(a.str())->fingerprint);
+  model::CausalLM m2 = model::init_random_model(test::fixture_config("configs/qwen2_tied.json"), 2);
   test::TempDir c("fc");
-  save_model(*m2, c.str());
-  EXPECT_EQ(model_fingerprint(a.str()), model_fingerprint(c.str()));
+  model::save_model(*m2, c.str());
+  EXPECT_EQ(model::model_fingerprint(a.str()), model::model_fingerprint(c.str()));
 }
 
 TEST(Weights, DtypeAndDeviceNames) {
-  EXPECT_EQ(parse_dtype_name("bf16"), torch::kBFloat16);
-  EXPECT_EQ(parse_dtype_name("float32"), torch::kFloat32);
-  EXPECT_THROW(parse_dtype_name("int8"), ConfigError);
-  EXPECT_EQ(parse_device_name("cpu"), torch::Device(torch::kCPU));
-  EXPECT_THROW(parse_device_name("gpu0"), ConfigError);
+  EXPECT_EQ(model::parse_dtype_name("bf16"), torch::kBFloat16);
+  EXPECT_EQ(model::parse_dtype_name("float32"), torch::kFloat32);
+  EXPECT_THROW(model::parse_dtype_name("int8"), core::ConfigError);
+  EXPECT_EQ(model::parse_device_name("cpu"), torch::Device(torch::kCPU));
+  EXPECT_THROW(model::parse_device_name("gpu0"), core::ConfigError);
 }

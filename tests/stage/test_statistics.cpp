@@ -44,9 +44,9 @@ TEST(PassAtK, EdgeCasesAndLargeN) {
   const double log_ratio = std::lgamma(n - c + 1.0) - std::lgamma(n - c - k + 1.0) - std::lgamma(n + 1.0) +
                            std::lgamma(n - k + 1.0);
   EXPECT_NEAR(pass_at_k(n, c, k), 1 - std::exp(log_ratio), 1e-10);
-  EXPECT_THROW(pass_at_k(4, 5, 1), disa::DataError);
-  EXPECT_THROW(pass_at_k(4, 1, 5), disa::DataError);
-  EXPECT_THROW(pass_at_k(4, 1, 0), disa::DataError);
+  EXPECT_THROW(pass_at_k(4, 5, 1), disa::core::DataError);
+  EXPECT_THROW(pass_at_k(4, 1, 5), disa::core::DataError);
+  EXPECT_THROW(pass_at_k(4, 1, 0), disa::core::DataError);
 }
 
 TEST(PassAtK, Levels) {
@@ -77,7 +77,7 @@ TEST(PromptSampleStats, CountsKeysLengths) {
   auto none = prompt_sample_stats({{false, 0.0, "", 2, false}}, {1});
   EXPECT_TRUE(std::isnan(none.mean_correct_length));
   EXPECT_EQ(none.pass_at[0], 0.0);
-  EXPECT_THROW(prompt_sample_stats({}, {1}), disa::DataError);
+  EXPECT_THROW(prompt_sample_stats({}, {1}), disa::core::DataError);
 }
 
 TEST(MeanSe, SkipsUndefinedValues) {
@@ -155,9 +155,9 @@ TEST(ExactMetrics, IdenticalRestrictionsAndMissingPieces) {
   EXPECT_NEAR(tiny.kl, 0.5 * std::log(0.5 / 0.25) + 0.5 * std::log(0.5 / 0.75), 1e-12);
   EXPECT_NEAR(tiny.tv, 0.25, 1e-12);
   EXPECT_EQ(tiny.policy_mass, 0.0);  // underflows as a probability, but the restriction is fine
-  EXPECT_THROW(exact_metrics({0.0}, {0.0, 0.0}, 1.0), disa::DataError);
-  EXPECT_THROW(exact_metrics({kNaN}, {}, 1.0), disa::DataError);
-  EXPECT_THROW(exact_metrics({-1.0}, {}, 0.0), disa::DataError);
+  EXPECT_THROW(exact_metrics({0.0}, {0.0, 0.0}, 1.0), disa::core::DataError);
+  EXPECT_THROW(exact_metrics({kNaN}, {}, 1.0), disa::core::DataError);
+  EXPECT_THROW(exact_metrics({-1.0}, {}, 0.0), disa::core::DataError);
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ class RankFailurePrinter : public testing::EmptyTestEventListener {
 
 int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
-  disa::MpiContext mpi(&argc, &argv);
+  disa::dist::MpiContext mpi(&argc, &argv);
   if (mpi.rank() != 0) {
     auto& listeners = testing::UnitTest::GetInstance()->listeners();
     delete listeners.Release(listeners.default_result_printer());

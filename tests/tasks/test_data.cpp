@@ -36,25 +36,25 @@ std::string error_of(F&& f) {
 }  // namespace
 
 TEST(Jsonl, MalformedLineNamesFileAndLine) {
-  auto msg = error_of<disa::DataError>([] { load_jsonl(data("bad_json.jsonl"), math_map()); });
+  auto msg = error_of<disa::core::DataError>([] { load_jsonl(data("bad_json.jsonl"), math_map()); });
   EXPECT_NE(msg.find("bad_json.jsonl:3"), std::string::npos) << msg;
   EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
 }
 
 TEST(Jsonl, MissingFieldNamesTheField) {
-  auto msg = error_of<disa::DataError>([] { load_jsonl(data("missing_field.jsonl"), math_map()); });
+  auto msg = error_of<disa::core::DataError>([] { load_jsonl(data("missing_field.jsonl"), math_map()); });
   EXPECT_NE(msg.find("missing_field.jsonl:2"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'answer'"), std::string::npos) << msg;
 }
 
 TEST(Jsonl, EmptyDuplicateAndNonObject) {
-  auto empty = error_of<disa::DataError>([] { load_jsonl(data("empty.jsonl"), math_map()); });
+  auto empty = error_of<disa::core::DataError>([] { load_jsonl(data("empty.jsonl"), math_map()); });
   EXPECT_NE(empty.find("empty data set"), std::string::npos) << empty;
-  auto dup = error_of<disa::DataError>([] { load_jsonl(data("duplicate_id.jsonl"), math_map()); });
+  auto dup = error_of<disa::core::DataError>([] { load_jsonl(data("duplicate_id.jsonl"), math_map()); });
   EXPECT_NE(dup.find("duplicate_id.jsonl:2"), std::string::npos) << dup;
-  auto arr = error_of<disa::DataError>([] { load_jsonl(data("not_object.jsonl"), math_map()); });
+  auto arr = error_of<disa::core::DataError>([] { load_jsonl(data("not_object.jsonl"), math_map()); });
   EXPECT_NE(arr.find("not_object.jsonl:1"), std::string::npos) << arr;
-  auto missing = error_of<disa::IoError>([] { load_jsonl(data("no_such_file.jsonl"), math_map()); });
+  auto missing = error_of<disa::core::IoError>([] { load_jsonl(data("no_such_file.jsonl"), math_map()); });
   EXPECT_NE(missing.find("no_such_file.jsonl"), std::string::npos) << missing;
 }
 
@@ -62,11 +62,11 @@ TEST(Jsonl, CodeTestsAreValidated) {
   TaskOptions o;
   o.name = "code";
   o.data_path = data("bad_code_tests.jsonl");
-  auto msg = error_of<disa::DataError>([&] { CodeTask(o).make_dataset(); });
+  auto msg = error_of<disa::core::DataError>([&] { CodeTask(o).make_dataset(); });
   EXPECT_NE(msg.find("'q1'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("element 1"), std::string::npos) << msg;
   o.data_path = "";
-  auto cfg = error_of<disa::ConfigError>([&] { CodeTask(o).make_dataset(); });
+  auto cfg = error_of<disa::core::ConfigError>([&] { CodeTask(o).make_dataset(); });
   EXPECT_NE(cfg.find("--task.data"), std::string::npos) << cfg;
 }
 
@@ -112,24 +112,24 @@ TEST(Template, FieldsBracesAndErrors) {
   r.id = "r1";
   r.fields = {{"a", "x"}, {"n", 3}};
   EXPECT_EQ(render_template("{a}={n}\\n{{lit}}", r), "x=3\n{lit}");
-  auto msg = error_of<disa::DataError>([&] { render_template("{missing}", r); });
+  auto msg = error_of<disa::core::DataError>([&] { render_template("{missing}", r); });
   EXPECT_NE(msg.find("'missing'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("r1"), std::string::npos) << msg;
-  EXPECT_THROW(render_template("{a", r), disa::ConfigError);
+  EXPECT_THROW(render_template("{a", r), disa::core::ConfigError);
 }
 
 TEST(Options, RoundTripAndBadValues) {
-  disa::Options opts("test", "test");
+  disa::core::Options opts("test", "test");
   add_task_options(opts);
-  auto parsed = disa::parse_options(opts, {"test", "--task.name", "graph_paths", "--task.graph-nodes", "7",
-                                           "--sandbox.memory-mb", "256", "--task.math-strict-brackets=false"});
+  auto parsed = disa::core::parse_options(opts, {"test", "--task.name", "graph_paths", "--task.graph-nodes", "7",
+                                                 "--sandbox.memory-mb", "256", "--task.math-strict-brackets=false"});
   TaskOptions t = task_options_from_config(parsed.config);
   EXPECT_EQ(t.name, "graph_paths");
   EXPECT_EQ(t.graph_nodes, 7);
   EXPECT_EQ(t.sandbox.memory_mb, 256);
   EXPECT_FALSE(t.math_strict_brackets);
-  auto bad = disa::parse_options(opts, {"test", "--task.split", "validation"});
-  auto msg = error_of<disa::ConfigError>([&] { task_options_from_config(bad.config); });
+  auto bad = disa::core::parse_options(opts, {"test", "--task.split", "validation"});
+  auto msg = error_of<disa::core::ConfigError>([&] { task_options_from_config(bad.config); });
   EXPECT_NE(msg.find("task.split"), std::string::npos) << msg;
 }
 

@@ -325,7 +325,7 @@ TEST(SandboxPool, RunsConcurrentlyInOrder) {
   // Concurrent runs never share a uid.
   errno = 0;
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
-  EXPECT_THROW(SandboxPool(small_limits(), 0), disa::ConfigError);
+  EXPECT_THROW(SandboxPool(small_limits(), 0), disa::core::ConfigError);
 }
 
 // ---- classify: raw outcome -> verdict, on synthetic wait statuses ----

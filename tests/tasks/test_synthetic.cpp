@@ -200,9 +200,9 @@ TEST(Countdown, KnobsAreHonouredOrReported) {
   o.countdown_operands = 2;
   o.min_solutions = 30;
   o.max_solutions = 40;
-  EXPECT_THROW(CountdownTask(o).make_dataset(), disa::ConfigError);
+  EXPECT_THROW(CountdownTask(o).make_dataset(), disa::core::ConfigError);
   o.countdown_operands = 9;
-  EXPECT_THROW(CountdownTask{o}, disa::ConfigError);
+  EXPECT_THROW(CountdownTask{o}, disa::core::ConfigError);
 }
 
 TEST(GraphPaths, EnumerationIsExactlyTheRewardOneSet) {
@@ -263,7 +263,7 @@ TEST(GraphPaths, RulesAndReasons) {
   EXPECT_EQ(task.reward(r, "\n").reason, Reason::Empty);
   Record bad = r;
   bad.fields["edges"] = "AB A";
-  EXPECT_THROW(task.reward(bad, "A B\n"), disa::DataError);
+  EXPECT_THROW(task.reward(bad, "A B\n"), disa::core::DataError);
 }
 
 TEST(GraphPaths, DeterministicAndDisjointSplits) {
@@ -291,7 +291,7 @@ TEST(Registry, MakesTasksByName) {
   try {
     make_task(o);
     FAIL();
-  } catch (const disa::ConfigError& e) {
+  } catch (const disa::core::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("task.name"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("chess"), std::string::npos);
   }

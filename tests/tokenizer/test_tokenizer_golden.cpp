@@ -62,20 +62,20 @@ std::string tokenizer_dir(const std::string& name) {
   return dir;
 }
 
-const disa::Tokenizer* tokenizer(const std::string& name) {
-  static std::map<std::string, std::unique_ptr<disa::Tokenizer>> loaded;
+const disa::model::Tokenizer* tokenizer(const std::string& name) {
+  static std::map<std::string, std::unique_ptr<disa::model::Tokenizer>> loaded;
   auto it = loaded.find(name);
   if (it != loaded.end()) return it->second.get();
   const std::string dir = tokenizer_dir(name);
   if (dir.empty()) return nullptr;
-  auto tok = std::make_unique<disa::Tokenizer>(disa::Tokenizer::load(dir));
+  auto tok = std::make_unique<disa::model::Tokenizer>(disa::model::Tokenizer::load(dir));
   return (loaded[name] = std::move(tok)).get();
 }
 
 std::string show(const std::vector<int32_t>& ids) { return Json(ids).dump(); }
 
 void check_golden(const std::string& name) {
-  const disa::Tokenizer* tok = tokenizer(name);
+  const disa::model::Tokenizer* tok = tokenizer(name);
   ASSERT_NE(tok, nullptr);
   const auto& texts = corpus();
   const auto expected = read_jsonl(kData + "/expected_" + name + ".jsonl");
@@ -106,8 +106,8 @@ TEST(TokenizerGolden, Llama3MatchesHuggingFace) { check_golden("llama3"); }
 TEST(TokenizerGolden, TinyByteLevelMatchesHuggingFace) { check_golden("tiny"); }
 
 TEST(TokenizerGolden, FamiliesHaveTheirSizesAndSpecialTokens) {
-  const disa::Tokenizer* qwen = tokenizer("qwen3");
-  const disa::Tokenizer* llama = tokenizer("llama3");
+  const disa::model::Tokenizer* qwen = tokenizer("qwen3");
+  const disa::model::Tokenizer* llama = tokenizer("llama3");
   ASSERT_TRUE(qwen && llama);
   EXPECT_EQ(qwen->vocab_size(), 151669);
   EXPECT_EQ(qwen->eos_token_id(), 151645);  // <|im_end|>
@@ -131,7 +131,7 @@ TEST(TokenizerGolden, FamiliesHaveTheirSizesAndSpecialTokens) {
 // composes characters; the corpus's decomposed strings are skipped there).
 TEST(TokenizerGolden, DecodeInvertsEncode) {
   for (const std::string name : {"llama3", "tiny"}) {
-    const disa::Tokenizer* tok = tokenizer(name);
+    const disa::model::Tokenizer* tok = tokenizer(name);
     ASSERT_NE(tok, nullptr);
     for (const auto& text : corpus()) EXPECT_EQ(tok->decode(tok->encode(text)), text) << name;
   }
@@ -142,7 +142,7 @@ TEST(TokenizerGolden, DecodeInvertsEncode) {
 TEST(TokenizerGolden, TinyTokenizerFilesAreWhatTheWriterWrites) {
   const fs::path dir = fs::path(DISA_BINARY_DIR) / "test_scratch" / "tokenizer_golden_tiny";
   fs::remove_all(dir);
-  disa::write_byte_level_tokenizer(dir.string(), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
+  disa::model::write_byte_level_tokenizer(dir.string(), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0);
   for (const char* file : {"tokenizer.json", "tokenizer_config.json"}) {
     auto slurp = [](const fs::path& p) {
       std::ifstream in(p, std::ios::binary);
@@ -154,9 +154,18 @@ TEST(TokenizerGolden, TinyTokenizerFilesAreWhatTheWriterWrites) {
   }
 }
 
+// The real tokenizers merge bytes: a string has many token sequences there.
+TEST(TokenizerGolden, RealTokenizersHaveManyTokenizations) {
+  for (const char* name : {"qwen3", "llama3"}) {
+    const disa::model::Tokenizer* tok = tokenizer(name);
+    ASSERT_NE(tok, nullptr);
+    EXPECT_FALSE(tok->unique_tokenization()) << name;
+  }
+}
+
 // Several threads encoding the corpus at once get the golden ids (shared BPE cache).
 TEST(TokenizerGolden, ConcurrentEncodeMatchesGolden) {
-  const disa::Tokenizer* tok = tokenizer("qwen3");
+  const disa::model::Tokenizer* tok = tokenizer("qwen3");
   ASSERT_NE(tok, nullptr);
   const auto& texts = corpus();
   const auto expected = read_jsonl(kData + "/expected_qwen3.jsonl");

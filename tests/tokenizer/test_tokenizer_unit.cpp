@@ -47,17 +47,17 @@ Json char_tokenizer(const Json& vocab, const Json& merges) {
                 {"merges", merges}}}};
 }
 
-disa::Tokenizer load_json(const std::string& name, const Json& j) {
+disa::model::Tokenizer load_json(const std::string& name, const Json& j) {
   const std::string dir = scratch_dir(name);
   write_text(dir + "/tokenizer.json", j.dump());
-  return disa::Tokenizer::load(dir);
+  return disa::model::Tokenizer::load(dir);
 }
 
 // The message of the ModelError that loading `j` throws ("" if none).
 std::string load_error(const std::string& name, const Json& j) {
   try {
     load_json(name, j);
-  } catch (const disa::ModelError& e) {
+  } catch (const disa::core::ModelError& e) {
     return e.what();
   }
   return "";
@@ -73,8 +73,8 @@ const std::vector<std::string> kSpecials = {"<|endoftext|>", "<|im_start|>", "<|
 
 TEST(TinyByteLevelTokenizer, EveryByteIsOneTokenAndRoundTrips) {
   const std::string dir = scratch_dir("tiny");
-  disa::write_byte_level_tokenizer(dir, kSpecials, 2);
-  const auto tok = disa::Tokenizer::load(dir);
+  disa::model::write_byte_level_tokenizer(dir, kSpecials, 2);
+  const auto tok = disa::model::Tokenizer::load(dir);
   EXPECT_EQ(tok.vocab_size(), 259);
   EXPECT_EQ(tok.eos_token_id(), 258);
   EXPECT_EQ(tok.bos_token_id(), std::nullopt);
@@ -107,8 +107,8 @@ TEST(TinyByteLevelTokenizer, EveryByteIsOneTokenAndRoundTrips) {
 
 TEST(TinyByteLevelTokenizer, SpecialTokensInsideText) {
   const std::string dir = scratch_dir("tiny_special");
-  disa::write_byte_level_tokenizer(dir, kSpecials, 0);
-  const auto tok = disa::Tokenizer::load(dir);
+  disa::model::write_byte_level_tokenizer(dir, kSpecials, 0);
+  const auto tok = disa::model::Tokenizer::load(dir);
   EXPECT_EQ(tok.eos_token_id(), 256);
   const std::string text = "<|im_start|>user\nhi<|im_end|><|endoftext|>";
   std::vector<int32_t> expected{257};
@@ -126,20 +126,20 @@ TEST(TinyByteLevelTokenizer, SpecialTokensInsideText) {
 
 TEST(TinyByteLevelTokenizer, WriterRejectsBadArguments) {
   const std::string dir = scratch_dir("tiny_bad");
-  EXPECT_THROW(disa::write_byte_level_tokenizer(dir, kSpecials, 3), disa::ModelError);
-  EXPECT_THROW(disa::write_byte_level_tokenizer(dir, {"<a>", "<a>"}, 0), disa::ModelError);
-  EXPECT_THROW(disa::write_byte_level_tokenizer(dir, {"<a>", "a"}, 0), disa::ModelError);
-  EXPECT_THROW(disa::write_byte_level_tokenizer(dir, {std::string("\xff")}, 0), disa::ModelError);
+  EXPECT_THROW(disa::model::write_byte_level_tokenizer(dir, kSpecials, 3), disa::core::ModelError);
+  EXPECT_THROW(disa::model::write_byte_level_tokenizer(dir, {"<a>", "<a>"}, 0), disa::core::ModelError);
+  EXPECT_THROW(disa::model::write_byte_level_tokenizer(dir, {"<a>", "a"}, 0), disa::core::ModelError);
+  EXPECT_THROW(disa::model::write_byte_level_tokenizer(dir, {std::string("\xff")}, 0), disa::core::ModelError);
 }
 
 TEST(Tokenizer, InvalidUtf8AndIdsWithoutToken) {
   const std::string dir = scratch_dir("utf8");
-  disa::write_byte_level_tokenizer(dir, kSpecials, 2);
-  const auto tok = disa::Tokenizer::load(dir);
+  disa::model::write_byte_level_tokenizer(dir, kSpecials, 2);
+  const auto tok = disa::model::Tokenizer::load(dir);
   try {
     tok.encode("ok\xc3(");
     FAIL() << "no error for invalid UTF-8";
-  } catch (const disa::DataError& e) {
+  } catch (const disa::core::DataError& e) {
     EXPECT_NE(std::string(e.what()).find("byte 2"), std::string::npos) << e.what();
   }
   // Byte tokens that do not form UTF-8 decode to U+FFFD, one per maximal ill-formed part.
@@ -153,9 +153,10 @@ TEST(Tokenizer, InvalidUtf8AndIdsWithoutToken) {
 
 TEST(Tokenizer, FingerprintFollowsTokenizerJson) {
   const std::string a = scratch_dir("fp_a"), b = scratch_dir("fp_b");
-  disa::write_byte_level_tokenizer(a, kSpecials, 2);
-  disa::write_byte_level_tokenizer(b, {"<|endoftext|>"}, 0);
-  const auto ta = disa::Tokenizer::load(a), ta2 = disa::Tokenizer::load(a), tb = disa::Tokenizer::load(b);
+  disa::model::write_byte_level_tokenizer(a, kSpecials, 2);
+  disa::model::write_byte_level_tokenizer(b, {"<|endoftext|>"}, 0);
+  const auto ta = disa::model::Tokenizer::load(a), ta2 = disa::model::Tokenizer::load(a),
+             tb = disa::model::Tokenizer::load(b);
   EXPECT_EQ(ta.fingerprint().size(), 16u);
   EXPECT_EQ(ta.fingerprint(), ta2.fingerprint());
   EXPECT_NE(ta.fingerprint(), tb.fingerprint());
@@ -176,7 +177,19 @@ TEST(Bpe, MergesApplyInRankOrderLeftmostFirst) {
                                                                 Json::array({"a", "bc"})})));
   EXPECT_EQ(pairs.encode("abc"), (std::vector<int32_t>{5}));
   // A character outside the vocabulary without unk_token is an error, not a silent drop.
-  EXPECT_THROW(tok.encode("abd"), disa::DataError);
+  EXPECT_THROW(tok.encode("abd"), disa::core::DataError);
+}
+
+// A string has one token sequence only when every non-special token is one symbol: the
+// exact log Z and the exact metrics rely on it (stage::inexact_solution_scoring).
+TEST(Tokenizer, UniqueTokenizationOnlyWithoutMergedTokens) {
+  const std::string dir = scratch_dir("unique_tiny");
+  disa::model::write_byte_level_tokenizer(dir, kSpecials, 0);
+  EXPECT_TRUE(disa::model::Tokenizer::load(dir).unique_tokenization());  // the special tokens do not count
+  // "ab" is a second token sequence of the string "ab" besides a + b.
+  EXPECT_FALSE(load_json("unique_merged", char_tokenizer(Json{{"a", 0}, {"b", 1}, {"ab", 2}}, Json::array({"a b"})))
+                   .unique_tokenization());
+  EXPECT_TRUE(load_json("unique_chars", char_tokenizer(Json{{"a", 0}, {"b", 1}}, Json::array())).unique_tokenization());
 }
 
 TEST(Bpe, IgnoreMergesTakesWholeVocabularyPieces) {
@@ -271,25 +284,25 @@ TEST(PostProcessor, TemplateAddsBosOnlyWhenAsked) {
 
 TEST(TokenizerConfig, EosAsObjectAndUnknownEos) {
   const std::string dir = scratch_dir("config");
-  disa::write_byte_level_tokenizer(dir, kSpecials, 2);
+  disa::model::write_byte_level_tokenizer(dir, kSpecials, 2);
   write_text(dir + "/tokenizer_config.json",
              R"({"eos_token": {"content": "<|endoftext|>", "__type": "AddedToken"},
                  "bos_token": "<|im_start|>", "pad_token": null})");
-  const auto tok = disa::Tokenizer::load(dir);
+  const auto tok = disa::model::Tokenizer::load(dir);
   EXPECT_EQ(tok.eos_token_id(), 256);
   EXPECT_EQ(tok.bos_token_id(), 257);
   EXPECT_EQ(tok.pad_token_id(), std::nullopt);
   write_text(dir + "/tokenizer_config.json", R"({"eos_token": "<|nope|>"})");
   try {
-    disa::Tokenizer::load(dir);
+    disa::model::Tokenizer::load(dir);
     FAIL() << "no error for an unknown eos_token";
-  } catch (const disa::ModelError& e) {
+  } catch (const disa::core::ModelError& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("tokenizer_config.json: eos_token"), std::string::npos) << msg;
   }
   // Without tokenizer_config.json there is no eos.
   fs::remove(dir + "/tokenizer_config.json");
-  EXPECT_EQ(disa::Tokenizer::load(dir).eos_token_id(), std::nullopt);
+  EXPECT_EQ(disa::model::Tokenizer::load(dir).eos_token_id(), std::nullopt);
 }
 
 TEST(TokenizerErrors, NameTheFileAndField) {
@@ -339,13 +352,13 @@ TEST(TokenizerErrors, NameTheFileAndField) {
 
   const std::string dir = scratch_dir("e_nofile");
   try {
-    disa::Tokenizer::load(dir);
+    disa::model::Tokenizer::load(dir);
     FAIL() << "no error for a missing tokenizer.json";
-  } catch (const disa::ModelError& e) {
+  } catch (const disa::core::ModelError& e) {
     EXPECT_NE(std::string(e.what()).find(dir + "/tokenizer.json"), std::string::npos);
   }
   write_text(dir + "/tokenizer.json", "{ not json");
-  EXPECT_THROW(disa::Tokenizer::load(dir), disa::ModelError);
+  EXPECT_THROW(disa::model::Tokenizer::load(dir), disa::core::ModelError);
 }
 
 TEST(Tokenizer, ConcurrentEncodeMatchesSequential) {

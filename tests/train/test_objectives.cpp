@@ -2,13 +2,18 @@
 // the DISA/FlowRL residual (value and gradient), the clamped ratio at its edge, the
 // self-normalised weights, group normalisation, GRPO's clipped token loss in every
 // aggregation mode (with the clip edges and their zero gradients), GSPO's sequence
-// ratio clip and the k1/k2/k3 KL estimators.
+// ratio clip and the k1/k2/k3 KL estimators; the numerical guards (log-ratios clamped
+// before exp, the dual clip) and the update guard (non-finite and outlier updates).
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include <filesystem>
+
 #include "disa/core/error.hpp"
+#include "disa/train/checkpoint.hpp"
 #include "disa/train/losses.hpp"
+#include "disa/train/update_guard.hpp"
 
 namespace {
 
@@ -76,7 +81,7 @@ TEST(Objectives, GroupNormalizedRewards) {
   EXPECT_EQ(at(a, 5), 0.0);
   auto single = group_normalized(torch::tensor({1.0, 0.0}, torch::kFloat64), 1);
   EXPECT_EQ(at(single, 0), 0.0);
-  EXPECT_THROW(group_normalized(torch::zeros({3}), 2), disa::ConfigError);
+  EXPECT_THROW(group_normalized(torch::zeros({3}), 2), disa::core::ConfigError);
 }
 
 struct GrpoCase {
@@ -134,7 +139,7 @@ TEST(Objectives, AggregationModes) {
   auto smts = aggregate(pg.per_token, c.mask, Aggregation::SequenceMeanTokenSum);
   EXPECT_NEAR(smts.sum.item<double>(), -0.9, 1e-6);
   EXPECT_EQ(parse_aggregation("seq-mean-token-mean"), Aggregation::SequenceMeanTokenMean);
-  EXPECT_THROW(parse_aggregation("mean"), disa::ConfigError);
+  EXPECT_THROW(parse_aggregation("mean"), disa::core::ConfigError);
 }
 
 TEST(Objectives, GspoSequenceRatioClip) {
@@ -173,7 +178,107 @@ TEST(Objectives, KlEstimators) {
   // k3 is zero and flat where the policy equals the reference.
   auto same = kl_penalty(ref, ref, mask, "k3");
   EXPECT_NEAR(at(same, 0), 0.0, 1e-7);
-  EXPECT_THROW(kl_penalty(logp, ref, mask, "k4"), disa::ConfigError);
+  EXPECT_THROW(kl_penalty(logp, ref, mask, "k4"), disa::core::ConfigError);
+}
+
+// A log-ratio of +-100 overflows exp in float32 (e^100 = inf) and turns a step's loss and
+// gradient into inf/NaN; clamped to +-20 first, every term stays finite and the
+// clamped tokens carry no gradient.
+TEST(Objectives, LogRatiosAreClampedBeforeExp) {
+  auto logp = t2({100.f, 100.f, -100.f}, 3).requires_grad_(true);
+  auto pg = grpo_token_loss(logp, torch::zeros({3, 1}), torch::ones({3, 1}), t({1.f, -1.f, -1.f}), 0.2, 0.2);
+  const double e20 = std::exp(kMaxLogRatio);
+  EXPECT_NEAR(at(pg.per_token, 0), -1.2, 1e-6);               // A > 0: the upper clip
+  EXPECT_NEAR(at(pg.per_token, 1) / e20, 1.0, 1e-6);          // A < 0: -rho A at rho = e^20, finite
+  EXPECT_NEAR(at(pg.per_token, 2), -(1 - 0.2) * -1.0, 1e-6);  // A < 0, rho ~ 0: the lower clip
+  pg.per_token.sum().backward();
+  for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(at(logp.grad(), i), 0.0) << i;  // beyond the clamp: flat
+
+  auto seq = t2({60.f, 40.f}, 1).requires_grad_(true);
+  auto gs = gspo_sequence_loss(seq, torch::zeros({1, 2}), torch::ones({1, 2}), t({-1.f}), 3e-4, 4e-4);
+  EXPECT_NEAR(at(gs.per_token, 0) / e20, 1.0, 1e-6);  // mean log-ratio 50, clamped to 20
+  gs.per_token.sum().backward();
+  EXPECT_TRUE(torch::isfinite(seq.grad()).all().item<bool>());
+
+  // k3 = e^d - d - 1 at d = 100 is inf unclamped; capped at kMaxKlTerm.
+  EXPECT_NEAR(at(kl_penalty(t2({-100.f}, 1), t2({0.f}, 1), t2({1.f}, 1), "k3"), 0), kMaxKlTerm, 1e-6);
+  // The DISA/FlowRL ratio without a w_max cap: e^20, not inf.
+  auto w = clamped_ratio(t({100.f}), t({0.f}), 0).weight;
+  EXPECT_NEAR(at(w, 0) / e20, 1.0, 1e-6);
+}
+
+TEST(Objectives, DualClipBoundsNegativeAdvantageTerms) {
+  // rho = 5 and 2 with A = -1, rho = 5 with A = +1; eps 0.2, dual clip c = 3.
+  auto logp = t2({std::log(5.f), std::log(2.f), std::log(5.f)}, 3).requires_grad_(true);
+  auto pg = grpo_token_loss(logp, torch::zeros({3, 1}), torch::ones({3, 1}), t({-1.f, -1.f, 1.f}), 0.2, 0.2, 3.0);
+  EXPECT_NEAR(at(pg.per_token, 0), 3.0, 1e-5);   // min(-rho A, -c A) = min(5, 3)
+  EXPECT_NEAR(at(pg.per_token, 1), 2.0, 1e-5);   // 2 < 3: the ordinary term
+  EXPECT_NEAR(at(pg.per_token, 2), -1.2, 1e-5);  // A > 0: untouched (upper clip)
+  EXPECT_EQ(at(pg.clipped_dual, 0), 1.0);
+  EXPECT_EQ(at(pg.clipped_dual, 1) + at(pg.clipped_dual, 2), 0.0);
+  pg.per_token.sum().backward();
+  EXPECT_EQ(at(logp.grad(), 0), 0.0);          // the dual-clipped term is constant
+  EXPECT_NEAR(at(logp.grad(), 1), 2.0, 1e-5);  // d(-rho A)/dlogp = rho
+  // Without the dual clip the first term is 5.
+  auto off = grpo_token_loss(logp.detach(), torch::zeros({3, 1}), torch::ones({3, 1}), t({-1.f, -1.f, 1.f}), 0.2, 0.2);
+  EXPECT_NEAR(at(off.per_token, 0), 5.0, 1e-5);
+  EXPECT_THROW(grpo_token_loss(logp, torch::zeros({3, 1}), torch::ones({3, 1}), t({-1.f, -1.f, 1.f}), 0.2, 0.2, 0.5),
+               disa::core::ConfigError);
+}
+
+TEST(UpdateGuard, SkipsNonFiniteUpdatesAndStopsAfterTooManyInARow) {
+  UpdateGuard g({/*max_consecutive=*/2, /*window=*/4, /*z_max=*/0});
+  EXPECT_EQ(g.check(0, 1.0, 0.5), UpdateVerdict::Apply);
+  EXPECT_EQ(g.check(1, std::nan(""), 0.5), UpdateVerdict::SkipNonFinite);
+  EXPECT_EQ(g.check(2, 1.0, INFINITY), UpdateVerdict::SkipNonFinite);
+  EXPECT_EQ(g.state().consecutive_skips, 2);
+  EXPECT_EQ(g.check(3, 1.0, 0.5), UpdateVerdict::Apply);  // an applied update resets the run
+  EXPECT_EQ(g.state().consecutive_skips, 0);
+  EXPECT_EQ(g.state().skipped_updates, 2);
+  EXPECT_EQ(g.state().recent_loss.size(), 2u);  // skipped values never enter the window
+  g.check(4, NAN, NAN);
+  g.check(5, NAN, NAN);
+  try {
+    g.check(6, NAN, NAN);
+    FAIL() << "a third skip in a row must stop the run";
+  } catch (const disa::core::DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("step 7: 3 optimiser updates in a row skipped"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(UpdateGuard, SkipsOutliersOnceTheWindowIsFull) {
+  UpdateGuard g({/*max_consecutive=*/5, /*window=*/4, /*z_max=*/6});
+  // Window losses 1.0, 1.1, 0.9, 1.0: mean 1, sd 0.0816; 100 is z ~ 1212 but the window is
+  // not full yet for the first four.
+  EXPECT_EQ(g.check(0, 100.0, 1.0), UpdateVerdict::Apply);  // window empty: nothing to compare
+  UpdateGuard h({5, 4, 6});
+  for (double l : {1.0, 1.1, 0.9, 1.0}) EXPECT_EQ(h.check(0, l, 1.0 + (l - 1.0) / 10), UpdateVerdict::Apply);
+  EXPECT_EQ(h.check(4, 100.0, 1.0), UpdateVerdict::SkipOutlier);  // loss outlier
+  EXPECT_EQ(h.check(5, 1.0, 50.0), UpdateVerdict::SkipOutlier);   // gradient-norm outlier
+  EXPECT_EQ(h.check(6, 1.05, 1.0), UpdateVerdict::Apply);         // z = 0.61
+  EXPECT_NEAR(UpdateGuard::z_score({1.0, 1.1, 0.9, 1.0}, 1.0 + 6 * std::sqrt(0.02 / 3)), 6.0, 1e-9);
+  // z_max = 0: no outlier detection, only the finite check.
+  UpdateGuard off({5, 4, 0});
+  for (double l : {1.0, 1.1, 0.9, 1.0, 100.0}) EXPECT_EQ(off.check(0, l, 1.0), UpdateVerdict::Apply);
+}
+
+TEST(UpdateGuard, StateSurvivesTheCheckpointBitwise) {
+  UpdateGuard g({5, 3, 40});
+  for (double l : {0.1 + 0.2, 1.0 / 3, 2.0 / 7, 1e-300}) g.check(0, l, l * 3);
+  g.check(1, NAN, 1.0);
+  const std::string dir = ::testing::TempDir() + "/guard_state";
+  std::filesystem::create_directories(dir);
+  CheckpointState s{12, 12, "disa", 1, 2, g.state()};
+  write_state(dir, s);
+  const CheckpointState back = read_state(dir);
+  EXPECT_EQ(back.guard.recent_loss, g.state().recent_loss);  // exact doubles, not 6 digits
+  EXPECT_EQ(back.guard.recent_grad_norm, g.state().recent_grad_norm);
+  EXPECT_EQ(back.guard.consecutive_skips, 1);
+  EXPECT_EQ(back.guard.skipped_updates, 1);
+  // A guard rebuilt from the state decides as the original.
+  UpdateGuard resumed({5, 3, 40}, back.guard);
+  for (double l : {0.3, 5.0, 0.29}) EXPECT_EQ(resumed.check(2, l, l * 3), g.check(2, l, l * 3)) << l;
 }
 
 }  // namespace

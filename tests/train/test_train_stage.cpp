@@ -23,6 +23,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "disa/io/hdf5.hpp"
 #include "disa/model/weights.hpp"
 #include "support/run_disa.hpp"
@@ -55,7 +57,7 @@ class TrainStage : public ::testing::Test {
     if (fs::exists(anchors()) && fs::exists(work("other/model.safetensors")) &&
         fs::last_write_time(anchors()) > reference_time &&
         fs::last_write_time(work("other/model.safetensors")) > reference_time &&
-        disa::h5::File::open(anchors()).has_attr("/", "stop_token_ids"))
+        disa::io::h5::File::open(anchors()).has_attr("/", "stop_token_ids"))
       return;
     fs::remove_all(work("other"));
     fs::remove(anchors());
@@ -81,11 +83,11 @@ void train(const std::string& out, const std::string& args, int np = 1) {
 }
 
 std::vector<double> metric(const std::string& out, const std::string& name) {
-  auto f = disa::h5::File::open(work(out) + "/train.h5", "disa-train", 1);
+  auto f = disa::io::h5::File::open(work(out) + "/train.h5", "disa-train", 1);
   return f.read<double>("/metrics/" + name);
 }
 double attr(const std::string& out, const std::string& name) {
-  auto f = disa::h5::File::open(work(out) + "/train.h5", "disa-train", 1);
+  auto f = disa::io::h5::File::open(work(out) + "/train.h5", "disa-train", 1);
   return f.attr_double("/", name);
 }
 
@@ -97,7 +99,7 @@ std::string file_bytes(const std::string& path) {
 }
 
 double max_parameter_difference(const std::string& a, const std::string& b) {
-  auto ma = disa::load_model(a), mb = disa::load_model(b);
+  auto ma = disa::model::load_model(a), mb = disa::model::load_model(b);
   auto pa = ma->named_parameters(), pb = mb->named_parameters();
   double worst = 0;
   for (const auto& item : pa) {
@@ -153,7 +155,7 @@ TEST_F(TrainStage, RefusesMismatchedPartitionFiles) {
   // field (the run's stops are those of its rollouts: the model's end tokens and the task's).
   const std::string other_stops = work("other-stops.h5");
   fs::copy_file(anchors(), other_stops, fs::copy_options::overwrite_existing);
-  disa::h5::File::open_for_update(other_stops).set_attr("/", "stop_strings", std::string("[\"END\"]"));
+  disa::io::h5::File::open_for_update(other_stops).set_attr("/", "stop_strings", std::string("[\"END\"]"));
   r = disa("train --train.out " + work("refused") + " --train.anchors " + other_stops + kTrain + ref +
            " --train.steps 1");
   EXPECT_NE(r.exit_code, 0);
@@ -175,7 +177,7 @@ TEST_F(TrainStage, RefusesMismatchedPartitionFiles) {
   RunResult ok = disa("train --train.out " + work("allowed") + " --train.anchors " + anchors() + kTrainBase + ref +
                       more + " --train.allow-missing-anchors --train.steps 1");
   ASSERT_EQ(ok.exit_code, 0) << ok.output;
-  auto f = disa::h5::File::open(work("allowed") + "/train.h5", "disa-train", 1);
+  auto f = disa::io::h5::File::open(work("allowed") + "/train.h5", "disa-train", 1);
   EXPECT_EQ(f.attr_int("/", "missing_anchors"), 16);
   EXPECT_EQ(f.attr_int("/", "prompts"), 24);
   // A fresh run into a directory that holds one is refused, and the old run is intact.
@@ -227,6 +229,28 @@ TEST_F(TrainStage, OneStepOnTwoRanksEqualsOneRank) {
   EXPECT_GT(metric("np1_grpo", "kl_penalty")[0], 0.0);
 }
 
+TEST_F(TrainStage, UpdateGuardSkipsOutliersAndStopsADivergedRun) {
+  // A z threshold of 1e-9 over a window of 2 makes nearly every update after the first two
+  // an "outlier": the skips are counted per step and in total, and the run still ends.
+  const std::string base = " --train.algorithm disa --train.model " + kFixture +
+                           "/reference --train.steps 4 --train.mini-batches 2 --train.outlier-window 2"
+                           " --train.outlier-z 1e-9";
+  train("guarded", base + " --train.max-skipped-updates 100");
+  const auto skipped = metric("guarded", "skipped_updates");
+  double total = 0;
+  for (double k : skipped) total += k;
+  EXPECT_EQ(skipped[0], 0.0);  // the first two updates fill the window
+  EXPECT_GE(total, 5.0);       // 8 updates, 2 applied before any comparison
+  EXPECT_EQ(attr("guarded", "skipped_updates"), total);
+  // Allowed one skip in a row, the same run stops with a DataError naming the step.
+  fs::remove_all(work("diverged"));
+  RunResult r = disa("train --train.out " + work("diverged") + " --train.anchors " + anchors() + kTrain + base +
+                     " --train.max-skipped-updates 1");
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("optimiser updates in a row skipped (outlier loss or gradient norm"), std::string::npos)
+      << r.output;
+}
+
 TEST_F(TrainStage, OfflineVariantSelfNormalisesPerPrompt) {
   // Each prompt's 64 stored samples carry weights summing to 1: their mean is 1/64.
   train("offline",
@@ -261,7 +285,7 @@ TEST_F(TrainStage, ResumeEqualsUninterruptedRun) {
   {
     // FlowRL's learned log Z is on its own scale (normalised reward, s = 1/|y|): it is
     // recorded, and not differenced with the partition file's anchor (another quantity).
-    auto f = disa::h5::File::open(work("full_flowrl") + "/train.h5");
+    auto f = disa::io::h5::File::open(work("full_flowrl") + "/train.h5");
     EXPECT_TRUE(f.exists("/metrics/log_z_learned"));
     EXPECT_FALSE(f.exists("/metrics/log_z_learned_minus_anchor"));
   }
@@ -273,6 +297,53 @@ TEST_F(TrainStage, ResumeEqualsUninterruptedRun) {
   train("ranks_resumed", args + " --train.resume", 2);
   EXPECT_LT(max_parameter_difference(work("ranks_full") + "/policy", work("ranks_resumed") + "/policy"),
             reordered_weight_tolerance(1));
+}
+
+// With a merged BPE token in the vocabulary a string has several token sequences, so the
+// exact log Z and the exact metrics (which score each listed solution's one encoding)
+// would be lower bounds: anchor marks log_z_exact not available, train refuses the exact
+// anchor and the exact metrics, eval leaves its exact columns NaN and says why.
+TEST_F(TrainStage, ExactQuantitiesRefusedUnderMergedTokens) {
+  const std::string merged = work("merged_model");
+  fs::remove_all(merged);
+  fs::copy(kFixture + "/reference", merged, fs::copy_options::recursive);
+  {
+    std::ifstream in(merged + "/tokenizer.json");
+    nlohmann::json j = nlohmann::json::parse(in);
+    j["model"]["vocab"]["0\u0120"] = 259;  // the tiny tokenizer's ids: 256 bytes, then 3 special tokens
+    j["model"]["merges"] = nlohmann::json::array({"0 \u0120"});
+    std::ofstream(merged + "/tokenizer.json") << j.dump();
+  }
+  const std::string file = work("merged_anchors.h5");
+  fs::remove(file);
+  RunResult r = disa("anchor --anchor.reference " + merged + " --anchor.out " + file + kGraph +
+                     " --task.count 6 --anchor.beta 1.5 --anchor.samples 8 --anchor.max-new-tokens 16"
+                     " --anchor.threads 1 --anchor.checkpoint-seconds 0 --anchor.bootstrap 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("no exact log Z: the tokenizer of"), std::string::npos) << r.output;
+  {
+    auto f = disa::io::h5::File::open(file);
+    for (double z : f.read<double>("/anchors/log_z_exact")) EXPECT_TRUE(std::isnan(z));
+    for (double z : f.read<double>("/anchors/log_z_hat")) EXPECT_TRUE(std::isfinite(z));
+    EXPECT_NE(f.attr_string("/anchors/log_z_exact", "not_available").find("merged (multi-byte) tokens"),
+              std::string::npos);
+  }
+  const std::string train_args = " --train.model " + merged + " --train.anchors " + file + kTrainBase +
+                                 " --task.count 6 --disa.beta 1.5 --train.steps 1";
+  r = disa("train --train.out " + work("merged_exact") + train_args + " --disa.anchor exact");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("option --disa.anchor: exact is not available: the tokenizer of"), std::string::npos)
+      << r.output;
+  r = disa("train --train.out " + work("merged_metrics") + train_args + " --train.exact-every 1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("option --train.exact-every: the exact metrics are not available"), std::string::npos)
+      << r.output;
+  fs::remove_all(work("merged_eval"));
+  r = disa("eval --eval.model " + merged + " --eval.out " + work("merged_eval/eval.h5") + kGraph +
+           " --task.count 4 --eval.samples 2 --eval.max-new-tokens 16 --eval.threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto f = disa::io::h5::File::open(work("merged_eval/eval.h5"));
+  EXPECT_NE(f.attr_string("/", "exact_not_available").find("merged (multi-byte) tokens"), std::string::npos);
 }
 
 TEST_F(TrainStage, ExactAndWrongAnchors) {
@@ -338,7 +409,7 @@ TEST_F(TrainStage, SampledFrequenciesMatchExactMassAfterTraining) {
                      " --task.count 24 --eval.samples " + std::to_string(k) +
                      " --eval.max-new-tokens 16 --eval.threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto f = disa::h5::File::open(work("long_eval/eval.h5"), "disa-eval", 1);
+  auto f = disa::io::h5::File::open(work("long_eval/eval.h5"), "disa-eval", 1);
   const auto freq = f.read<double>("/prompts/metrics/mean_at_k");
   const auto mass = f.read<double>("/prompts/metrics/policy_mass");
   ASSERT_EQ(freq.size(), mass.size());

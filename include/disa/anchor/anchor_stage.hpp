@@ -8,19 +8,21 @@
 
 #include <string>
 
-namespace disa {
+namespace disa::core {
 class Options;
 class Config;
+}  // namespace disa::core
+namespace disa::dist {
 class MpiContext;
-}  // namespace disa
+}  // namespace disa::dist
 
 namespace disa::anchor {
 
 // Adds every option of `disa anchor` (anchor.*, proposal.*, task.*, sandbox.*).
-void add_anchor_options(Options& options);
+void add_anchor_options(core::Options& options);
 
 // Runs the stage; throws disa::Error on bad input (before any file is created) and on
 // failures. Returns the path of the committed partition file.
-std::string run_anchor(const Config& config, MpiContext& mpi);
+std::string run_anchor(const core::Config& config, dist::MpiContext& mpi);
 
 }  // namespace disa::anchor

@@ -14,9 +14,9 @@ namespace disa::anchor {
 struct ProposalSpec {
   enum class Kind { Reference, Model, Mixture };
   Kind kind = Kind::Reference;
-  std::string model_dir;    // Model and Mixture: the strong proposal's directory
-  double alpha = 0.5;       // Mixture: probability of the strong component
-  SamplingParams sampling;  // of the reference (Reference) or the strong model
+  std::string model_dir;           // Model and Mixture: the strong proposal's directory
+  double alpha = 0.5;              // Mixture: probability of the strong component
+  model::SamplingParams sampling;  // of the reference (Reference) or the strong model
 
   bool truncates() const { return sampling.truncates(); }
   // q = pi_ref exactly (reference at temperature 1, no truncation): log q = log pi_ref.
@@ -29,6 +29,6 @@ struct ProposalSpec {
 };
 
 // The proposal.* options, declared once (read and validated into a ProposalSpec).
-const OptionTable<ProposalSpec>& proposal_option_table();
+const core::OptionTable<ProposalSpec>& proposal_option_table();
 
 }  // namespace disa::anchor

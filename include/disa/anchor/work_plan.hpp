@@ -13,7 +13,7 @@
 
 namespace disa::anchor {
 
-using disa::balanced_block;
+using disa::dist::balanced_block;
 
 struct WorkPlan {
   int64_t num_prompts = 0;

@@ -14,7 +14,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa {
+namespace disa::core {
 
 // The options one command accepts. Every option has a dotted name, a help text and a
 // default. The global options (--config, --print-config, --help, log.*) are added by
@@ -108,4 +108,4 @@ struct ParseOutcome {
 // name them (and the file and line for the INI file).
 ParseOutcome parse_options(const Options& options, const std::vector<std::string>& args);
 
-}  // namespace disa
+}  // namespace disa::core

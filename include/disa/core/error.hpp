@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-namespace disa {
+namespace disa::core {
 
 enum class ErrorKind { Generic, Config, Io, Distributed, Data, Model };
 
@@ -54,10 +54,10 @@ class ModelError : public Error {
 // "file.cpp:123" for a source location, used by the library-call check macros.
 std::string source_location(const char* file, int line);
 
-}  // namespace disa
+}  // namespace disa::core
 
 // DISA_THROW(ConfigError, "option --{}: must be > 0", name)
-#define DISA_THROW(ErrorType, ...) throw ::disa::ErrorType(::fmt::format(__VA_ARGS__))
+#define DISA_THROW(ErrorType, ...) throw ::disa::core::ErrorType(::fmt::format(__VA_ARGS__))
 
 // DISA_CHECK(n > 0, DataError, "prompt {} has no samples", id)
 #define DISA_CHECK(cond, ErrorType, ...)             \
@@ -66,9 +66,9 @@ std::string source_location(const char* file, int line);
   } while (0)
 
 // Internal invariant: failure is a bug in disa, reported with the source location.
-#define DISA_ASSERT(cond)                                                                                          \
-  do {                                                                                                             \
-    if (!(cond))                                                                                                   \
-      throw ::disa::Error(                                                                                         \
-          ::fmt::format("internal error: '{}' failed at {}", #cond, ::disa::source_location(__FILE__, __LINE__))); \
+#define DISA_ASSERT(cond)                                                                          \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
+      throw ::disa::core::Error(::fmt::format("internal error: '{}' failed at {}", #cond,          \
+                                              ::disa::core::source_location(__FILE__, __LINE__))); \
   } while (0)

@@ -9,7 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
-namespace disa::log {
+namespace disa::core::log {
 
 // Sets up the process-wide logger. `level`: trace, debug, info, warn, error.
 void init(int rank, bool all_ranks, const std::string& level);
@@ -38,4 +38,4 @@ void error(fmt::format_string<Args...> f, Args&&... a) {
 // True on the ranks whose info lines are shown (rank 0, or all with --log.all-ranks).
 bool is_printing_rank();
 
-}  // namespace disa::log
+}  // namespace disa::core::log

@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-namespace disa {
+namespace disa::core {
 
 struct LogSumExp {
   double max = -std::numeric_limits<double>::infinity();
@@ -43,4 +43,4 @@ inline double logsumexp(const std::vector<double>& xs) {
   return acc.value();
 }
 
-}  // namespace disa
+}  // namespace disa::core

@@ -30,7 +30,7 @@
 #define DISA_FIELD(member) \
   [](auto&& settings_) -> auto& { return settings_.member; }
 
-namespace disa {
+namespace disa::core {
 
 // A value rule: `ok` decides, `message` completes "option --NAME: ...". An empty rule
 // accepts everything.
@@ -219,4 +219,4 @@ class OptionTable {
   std::vector<Check> checks_;
 };
 
-}  // namespace disa
+}  // namespace disa::core

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace disa {
+namespace disa::core {
 
 inline uint64_t mix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
@@ -21,4 +21,4 @@ inline size_t uniform_index(uint64_t hash, size_t n) {
   return size_t((static_cast<unsigned __int128>(hash) * n) >> 64);
 }
 
-}  // namespace disa
+}  // namespace disa::core

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace disa {
+namespace disa::core {
 
 class Table {
  public:
@@ -29,4 +29,4 @@ class Table {
 // A table with header and aligned columns (results tables: rows x metrics).
 std::string render_grid(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
-}  // namespace disa
+}  // namespace disa::core

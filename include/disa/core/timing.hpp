@@ -3,7 +3,7 @@
 
 #include <chrono>
 
-namespace disa {
+namespace disa::core {
 
 using Clock = std::chrono::steady_clock;
 
@@ -12,4 +12,4 @@ inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-}  // namespace disa
+}  // namespace disa::core

@@ -16,7 +16,7 @@
 
 #include <torch/torch.h>
 
-namespace disa {
+namespace disa::dist {
 
 enum class ReduceOp { Sum, Mean, Max, Min };
 
@@ -95,4 +95,4 @@ bool nccl_compiled();
 // "NCCL 2.x.y" when compiled in, else "not compiled".
 std::string nccl_version();
 
-}  // namespace disa
+}  // namespace disa::dist

@@ -6,7 +6,7 @@
 
 #include <torch/torch.h>
 
-namespace disa {
+namespace disa::dist {
 
 class MpiContext;
 
@@ -19,4 +19,4 @@ torch::Device select_device(const MpiContext& mpi, const std::string& requested)
 // bitwise (1 rank vs N ranks) fix it explicitly. Returns the count in use.
 int configure_threads(const MpiContext& mpi, int64_t requested);
 
-}  // namespace disa
+}  // namespace disa::dist

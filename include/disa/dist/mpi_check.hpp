@@ -9,12 +9,12 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa::detail {
+namespace disa::dist::detail {
 [[noreturn]] void throw_mpi_error(int code, const char* call, const char* file, int line);
 }
 
-#define DISA_MPI_CHECK(call)                                                                                   \
-  do {                                                                                                         \
-    int disa_mpi_rc_ = (call);                                                                                 \
-    if (disa_mpi_rc_ != MPI_SUCCESS) ::disa::detail::throw_mpi_error(disa_mpi_rc_, #call, __FILE__, __LINE__); \
+#define DISA_MPI_CHECK(call)                                                                                         \
+  do {                                                                                                               \
+    int disa_mpi_rc_ = (call);                                                                                       \
+    if (disa_mpi_rc_ != MPI_SUCCESS) ::disa::dist::detail::throw_mpi_error(disa_mpi_rc_, #call, __FILE__, __LINE__); \
   } while (0)

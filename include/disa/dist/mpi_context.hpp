@@ -8,7 +8,7 @@
 
 #include <string>
 
-namespace disa {
+namespace disa::dist {
 
 class MpiContext {
  public:
@@ -45,4 +45,4 @@ class MpiContext {
   bool owns_init_ = false;
 };
 
-}  // namespace disa
+}  // namespace disa::dist

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <utility>
 
-namespace disa {
+namespace disa::dist {
 
 // The [begin, end) of rank `rank`'s share of `count` items split into `size` balanced
 // contiguous blocks (the first count % size blocks are one longer).
@@ -17,4 +17,4 @@ inline std::pair<int64_t, int64_t> balanced_block(int64_t count, int rank, int s
   return {begin, begin + base + (rank < extra ? 1 : 0)};
 }
 
-}  // namespace disa
+}  // namespace disa::dist

@@ -13,19 +13,21 @@
 
 #include <string>
 
-namespace disa {
+namespace disa::core {
 class Options;
 class Config;
+}  // namespace disa::core
+namespace disa::dist {
 class MpiContext;
-}  // namespace disa
+}  // namespace disa::dist
 
 namespace disa::eval {
 
 // Adds every option of `disa eval` (eval.*, judge.*, task.*, sandbox.*).
-void add_eval_options(Options& options);
+void add_eval_options(core::Options& options);
 
 // Runs the evaluation; throws disa::Error on bad input (before any file is created) and
 // on failures. Returns the path of the committed eval.h5.
-std::string run_eval(const Config& config, MpiContext& mpi);
+std::string run_eval(const core::Config& config, dist::MpiContext& mpi);
 
 }  // namespace disa::eval

@@ -95,8 +95,8 @@ class Judge {
 
  private:
   JudgeSettings settings_;
-  CausalLM model_{nullptr};
-  std::unique_ptr<Tokenizer> tokenizer_;
+  model::CausalLM model_{nullptr};
+  std::unique_ptr<model::Tokenizer> tokenizer_;
   JudgeTemplate template_;
 };
 

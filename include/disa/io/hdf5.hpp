@@ -17,7 +17,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa::h5 {
+namespace disa::io::h5 {
 
 // Suffix of a file that is still being written (or whose writer died).
 inline constexpr const char* kIncompleteSuffix = ".incomplete";
@@ -184,4 +184,4 @@ class File {
   bool committed_ = false;
 };
 
-}  // namespace disa::h5
+}  // namespace disa::io::h5

@@ -33,7 +33,7 @@
 
 #include "disa/io/hdf5.hpp"
 
-namespace disa::partition {
+namespace disa::io::partition {
 
 inline constexpr const char* kFormat = "disa-partition";
 inline constexpr int64_t kFormatVersion = 1;
@@ -318,4 +318,4 @@ class Writer {
   int deflate_ = 0;
 };
 
-}  // namespace disa::partition
+}  // namespace disa::io::partition

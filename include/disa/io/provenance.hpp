@@ -4,14 +4,19 @@
 // collectively written attribute agrees on every rank).
 #pragma once
 
-namespace disa {
+namespace disa::core {
 class Config;
+}  // namespace disa::core
+namespace disa::dist {
 class Communicator;
+}  // namespace disa::dist
+
+namespace disa::io {
 namespace h5 {
 class File;
 }
 
 // Collective over `comm` (the file's communicator).
-void write_run_provenance(h5::File& file, const Config& config, Communicator& comm);
+void write_run_provenance(h5::File& file, const core::Config& config, dist::Communicator& comm);
 
-}  // namespace disa
+}  // namespace disa::io

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace disa::safetensors {
+namespace disa::io::safetensors {
 
 enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
 
@@ -107,4 +107,4 @@ std::vector<std::string> write_checkpoint(const std::string& dir, const std::vec
                                           int64_t max_shard_bytes = 0,
                                           const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
-}  // namespace disa::safetensors
+}  // namespace disa::io::safetensors

@@ -17,7 +17,7 @@
 
 #include "disa/model/config.hpp"
 
-namespace disa {
+namespace disa::model {
 
 // A linear map y = x W^T (+ b) with an optional low-rank adapter:
 // y += scaling * (dropout(x) A^T) B^T, A: [rank, in], B: [out, rank].
@@ -181,4 +181,4 @@ TORCH_MODULE(CausalLM);
 // rope_scaling applied as HF does.
 torch::Tensor rope_inverse_frequencies(const ModelConfig& c);
 
-}  // namespace disa
+}  // namespace disa::model

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace disa {
+namespace disa::model {
 
 // rope_scaling of config.json: null/"default", "linear" (positions divided by factor),
 // "llama3" (Llama 3.1 frequency-dependent interpolation).
@@ -65,4 +65,4 @@ struct ModelConfig {
 // byte-level tokenizer (259 ids), eos id 256 (<|endoftext|>).
 ModelConfig preset_config(const std::string& arch, const std::string& size);
 
-}  // namespace disa
+}  // namespace disa::model

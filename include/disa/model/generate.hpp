@@ -13,7 +13,7 @@
 #include "disa/model/causal_lm.hpp"
 #include "disa/model/sampling.hpp"
 
-namespace disa {
+namespace disa::model {
 
 class Tokenizer;
 
@@ -72,4 +72,4 @@ std::vector<GenerationResult> generate(CausalLMImpl& model, const std::vector<Ge
                                        const GenerationParams& params, uint64_t seed,
                                        const Tokenizer* tokenizer = nullptr);
 
-}  // namespace disa
+}  // namespace disa::model

@@ -12,7 +12,7 @@
 
 #include "disa/model/causal_lm.hpp"
 
-namespace disa {
+namespace disa::model {
 
 struct LoraConfig {
   int64_t rank = 8;
@@ -45,4 +45,4 @@ void save_lora_adapter(CausalLMImpl& model, const LoraConfig& config, const std:
 // supported options), attaches it to `model` and returns its configuration.
 LoraConfig load_lora_adapter(CausalLMImpl& model, const std::string& dir);
 
-}  // namespace disa
+}  // namespace disa::model

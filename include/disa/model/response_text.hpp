@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-namespace disa {
+namespace disa::model {
 
 class Tokenizer;
 
 std::string response_text(const Tokenizer& tokenizer, const std::vector<int32_t>& ids);
 
-}  // namespace disa
+}  // namespace disa::model

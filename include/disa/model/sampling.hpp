@@ -11,7 +11,7 @@
 
 #include <torch/torch.h>
 
-namespace disa {
+namespace disa::model {
 
 struct SamplingParams {
   // Logits are divided by `temperature` (> 0). 0 means greedy: argmax, log q = 0.
@@ -47,4 +47,4 @@ double counter_uniform(uint64_t seed, uint64_t prompt_id, uint64_t sample_index,
 // Never returns a token of probability 0. Returns int64 [N].
 torch::Tensor inverse_cdf_sample(const torch::Tensor& log_q, const torch::Tensor& u);
 
-}  // namespace disa
+}  // namespace disa::model

@@ -14,7 +14,7 @@
 #include "disa/model/causal_lm.hpp"
 #include "disa/model/sampling.hpp"
 
-namespace disa {
+namespace disa::model {
 
 struct ScoreItem {
   std::vector<int32_t> prompt;    // non-empty
@@ -57,4 +57,4 @@ ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items, cons
 torch::Tensor chunked_token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
                                      const torch::Tensor& targets, double temperature, int64_t chunk_rows);
 
-}  // namespace disa
+}  // namespace disa::model

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace disa {
+namespace disa::model {
 
 namespace tokenizer_detail {
 struct TokenizerImpl;
@@ -52,6 +52,12 @@ class Tokenizer {
   std::optional<int32_t> bos_token_id() const;
   std::optional<int32_t> pad_token_id() const;
 
+  // True when every text has exactly one token sequence over the non-special ids: every
+  // such token stands for one byte (the byte-level tokenizer of the tiny presets). False
+  // for BPE vocabularies with merged tokens, where a string has many tokenizations and
+  // the probability of a string is a sum over all of them (docs/method.md §4).
+  bool unique_tokenization() const;
+
   // Stable hash (16 hex digits, FNV-1a 64) of the bytes of tokenizer.json.
   std::string fingerprint() const;
   // The directory it was loaded from.
@@ -70,4 +76,4 @@ class Tokenizer {
 // exactly one token sequence (one token per byte). Creates DIR if needed.
 void write_byte_level_tokenizer(const std::string& dir, const std::vector<std::string>& special_tokens, int eos_index);
 
-}  // namespace disa
+}  // namespace disa::model

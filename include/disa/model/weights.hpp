@@ -12,7 +12,7 @@
 
 #include "disa/model/causal_lm.hpp"
 
-namespace disa {
+namespace disa::model {
 
 // Parses "float32"/"fp32", "bfloat16"/"bf16", "float16"/"fp16" (ConfigError otherwise).
 torch::Dtype parse_dtype_name(const std::string& name);
@@ -54,4 +54,4 @@ std::string model_fingerprint(const std::string& dir);
 // Writes DIR/generation_config.json with the config's bos/eos token ids.
 void write_generation_config(const ModelConfig& config, const std::string& dir);
 
-}  // namespace disa
+}  // namespace disa::model

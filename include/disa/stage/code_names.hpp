@@ -10,8 +10,8 @@
 namespace disa::stage {
 
 // partition::kFinishStop or partition::kFinishLength; named by partition::kFinishNames.
-inline int8_t finish_code(FinishReason reason) {
-  return reason == FinishReason::Stop ? partition::kFinishStop : partition::kFinishLength;
+inline int8_t finish_code(model::FinishReason reason) {
+  return reason == model::FinishReason::Stop ? io::partition::kFinishStop : io::partition::kFinishLength;
 }
 
 }  // namespace disa::stage

@@ -9,9 +9,9 @@
 
 #include "disa/core/option_table.hpp"
 
-namespace disa {
+namespace disa::dist {
 class MpiContext;
-}
+}  // namespace disa::dist
 
 namespace disa::stage {
 
@@ -21,10 +21,10 @@ struct ComputeSettings {
 };
 
 // "<command>.device" and "<command>.threads".
-OptionTable<ComputeSettings> compute_option_table(const std::string& command);
+core::OptionTable<ComputeSettings> compute_option_table(const std::string& command);
 
 // Selects this rank's device (select_device) and sets its CPU threads
 // (configure_threads); returns the device.
-torch::Device setup_compute(MpiContext& mpi, const ComputeSettings& compute);
+torch::Device setup_compute(dist::MpiContext& mpi, const ComputeSettings& compute);
 
 }  // namespace disa::stage

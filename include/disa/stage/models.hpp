@@ -26,10 +26,10 @@ struct ModelSource {
 };
 
 struct LoadedModels {
-  CausalLM first{nullptr};
-  CausalLM second{nullptr};  // null when no second model was asked for
+  model::CausalLM first{nullptr};
+  model::CausalLM second{nullptr};  // null when no second model was asked for
   // The first model's tokenizer; the second model's has the same fingerprint.
-  std::shared_ptr<const Tokenizer> tokenizer;
+  std::shared_ptr<const model::Tokenizer> tokenizer;
 };
 
 // Loads `first` and, if given, `second`, on `device` in `dtype`, both restricted to the

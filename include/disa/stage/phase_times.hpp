@@ -15,9 +15,9 @@ class PhaseTimes {
  public:
   explicit PhaseTimes(std::vector<std::string> phases);
   // Adds the seconds since `start` to `phase` (one of the named phases).
-  void add(const std::string& phase, Clock::time_point start);
+  void add(const std::string& phase, core::Clock::time_point start);
   // Per phase, in the order named, the largest time over all ranks (collective).
-  std::vector<double> slowest_rank(Communicator& comm) const;
+  std::vector<double> slowest_rank(dist::Communicator& comm) const;
 
  private:
   size_t index(const std::string& phase) const;

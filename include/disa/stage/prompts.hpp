@@ -21,6 +21,6 @@ struct EncodedPrompt {
 // Renders and encodes every record of `dataset`. A prompt that encodes to no tokens is
 // a DataError naming it, prefixed by `where` ("benchmark 'gsm': "; may be empty).
 std::vector<EncodedPrompt> encode_prompts(const tasks::Task& task, const tasks::Dataset& dataset,
-                                          const Tokenizer& tokenizer, const std::string& where = "");
+                                          const model::Tokenizer& tokenizer, const std::string& where = "");
 
 }  // namespace disa::stage

@@ -19,12 +19,13 @@ namespace disa::stage {
 // sequences per forward pass, stopping at the model's and tokenizer's end tokens
 // (set_model_stops: the model must be restricted to the tokenizer) and at the task's
 // response terminator. Validated.
-GenerationParams generation_params(const CausalLMImpl& model, const Tokenizer& tokenizer, const tasks::Task& task,
-                                   const SamplingParams& sampling, int64_t max_new_tokens, int64_t max_batch_size);
+model::GenerationParams generation_params(const model::CausalLMImpl& model, const model::Tokenizer& tokenizer,
+                                          const tasks::Task& task, const model::SamplingParams& sampling,
+                                          int64_t max_new_tokens, int64_t max_batch_size);
 
 // The stops of `params` as the partition file records them (the response space of the
 // anchors), so train can compare its own.
-partition::ResponseStops response_stops(const GenerationParams& params);
+io::partition::ResponseStops response_stops(const model::GenerationParams& params);
 
 struct RewardedResponses {
   std::vector<std::string> texts;            // the decoded responses (response_text)
@@ -33,6 +34,7 @@ struct RewardedResponses {
 
 // Decodes each result and rewards it against records[i]. Empty input: empty output.
 RewardedResponses reward_responses(const tasks::Task& task, const std::vector<const tasks::Record*>& records,
-                                   const Tokenizer& tokenizer, const std::vector<GenerationResult>& results);
+                                   const model::Tokenizer& tokenizer,
+                                   const std::vector<model::GenerationResult>& results);
 
 }  // namespace disa::stage

@@ -50,10 +50,10 @@ struct TaskOptions {
 
 // The "task.*" and "sandbox.*" options, declared once; their defaults are the
 // initialisers above.
-const OptionTable<TaskOptions>& task_option_table();
+const core::OptionTable<TaskOptions>& task_option_table();
 // Adds them to a command.
-void add_task_options(Options& options);
+void add_task_options(core::Options& options);
 // Reads them back; ConfigError naming the option for a bad value.
-TaskOptions task_options_from_config(const Config& config);
+TaskOptions task_options_from_config(const core::Config& config);
 
 }  // namespace disa::tasks

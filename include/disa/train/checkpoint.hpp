@@ -1,7 +1,7 @@
 // Checkpoint directories of `disa train`: OUT/checkpoints/step-NNNNNN/ holds the state
 // after NNNNNN completed steps: policy/ (HF layout, full fine-tuning) or adapter/ (PEFT
 // layout, LoRA), optimizer.pt (AdamW moments and step counts), log_z_head.pt (FlowRL) and
-// state.json (step, metric rows, algorithm, seed, world size). Every random stream of
+// state.json (step, metric rows, algorithm, seed, world size, the update guard's state). Every random stream of
 // training is counter-based on (seed, step, prompt, sample), so the step is the whole
 // random state and the data cursor. A directory is written as step-NNNNNN.partial,
 // renamed when complete, and gets its COMPLETE marker only after every rank finished
@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 
+#include "disa/train/update_guard.hpp"
+
 namespace disa::train {
 
 struct CheckpointState {
@@ -21,6 +23,7 @@ struct CheckpointState {
   std::string algorithm;
   int64_t seed = 0;
   int64_t world_size = 0;
+  UpdateGuardState guard;  // absent in older checkpoints: an empty window
 };
 
 std::string checkpoint_dir(const std::string& out_dir, int64_t step);

@@ -12,9 +12,9 @@
 #include "disa/stage/solution_set.hpp"
 #include "disa/train/sample.hpp"
 
-namespace disa {
+namespace disa::dist {
 class Communicator;
-}  // namespace disa
+}  // namespace disa::dist
 
 namespace disa::train {
 
@@ -22,10 +22,11 @@ class ExactMetrics {
  public:
   // ConfigError naming --train.exact-every when the task does not list its solutions.
   // Solutions longer than max_new_tokens cannot be sampled and are left out.
-  ExactMetrics(const tasks::Task& task, const Tokenizer& tokenizer, const std::vector<Prompt>& prompts, int64_t count,
-               int64_t max_new_tokens);
+  ExactMetrics(const tasks::Task& task, const model::Tokenizer& tokenizer, const std::vector<Prompt>& prompts,
+               int64_t count, int64_t max_new_tokens);
   // exact_kl, exact_tv, exact_policy_mass (empty when no prompt has a finite KL).
-  std::map<std::string, double> measure(CausalLMImpl& policy, CausalLMImpl& reference, Communicator& comm);
+  std::map<std::string, double> measure(model::CausalLMImpl& policy, model::CausalLMImpl& reference,
+                                        dist::Communicator& comm);
 
  private:
   const std::vector<Prompt>& prompts_;

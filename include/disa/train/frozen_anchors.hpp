@@ -20,7 +20,7 @@ namespace disa::train {
 struct AnchorExpectations {
   // The run's beta; nullopt for objectives that do not depend on it (not checked).
   std::optional<double> beta = 1.0;
-  std::string residual = partition::kSequenceAnchor;  // which anchor dataset
+  std::string residual = io::partition::kSequenceAnchor;  // which anchor dataset
   std::string reference_fingerprint;
   std::string tokenizer_fingerprint;
   std::string task;
@@ -29,7 +29,7 @@ struct AnchorExpectations {
   std::optional<int64_t> max_new_tokens;
   // With max_new_tokens: the run's stops (stage::response_stops of its rollouts), which
   // the file's must equal; a file that predates their record is accepted.
-  std::optional<partition::ResponseStops> stops;
+  std::optional<io::partition::ResponseStops> stops;
   // Where these values came from, for the messages ("option --disa.beta").
   std::string beta_option = "disa.beta";
   std::string reference_option = "train.reference";
@@ -41,8 +41,8 @@ class FrozenAnchors {
   static FrozenAnchors open(const std::string& path, const AnchorExpectations& expect);
 
   const std::string& path() const { return reader_.path(); }
-  const partition::Reader& reader() const { return reader_; }
-  const partition::Provenance& provenance() const { return reader_.provenance(); }
+  const io::partition::Reader& reader() const { return reader_; }
+  const io::partition::Provenance& provenance() const { return reader_.provenance(); }
 
   // Index of a prompt id in the file, or nullopt.
   std::optional<int64_t> index_of(const std::string& prompt_id) const;
@@ -53,8 +53,8 @@ class FrozenAnchors {
   void check_prompt(int64_t p, const std::string& prompt_id, const std::vector<int32_t>& tokens) const;
 
  private:
-  explicit FrozenAnchors(partition::Reader reader) : reader_(std::move(reader)) {}
-  partition::Reader reader_;
+  explicit FrozenAnchors(io::partition::Reader reader) : reader_(std::move(reader)) {}
+  io::partition::Reader reader_;
   std::vector<double> anchor_, exact_;
   std::vector<std::vector<int32_t>> prompt_tokens_;
 };

@@ -8,14 +8,14 @@
 
 #include <torch/torch.h>
 
-namespace disa {
+namespace disa::dist {
 class Communicator;
-}
+}  // namespace disa::dist
 
 namespace disa::train {
 
 // Sums the gradients of `params` over the ranks (in place).
-void all_reduce_gradients(Communicator& comm, const std::vector<torch::Tensor>& params);
+void all_reduce_gradients(dist::Communicator& comm, const std::vector<torch::Tensor>& params);
 // Scales the gradients to a global norm of at most `max_norm` (<= 0: no clip); returns the
 // norm before clipping.
 double clip_gradient_norm(const std::vector<torch::Tensor>& params, double max_norm);

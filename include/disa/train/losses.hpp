@@ -53,8 +53,9 @@ struct ResidualLoss {
 // delta_i = c_i + s_i (log pi_theta - log pi_ref) - target_i; sum_i w_i delta_i^2.
 ResidualLoss residual_loss(const ResidualTerms& terms);
 
-// w_i = min(exp(seq_logp - seq_old_logp), w_max) without gradient; `clamped` [B] bool
-// marks the entries the clamp changed. w_max <= 0: no clamp.
+// w_i = min(exp(seq_logp - seq_old_logp), w_max) without gradient (the log-ratio clamped to
+// +-kMaxLogRatio first); `clamped` [B] bool marks the entries w_max changed. w_max <= 0: no
+// clamp by w_max.
 struct ClampedRatio {
   torch::Tensor weight;
   torch::Tensor clamped;
@@ -70,25 +71,38 @@ torch::Tensor self_normalized_weights(const torch::Tensor& log_weight, double gl
 // unbiased (n - 1) standard deviation of each group (0 advantage for group_size 1).
 torch::Tensor group_normalized(const torch::Tensor& rewards, int64_t group_size, double eps = 1e-6);
 
+// --- numerical guards ------------------------------------------------------------------------
+// Every log-ratio is clamped to [-kMaxLogRatio, kMaxLogRatio] before `exp` (verl's bound:
+// e^20 ~ 5e8 is finite in float32, and the clamp's zero gradient beyond it stops one
+// stray token from dominating a step): the PPO/GRPO token ratio, GSPO's sequence ratio, the
+// DISA/FlowRL ratio to pi_old and the k3 KL. The k3 term itself is capped at kMaxKlTerm.
+constexpr double kMaxLogRatio = 20.0;
+constexpr double kMaxKlTerm = 10.0;
+
 // --- GRPO / GSPO ---------------------------------------------------------------------------
 struct PolicyGradientTerms {
   torch::Tensor per_token;     // [B, T] loss terms (0 at masked positions)
   torch::Tensor clipped_low;   // [B, T] (or [B] for GSPO) float: the lower clip is active
   torch::Tensor clipped_high;  // the upper clip is active
+  torch::Tensor clipped_dual;  // the dual clip (A < 0, ratio > dual_clip) is active
 };
 // rho = exp(logp - old_logp) per token; -min(rho A, clip(rho, 1 - eps_low, 1 + eps_high) A),
-// A [B] broadcast over the tokens. `mask` [B, T] float.
+// A [B] broadcast over the tokens. `mask` [B, T] float. Dual clip (Ye et al. 2020, verl's
+// clip_ratio_c) when dual_clip > 1: where A < 0 the term is at most -A * dual_clip, so a
+// ratio far above 1 on a negative advantage cannot blow up the step (0: off).
 PolicyGradientTerms grpo_token_loss(const torch::Tensor& logp, const torch::Tensor& old_logp, const torch::Tensor& mask,
-                                    const torch::Tensor& advantages, double eps_low, double eps_high);
+                                    const torch::Tensor& advantages, double eps_low, double eps_high,
+                                    double dual_clip = 0);
 // s_i = exp(mean_t (logp - old_logp)) (masked mean); per-sequence loss [B]
 // -min(s A, clip(s, 1 - eps_low, 1 + eps_high) A) in `per_token` (shape [B]; sum = unit
-// Sequences).
+// Sequences), with the same dual clip on s.
 PolicyGradientTerms gspo_sequence_loss(const torch::Tensor& logp, const torch::Tensor& old_logp,
                                        const torch::Tensor& mask, const torch::Tensor& advantages, double eps_low,
-                                       double eps_high);
+                                       double eps_high, double dual_clip = 0);
 
 // KL estimators of the policy against the reference per token, d = ref_logp - logp:
-// "k1": -d;  "k2": d^2 / 2;  "k3": exp(d) - d - 1. Masked positions are 0.
+// "k1": -d;  "k2": d^2 / 2;  "k3": exp(d) - d - 1 with d clamped to +-kMaxLogRatio and the
+// term capped at kMaxKlTerm (verl's low_var_kl). Masked positions are 0.
 torch::Tensor kl_penalty(const torch::Tensor& logp, const torch::Tensor& ref_logp, const torch::Tensor& mask,
                          const std::string& kind);
 

@@ -27,7 +27,7 @@ class MetricsFile {
   // Reopens PATH.incomplete and keeps only its first `rows` rows.
   static MetricsFile resume(const std::string& path, int64_t rows);
 
-  h5::File& file() { return file_; }
+  io::h5::File& file() { return file_; }
   int64_t rows() const { return rows_; }
   // One row: every column gets its value from `values` or NaN.
   void append(int64_t step, const std::map<std::string, double>& values);
@@ -36,7 +36,7 @@ class MetricsFile {
   void commit() { file_.commit(); }
 
  private:
-  h5::File file_;
+  io::h5::File file_;
   std::vector<std::string> names_;
   int64_t rows_ = 0;
 };

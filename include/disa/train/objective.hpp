@@ -69,7 +69,7 @@ class Objective {
   // whether a prompt without an anchor cannot be trained on.
   virtual void expect(AnchorExpectations& e) const {
     e.beta = std::nullopt;
-    e.residual = partition::kSequenceAnchor;
+    e.residual = io::partition::kSequenceAnchor;
   }
   virtual bool needs_anchor() const { return false; }
   // The policy's mean prompt hidden state in MicroBatch::prompt_hidden_mean.
@@ -101,7 +101,7 @@ std::unique_ptr<Objective> make_objective(const ObjectiveContext& context);
 std::vector<std::string> objective_names();
 // Declares every registered objective's own options (disa.*, flowrl.*, ...), in
 // registration order.
-void add_objective_options(OptionTable<Settings>& table);
+void add_objective_options(core::OptionTable<Settings>& table);
 
 // Shared by the residual objectives (DISA, FlowRL): residual, weight and clamp statistics
 // and their columns.
@@ -111,6 +111,8 @@ void record_residuals(const ResidualLoss& loss, const torch::Tensor& weight, con
                       size_t batch_size, StepStats& stats);
 // The clipping columns of the policy-gradient objectives (GRPO, GSPO).
 std::vector<Metric> clip_metrics();
+// The rule of grpo.dual-clip and gspo.dual-clip: 0 (off) or above 1.
+core::Rule<double> dual_clip_rule();
 // ConfigError naming --train.temperature unless it is 1: the residual objectives (DISA,
 // FlowRL) score log pi_theta at temperature 1 in their residuals and importance weights,
 // which correct for the sampling distribution only when it is that same density.

@@ -8,15 +8,15 @@
 
 #include "disa/model/lora.hpp"
 
-namespace disa {
+namespace disa::model {
 class CausalLMImpl;
-}
+}  // namespace disa::model
 
 namespace disa::train {
 
 // Writes DIR/policy (full), or DIR/adapter and, with `merged`, DIR/policy (LoRA: `lora`
 // set). Tokenizer and generation files are copied from `base_dir`.
-void save_policy(CausalLMImpl& policy, const std::optional<LoraConfig>& lora, const std::string& base_dir,
+void save_policy(model::CausalLMImpl& policy, const std::optional<model::LoraConfig>& lora, const std::string& base_dir,
                  const std::string& dir, bool merged);
 
 }  // namespace disa::train

@@ -12,14 +12,16 @@
 #include "disa/model/generate.hpp"
 #include "disa/train/objective.hpp"
 
-namespace disa {
+namespace disa::dist {
 class Communicator;
+}  // namespace disa::dist
+namespace disa::model {
 class Tokenizer;
 class CausalLMImpl;
-namespace tasks {
+}  // namespace disa::model
+namespace disa::tasks {
 class Task;
-}
-}  // namespace disa
+}  // namespace disa::tasks
 
 namespace disa::train {
 
@@ -32,13 +34,13 @@ class SampleSource {
 
 struct SourceContext {
   const Settings& settings;
-  Communicator& comm;
+  dist::Communicator& comm;
   const std::vector<Prompt>& prompts;  // the training prompts
   const FrozenAnchors* anchors = nullptr;
-  CausalLMImpl* policy = nullptr;
-  const Tokenizer* tokenizer = nullptr;
+  model::CausalLMImpl* policy = nullptr;
+  const model::Tokenizer* tokenizer = nullptr;
   const tasks::Task* task = nullptr;
-  const GenerationParams* generation = nullptr;
+  const model::GenerationParams* generation = nullptr;
 };
 
 std::unique_ptr<SampleSource> make_sample_source(SampleKind kind, const SourceContext& context);
@@ -46,7 +48,7 @@ std::unique_ptr<SampleSource> make_sample_source(SampleKind kind, const SourceCo
 // log pi_old (the policy before the step's updates) and log pi_ref per token of every
 // sample, through the same fp32 scoring path as the loss, so the first pass has ratio
 // exactly 1; `micro_batch` samples per forward pass.
-void score_fixed_logprobs(CausalLMImpl& policy, CausalLMImpl& reference, std::vector<Sample>& samples,
+void score_fixed_logprobs(model::CausalLMImpl& policy, model::CausalLMImpl& reference, std::vector<Sample>& samples,
                           int64_t micro_batch);
 
 }  // namespace disa::train

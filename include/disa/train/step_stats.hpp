@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace disa {
+namespace disa::dist {
 class Communicator;
-}
+}  // namespace disa::dist
 
 namespace disa::train {
 
@@ -19,7 +19,7 @@ class StepStats {
   explicit StepStats(const std::vector<std::string>& names);
   void add(const std::string& name, double sum, double count = 1.0);
   void max(const std::string& name, double value);
-  void reduce(Communicator& comm);
+  void reduce(dist::Communicator& comm);
   double mean(const std::string& name) const;  // NaN without entries
   double sum(const std::string& name) const;
   double count(const std::string& name) const;

@@ -12,11 +12,12 @@
 #include "disa/stage/compute.hpp"
 #include "disa/tasks/task_options.hpp"
 #include "disa/train/losses.hpp"
+#include "disa/train/update_guard.hpp"
 
-namespace disa {
+namespace disa::core {
 class Options;
 class Config;
-}  // namespace disa
+}  // namespace disa::core
 
 namespace disa::train {
 
@@ -31,6 +32,7 @@ struct Settings {
   bool cosine = false;
   double min_lr_ratio = 0.1, weight_decay = 0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
   double clip = 1.0;
+  UpdateGuardSettings guard;  // non-finite and outlier updates (update_guard.hpp)
   uint64_t seed = 1;
   double temperature = 1.0;
   int64_t max_new_tokens = 64, max_batch_size = 64, log_every = 1, checkpoint_every = 0, keep_checkpoints = 2;
@@ -42,7 +44,7 @@ struct Settings {
   stage::ComputeSettings compute;
   std::string lora_mode = "auto";  // auto: the objective's default (objective.hpp)
   bool lora = false;               // resolved by the trainer from lora_mode and the objective
-  LoraConfig lora_config;
+  model::LoraConfig lora_config;
   // disa
   double beta = 1.0;
   bool length_normalized = false;
@@ -52,23 +54,23 @@ struct Settings {
   double flowrl_beta = 15.0, flowrl_w_max = 10.0;
   int64_t flowrl_head_blocks = 2;
   // grpo / gspo
-  double grpo_eps_low = 0.2, grpo_eps_high = 0.2;
+  double grpo_eps_low = 0.2, grpo_eps_high = 0.2, grpo_dual_clip = 0;
   Aggregation aggregation = Aggregation::TokenMean;
   std::string kl_kind = "none";
   double kl_coef = 0;
-  double gspo_eps_low = 3e-4, gspo_eps_high = 4e-4;
+  double gspo_eps_low = 3e-4, gspo_eps_high = 4e-4, gspo_dual_clip = 0;
   // sft
   int64_t sft_batch = 64;
   double sft_min_reward = 1.0;
   tasks::TaskOptions task;
   const char* residual() const {
-    return length_normalized ? partition::kLengthNormalizedAnchor : partition::kSequenceAnchor;
+    return length_normalized ? io::partition::kLengthNormalizedAnchor : io::partition::kSequenceAnchor;
   }
 };
 
 // Adds every option of `disa train`.
-void add_train_options(Options& options);
+void add_train_options(core::Options& options);
 // Reads and validates the options of `disa train`.
-Settings read_settings(const Config& config);
+Settings read_settings(const core::Config& config);
 
 }  // namespace disa::train

@@ -21,15 +21,17 @@
 
 #include <string>
 
-namespace disa {
+namespace disa::core {
 class Options;
 class Config;
+}  // namespace disa::core
+namespace disa::dist {
 class MpiContext;
-}  // namespace disa
+}  // namespace disa::dist
 
 namespace disa::train {
 
 // Runs training; returns the final policy directory.
-std::string run_train(const Config& config, MpiContext& mpi);
+std::string run_train(const core::Config& config, dist::MpiContext& mpi);
 
 }  // namespace disa::train

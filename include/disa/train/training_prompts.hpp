@@ -12,12 +12,12 @@
 #include "disa/train/sample.hpp"
 #include "disa/train/train_settings.hpp"
 
-namespace disa {
+namespace disa::model {
 class Tokenizer;
-namespace tasks {
+}  // namespace disa::model
+namespace disa::tasks {
 class Task;
-}
-}  // namespace disa
+}  // namespace disa::tasks
 
 namespace disa::train {
 
@@ -27,7 +27,7 @@ struct TrainingPrompts {
 };
 
 TrainingPrompts load_training_prompts(const tasks::Dataset& dataset, const tasks::Task& task,
-                                      const Tokenizer& tokenizer, const FrozenAnchors* anchors,
+                                      const model::Tokenizer& tokenizer, const FrozenAnchors* anchors,
                                       const Settings& settings, bool needs_anchor);
 
 }  // namespace disa::train

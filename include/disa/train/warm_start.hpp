@@ -10,18 +10,20 @@
 
 #include <string>
 
-namespace disa {
+namespace disa::core {
 class Options;
 class Config;
+}  // namespace disa::core
+namespace disa::dist {
 class MpiContext;
-}  // namespace disa
+}  // namespace disa::dist
 
 namespace disa::train {
 
 // The warm-start.* options (named apart from train.algorithm = sft and its sft.* options).
-void add_warm_start_options(Options& options);
+void add_warm_start_options(core::Options& options);
 
 // Trains and writes the model directory; returns its path.
-std::string run_warm_start(const Config& config, MpiContext& mpi);
+std::string run_warm_start(const core::Config& config, dist::MpiContext& mpi);
 
 }  // namespace disa::train

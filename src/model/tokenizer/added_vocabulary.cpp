@@ -5,7 +5,7 @@
 #include "normalizer.hpp"
 #include "unicode_text.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 void AddedVocabulary::Trie::insert(const std::string& key, int32_t token) {
   int32_t node = 0;
@@ -124,4 +124,4 @@ std::optional<int32_t> AddedVocabulary::find_content(const std::string& content)
   return it->second;
 }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

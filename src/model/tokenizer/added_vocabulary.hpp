@@ -12,7 +12,7 @@
 
 #include "json_fields.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 class Normalizer;
 
@@ -64,4 +64,4 @@ class AddedVocabulary {
   bool has_normalized_ = false;
 };
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -7,7 +7,7 @@
 #include "disa/core/error.hpp"
 #include "unicode_text.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 BpeModel::BpeModel(const Json& j, const JsonPath& at) {
   const std::string type = component_type(j, at);
@@ -195,4 +195,4 @@ std::vector<int32_t> BpeModel::merge_word(const std::string& piece) const {
   return ids;
 }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -14,7 +14,7 @@
 
 #include "json_fields.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 class BpeModel {
  public:
@@ -62,4 +62,4 @@ class BpeModel {
   mutable std::array<Shard, kShards> cache_;
 };
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -5,7 +5,7 @@
 
 #include <unicode/utf8.h>
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 namespace {
 
 struct ByteTable {
@@ -53,4 +53,4 @@ std::string bytes_to_symbols(const std::string& bytes) {
   return out;
 }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 // UTF-8 text of the symbol of each byte value.
 const std::array<std::string, 256>& byte_symbols();
@@ -17,4 +17,4 @@ int byte_of_symbol(uint32_t code_point);
 // Replaces every byte of `bytes` by its symbol.
 std::string bytes_to_symbols(const std::string& bytes);
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -12,7 +12,7 @@
 #include "disa/model/tokenizer.hpp"
 #include "unicode_text.hpp"
 
-namespace disa {
+namespace disa::model {
 namespace {
 
 using OrderedJson = nlohmann::ordered_json;
@@ -99,4 +99,4 @@ void write_byte_level_tokenizer(const std::string& dir, const std::vector<std::s
   write_json(dir + "/tokenizer_config.json", config);
 }
 
-}  // namespace disa
+}  // namespace disa::model

@@ -5,7 +5,7 @@
 #include "disa/core/error.hpp"
 #include "unicode_text.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 namespace {
 
 class ByteLevelDecoder : public Decoder {
@@ -61,4 +61,4 @@ std::unique_ptr<Decoder> make_decoder(const Json& j, const JsonPath& at) {
   not_implemented(at / "type", "decoder type '" + type + "'");
 }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

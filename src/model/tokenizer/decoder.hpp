@@ -9,7 +9,7 @@
 
 #include "json_fields.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 class Decoder {
  public:
@@ -21,4 +21,4 @@ class Decoder {
 // Never null: a null decoder gives the space-joining decoder.
 std::unique_ptr<Decoder> make_decoder(const Json& j, const JsonPath& at);
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -3,7 +3,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 const Json& require_field(const Json& j, const std::string& key, const JsonPath& at) {
   DISA_CHECK(j.is_object(), ModelError, "{}: expected a JSON object", at.str());
@@ -38,4 +38,4 @@ void not_implemented(const JsonPath& at, const std::string& what) {
   DISA_THROW(ModelError, "{}: {} is not implemented", at.str(), what);
 }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 using Json = nlohmann::json;
 
@@ -31,4 +31,4 @@ std::string component_type(const Json& j, const JsonPath& at);
 // Throws "<at>: <what> is not implemented" (a ModelError).
 [[noreturn]] void not_implemented(const JsonPath& at, const std::string& what);
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

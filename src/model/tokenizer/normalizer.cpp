@@ -6,7 +6,7 @@
 #include "disa/core/error.hpp"
 #include "unicode_text.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 namespace {
 
 class UnicodeNormalizer : public Normalizer {
@@ -53,4 +53,4 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& j, const JsonPath& at) {
   not_implemented(at / "type", "normalizer type '" + type + "'");
 }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

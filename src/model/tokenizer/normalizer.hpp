@@ -7,7 +7,7 @@
 
 #include "json_fields.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 class Normalizer {
  public:
@@ -19,4 +19,4 @@ class Normalizer {
 // nullptr for a null normalizer.
 std::unique_ptr<Normalizer> make_normalizer(const Json& j, const JsonPath& at);
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -7,7 +7,7 @@
 #include "disa/core/error.hpp"
 #include "unicode_text.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 namespace {
 
 std::string pcre2_message(int code) {
@@ -63,4 +63,4 @@ std::vector<std::pair<size_t, size_t>> Pcre2Regex::find_all(const std::string& t
   return matches;
 }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 class Pcre2Regex {
  public:
@@ -29,4 +29,4 @@ class Pcre2Regex {
   std::string where_;
 };
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -3,7 +3,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 PostProcessor::PostProcessor(const Json& j, const JsonPath& at) { parse(j, at); }
 
@@ -62,4 +62,4 @@ std::vector<int32_t> PostProcessor::apply(const std::vector<int32_t>& ids) const
   return out;
 }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

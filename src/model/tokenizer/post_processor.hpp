@@ -9,7 +9,7 @@
 
 #include "json_fields.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 class PostProcessor {
  public:
@@ -26,4 +26,4 @@ class PostProcessor {
   bool has_template_ = false;
 };
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -7,7 +7,7 @@
 #include "disa/core/error.hpp"
 #include "pcre2_regex.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 namespace {
 
 // GPT-2's pre-tokenization regex, used by ByteLevel when use_regex is true.
@@ -202,4 +202,4 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& j, const JsonPath& 
   not_implemented(at / "type", "pre-tokenizer type '" + type + "'");
 }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -9,7 +9,7 @@
 
 #include "json_fields.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 class PreTokenizer {
  public:
@@ -21,4 +21,4 @@ class PreTokenizer {
 // nullptr for a null pre-tokenizer.
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& j, const JsonPath& at);
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

@@ -17,7 +17,7 @@
 #include "pre_tokenizer.hpp"
 #include "unicode_text.hpp"
 
-namespace disa {
+namespace disa::model {
 namespace tokenizer_detail {
 
 struct TokenizerImpl {
@@ -30,6 +30,7 @@ struct TokenizerImpl {
   PostProcessor post_processor;
   std::unique_ptr<Decoder> decoder;
   int64_t vocab_size = 0;
+  bool unique_tokenization = false;
   std::optional<int32_t> eos_id, bos_id, pad_id;
 };
 
@@ -50,6 +51,25 @@ Json parse_json(const std::string& text, const std::string& path) {
   } catch (const Json::parse_error& e) {
     DISA_THROW(ModelError, "{}: invalid JSON: {}", path, e.what());
   }
+}
+
+// Every non-special token one symbol: a model-vocabulary token is one code point (byte-level
+// symbols map each byte to one character), a non-special added token one byte of text.
+bool every_token_one_symbol(const TokenizerImpl& impl) {
+  auto code_points = [](const std::string& s) {
+    int64_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+  };
+  for (const auto& t : impl.added.tokens())
+    if (!t.special && t.content.size() != 1) return false;
+  for (int64_t id = 0; id < impl.model->id_bound(); ++id) {
+    const AddedToken* added = impl.added.find_id(int32_t(id));
+    if (added) continue;
+    const std::string* symbol = impl.model->id_to_token(int32_t(id));
+    if (symbol && code_points(*symbol) != 1) return false;
+  }
+  return true;
 }
 
 std::string fnv1a64_hex(const std::string& bytes) {
@@ -114,6 +134,7 @@ Tokenizer Tokenizer::load(const std::string& dir) {
 
   impl->vocab_size = impl->model->id_bound();
   for (const auto& t : impl->added.tokens()) impl->vocab_size = std::max<int64_t>(impl->vocab_size, int64_t(t.id) + 1);
+  impl->unique_tokenization = every_token_one_symbol(*impl);
 
   const std::string config_path = dir + "/tokenizer_config.json";
   if (std::ifstream(config_path).good()) {
@@ -207,7 +228,8 @@ std::vector<int32_t> Tokenizer::special_token_ids() const {
 std::optional<int32_t> Tokenizer::eos_token_id() const { return impl_->eos_id; }
 std::optional<int32_t> Tokenizer::bos_token_id() const { return impl_->bos_id; }
 std::optional<int32_t> Tokenizer::pad_token_id() const { return impl_->pad_id; }
+bool Tokenizer::unique_tokenization() const { return impl_->unique_tokenization; }
 std::string Tokenizer::fingerprint() const { return impl_->fingerprint; }
 const std::string& Tokenizer::directory() const { return impl_->directory; }
 
-}  // namespace disa
+}  // namespace disa::model

@@ -8,7 +8,7 @@
 
 #include "disa/core/error.hpp"
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 int64_t first_invalid_utf8(const std::string& text) {
   const auto* s = reinterpret_cast<const uint8_t*>(text.data());
@@ -71,4 +71,4 @@ uint32_t next_code_point(const std::string& text, size_t& pos) {
   return static_cast<uint32_t>(c);
 }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail

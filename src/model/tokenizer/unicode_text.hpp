@@ -8,7 +8,7 @@
 
 #include <unicode/normalizer2.h>
 
-namespace disa::tokenizer_detail {
+namespace disa::model::tokenizer_detail {
 
 // Byte offset of the first ill-formed UTF-8 sequence of `text`, or -1 if well-formed.
 int64_t first_invalid_utf8(const std::string& text);
@@ -31,4 +31,4 @@ uint32_t next_code_point(const std::string& text, size_t& pos);
 // Byte length of the UTF-8 sequence that starts with `lead`.
 inline size_t utf8_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
 
-}  // namespace disa::tokenizer_detail
+}  // namespace disa::model::tokenizer_detail
