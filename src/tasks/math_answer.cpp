@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <set>
 
@@ -137,7 +138,8 @@ std::string strip_units(std::string s) {
     while (!rest_number.empty() && !std::isdigit(static_cast<unsigned char>(rest_number.back())) &&
            rest_number.back() != '}' && rest_number.back() != ')')
       rest_number.pop_back();
-    if ((after_space && (is_plain_number(rest) || known)) ||
+    // A single letter that is not a known unit ("2 x") is a variable, not a unit word.
+    if ((after_space && ((is_plain_number(rest) && word.size() >= 2) || known)) ||
         (!after_space && known && word.size() >= 2 && is_plain_number(rest))) {
       s = rest;
       continue;
@@ -247,6 +249,106 @@ std::string number_key(double v) {
   return fmt::format("{:.10g}", v);
 }
 
+// The checker's one numeric tolerance: |a-b| <= tol * max(|a|,|b|), or |a-b| <= 1e-12 (a
+// floor for values at or near zero).
+bool numbers_close(double a, double b, double relative_tolerance) {
+  double diff = std::fabs(a - b);
+  double scale = std::max(std::fabs(a), std::fabs(b));
+  return diff <= relative_tolerance * scale || diff <= 1e-12;
+}
+
+bool is_word(const std::string& s) {
+  return s.size() >= 2 && std::all_of(s.begin(), s.end(), [](unsigned char ch) { return std::isalpha(ch); });
+}
+
+// Expressions with free variables are compared at kPoints fixed points (no clock, no
+// random device: the same answer pair always gets the same verdict). A point where
+// either side is undefined or not finite (\sqrt{x} at x < 0, 1/(x-1) at x = 1) is
+// skipped; equality needs kMinDefinedPoints points where both are defined, and agreement
+// at all of them.
+constexpr int kPoints = 8;
+constexpr int kMinDefinedPoints = 3;
+
+std::uint64_t splitmix64(std::uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// The value of variable `name` (number `index` in the sorted list of the expression's
+// variables) at point k: a magnitude in [0.5, 2.5), hashed from the name and k (so it is
+// the same on every platform: no std::*_distribution), away from 0 where 1/x blows up, and
+// in practice never a small integer, where distinct expressions coincide more often.
+// Points 0-3 have every variable positive (the domain of \sqrt{x}, \ln x); point 4 every
+// variable negative, points 5 and 6 alternate signs, point 7 has hashed signs, so that |x|
+// and x, or \sqrt{x^2} and x, differ.
+double point_value(int k, std::size_t index, const std::string& name) {
+  std::uint64_t h = 0xCBF29CE484222325ull;  // FNV-1a of the name
+  for (unsigned char ch : name) h = (h ^ ch) * 0x100000001B3ull;
+  h = splitmix64(h ^ splitmix64(static_cast<std::uint64_t>(k)));
+  const double u = static_cast<double>(h >> 11) * 0x1.0p-53;  // [0, 1)
+  const double magnitude = 0.5 + 2.0 * u;
+  bool negative = false;
+  if (k == 4) negative = true;
+  if (k == 5) negative = index % 2 == 0;
+  if (k == 6) negative = index % 2 == 1;
+  if (k == 7) negative = (h & 1) != 0;
+  return negative ? -magnitude : magnitude;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
+  return out + "}";
+}
+
+// Two expressions with free variables (nullopt when either is not a well-formed
+// expression or has none: the caller then compares as text). Equal when both use the same
+// variables and agree at every point where both are finite, with at least
+// kMinDefinedPoints such points. The tolerance is the one numeric answers use
+// (options.relative_tolerance, default 1e-6): a true identity evaluated in double precision
+// at points of magnitude ~1 differs by rounding only (~1e-15 relative), far inside it, while
+// expressions that are not identical differ at a point by far more than 1e-6 except at
+// rare coincidences, which several points all agreeing rule out; and it keeps "x" vs
+// "1.0000001x" consistent with "1" vs "1.0000001".
+std::optional<MathComparison> compare_at_points(const std::string& c, const std::string& r,
+                                                const MathCompareOptions& options) {
+  auto c_vars = math_expression_variables(c, nullptr);
+  auto r_vars = math_expression_variables(r, nullptr);
+  if (!c_vars || !r_vars || c_vars->empty() || r_vars->empty()) return std::nullopt;
+  MathComparison out;
+  out.candidate_key = c;
+  if (*c_vars != *r_vars) {
+    out.reason = Reason::WrongAnswer;
+    out.detail = fmt::format("'{}' != '{}': variables {} vs {}", c, r, join_names(*c_vars), join_names(*r_vars));
+    return out;
+  }
+  int defined = 0;
+  for (int k = 0; k < kPoints; ++k) {
+    MathVariableValues values;
+    for (std::size_t i = 0; i < c_vars->size(); ++i) values[(*c_vars)[i]] = point_value(k, i, (*c_vars)[i]);
+    auto cv = evaluate_math_expression_at(c, values, nullptr);
+    auto rv = evaluate_math_expression_at(r, values, nullptr);
+    if (!cv || !rv || !std::isfinite(*cv) || !std::isfinite(*rv)) continue;
+    ++defined;
+    if (!numbers_close(*cv, *rv, options.relative_tolerance)) {
+      out.reason = Reason::WrongAnswer;
+      out.detail = fmt::format("'{}' != '{}': {} vs {} at point {}", c, r, number_key(*cv), number_key(*rv), k);
+      return out;
+    }
+  }
+  if (defined < kMinDefinedPoints) {
+    out.reason = Reason::WrongAnswer;
+    out.detail = fmt::format("'{}' vs '{}': both defined at {} of {} points ({} needed)", c, r, defined, kPoints,
+                             kMinDefinedPoints);
+    return out;
+  }
+  out.equal = true;
+  out.reason = Reason::Correct;
+  return out;
+}
+
 MathComparison compare_scalars(const std::string& c, const std::string& r, const MathCompareOptions& options) {
   MathComparison out;
   std::string c_error, r_error;
@@ -265,9 +367,7 @@ MathComparison compare_scalars(const std::string& c, const std::string& r, const
     return out;
   }
   if (cv && rv) {
-    double diff = std::fabs(*cv - *rv);
-    double scale = std::max(std::fabs(*cv), std::fabs(*rv));
-    out.equal = diff <= options.relative_tolerance * scale || diff <= 1e-12;
+    out.equal = numbers_close(*cv, *rv, options.relative_tolerance);
     out.reason = out.equal ? Reason::Correct : Reason::WrongAnswer;
     if (!out.equal) out.detail = fmt::format("{} != {}", number_key(*cv), number_key(*rv));
     return out;
@@ -282,6 +382,11 @@ MathComparison compare_scalars(const std::string& c, const std::string& r, const
     out.reason = Reason::Correct;
     out.candidate_key = lower(c);
     return out;
+  }
+  // Expressions with free variables, by evaluation at points; not two bare words ("no" vs
+  // "on" would agree as products of letters): those stay text.
+  if (!rv && !cv && !(is_word(c) && is_word(r))) {
+    if (auto at_points = compare_at_points(c, r, options)) return *at_points;
   }
   if (rv && !cv) {
     out.reason = Reason::Unparsable;

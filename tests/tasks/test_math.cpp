@@ -1,8 +1,10 @@
 // Math verifier: the table of equivalence cases in tests/data/tasks/math_equivalence.tsv
-// (positives and negatives with the classic traps), answer extraction, normalisation,
-// the evaluator, and the math task on the fixture problems and responses.
+// (positives and negatives with the classic traps; expressions with free variables),
+// answer extraction, normalisation, the evaluator (with and without variables), and the
+// math task on the fixture problems and responses.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -79,6 +81,38 @@ TEST(MathEquivalence, ToleranceIsConfigurable) {
   EXPECT_FALSE(compare_answers("3.0001", "3", o).equal);
 }
 
+TEST(MathEquivalence, VariablesComparedAtPoints) {
+  MathCompareOptions o;
+  auto cmp = compare_answers("\\frac{x^2-1}{x-1}", "x+1", o);
+  EXPECT_TRUE(cmp.equal) << cmp.detail;
+  // Deterministic: the same pair, the same verdict and detail.
+  for (int i = 0; i < 3; ++i) {
+    auto a = compare_answers("x^2+1", "x^2+1.001", o);
+    auto b = compare_answers("x^2+1", "x^2+1.001", o);
+    EXPECT_FALSE(a.equal);
+    EXPECT_EQ(a.detail, b.detail);
+  }
+  cmp = compare_answers("x", "y", o);
+  EXPECT_FALSE(cmp.equal);
+  EXPECT_EQ(cmp.reason, Reason::WrongAnswer);
+  EXPECT_NE(cmp.detail.find("variables {x} vs {y}"), std::string::npos) << cmp.detail;
+  cmp = compare_answers("\\sqrt{-1-x^2}", "\\sqrt{-x^2-1}", o);
+  EXPECT_FALSE(cmp.equal);
+  EXPECT_NE(cmp.detail.find("defined at 0 of 8 points"), std::string::npos) << cmp.detail;
+  // The numeric tolerance applies at every point.
+  EXPECT_FALSE(compare_answers("x", "1.0001x", o).equal);
+  o.relative_tolerance = 1e-3;
+  EXPECT_TRUE(compare_answers("x", "1.0001x", o).equal);
+  EXPECT_TRUE(compare_answers("3", "3.0001", o).equal);
+  // A number where the reference is an expression, and the reverse, stay unequal.
+  EXPECT_EQ(compare_answers("x", "3", o).reason, Reason::Unparsable);
+  EXPECT_EQ(compare_answers("3", "x", o).reason, Reason::WrongAnswer);
+  // Long answers finish (the evaluator is linear in the answer's length).
+  std::string sum = "x";
+  while (sum.size() < 16000) sum += "+x-x";
+  EXPECT_TRUE(compare_answers(sum, "x", o).equal);
+}
+
 TEST(MathExtraction, BoxedAnswerLineAndHashes) {
   EXPECT_EQ(*extract_answer("so \\boxed{\\frac{1}{2}} and then \\boxed{3}"), "3");
   EXPECT_EQ(*extract_answer("\\boxed{\\frac{a}{\\sqrt{b^{2}}}}"), "\\frac{a}{\\sqrt{b^{2}}}");
@@ -121,6 +155,62 @@ TEST(MathExpression, EvaluatorNeverThrows) {
   }
   std::string deep(5000, '(');
   EXPECT_FALSE(evaluate_math_expression(deep + "1", &err));
+  // Expressions with variables: malformed ones are errors (nullopt), never exceptions;
+  // deep nesting of any kind (signs, exponents, functions, subscripts) is refused.
+  const MathVariableValues values = {{"x", 1.5}, {"y", -0.75}};
+  for (std::string bad :
+       {"", "x(", "\\frac{x}", "x^", "\\sqrt{x", "x_", "x_{", "x_{}", "\\theta\\", "x2", "\\sin^{-1}x", "\\pmx",
+        "x\\cdots", "2x=4", "\\frac{1}", "((((x", "--", "x..y", "\\infty x"}) {
+    EXPECT_NO_THROW(EXPECT_FALSE(math_expression_variables(bad, &err)) << bad) << bad;
+    EXPECT_NO_THROW(EXPECT_FALSE(evaluate_math_expression_at(bad, values, &err)) << bad) << bad;
+    EXPECT_NO_THROW(EXPECT_FALSE(evaluate_math_expression(bad, &err)) << bad) << bad;
+  }
+  for (const char* prefix : {"(", "-", "x^", "\\sin", "\\sqrt{", "a_{", "{", "\\log_", "\\frac{"}) {
+    std::string nested;
+    while (nested.size() < 16384) nested += prefix;
+    nested += "x";
+    EXPECT_NO_THROW(EXPECT_FALSE(math_expression_variables(nested, &err)) << prefix) << prefix;
+    EXPECT_NO_THROW(EXPECT_FALSE(evaluate_math_expression_at(nested, values, &err)) << prefix) << prefix;
+  }
+  // Undefined at the given values is a value (NaN, inf), not an error.
+  for (const char* undefined : {"\\sqrt{y}", "\\lny", "\\frac{1}{x-x}", "x/(y-y)", "10^{10^{10}}x", "y^{0.5}"}) {
+    std::optional<double> v;
+    EXPECT_NO_THROW(v = evaluate_math_expression_at(undefined, values, &err)) << undefined;
+    ASSERT_TRUE(v) << undefined << ": " << err;
+    EXPECT_FALSE(std::isfinite(*v)) << undefined;
+  }
+}
+
+TEST(MathExpression, VariablesAndValues) {
+  std::string err;
+  using Names = std::vector<std::string>;
+  auto variables = [&](const std::string& text) {
+    return math_expression_variables(text, &err).value_or(Names{"(error: " + err + ")"});
+  };
+  EXPECT_EQ(variables("a_1+\\thetax^2+a_{1}"), (Names{"\\theta", "a_1", "x"}));
+  EXPECT_EQ(variables("\\frac{1}{2}+\\pi"), Names{});
+  EXPECT_EQ(variables("2\\pir^2"), Names{"r"});  // "\pi r" with the space removed
+  EXPECT_EQ(variables("x\\cdoty\\timesz"), (Names{"x", "y", "z"}));
+  EXPECT_EQ(variables("3+4i"), Names{"i"});
+  EXPECT_FALSE(evaluate_math_expression("2x", &err));  // variables are not numbers
+  const MathVariableValues v = {{"x", 1.5}, {"y", 2.0}, {"r", 2.0}, {"\\theta", 0.5}, {"a_1", 3.0}};
+  auto at = [&](const std::string& text) {
+    auto value = evaluate_math_expression_at(text, v, &err);
+    EXPECT_TRUE(value) << text << ": " << err;
+    return value.value_or(-12345.0);
+  };
+  EXPECT_DOUBLE_EQ(at("2x+y"), 5.0);
+  EXPECT_DOUBLE_EQ(at("\\pir^2"), 4 * M_PI);
+  EXPECT_DOUBLE_EQ(at("\\frac{x}{y}"), 0.75);
+  EXPECT_DOUBLE_EQ(at("xy^2"), 6.0);
+  EXPECT_DOUBLE_EQ(at("a_1\\theta"), 1.5);
+  EXPECT_DOUBLE_EQ(at("\\sin2x"), std::sin(3.0));  // \sin(2x)
+  EXPECT_DOUBLE_EQ(at("\\sinx\\cosx"), std::sin(1.5) * std::cos(1.5));
+  EXPECT_DOUBLE_EQ(at("\\sin^2x"), std::sin(1.5) * std::sin(1.5));
+  EXPECT_DOUBLE_EQ(at("\\log_2y"), 1.0);
+  EXPECT_DOUBLE_EQ(at("2\\frac{1}{2}x"), 3.75);               // a mixed number times x
+  EXPECT_FALSE(evaluate_math_expression_at("x+z", v, &err));  // z has no value
+  EXPECT_NE(err.find("'z'"), std::string::npos) << err;
 }
 
 TEST(MathTask, FixturesAndResponses) {

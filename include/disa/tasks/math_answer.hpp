@@ -1,8 +1,9 @@
 // Math answers: extraction from a response (last \boxed{...} with nested braces, else
 // the last "Answer:" line, else the last "####" line), normalisation of LaTeX surface
-// forms, and equivalence (string, exact integer, numeric with relative tolerance, tuples
-// and intervals element by element). Never throws on bad answers: they are unequal
-// with a reason.
+// forms, and equivalence (string, exact integer, numeric with relative tolerance,
+// expressions with free variables by evaluation at fixed points with the same tolerance,
+// tuples and intervals element by element). Never throws on bad answers: they are
+// unequal with a reason.
 #pragma once
 
 #include <optional>
@@ -15,7 +16,7 @@ namespace disa::tasks {
 
 struct MathCompareOptions {
   bool strict_brackets = true;       // "(1,2)" vs "[1,2]" unequal when true
-  double relative_tolerance = 1e-6;  // numeric equality |a-b| <= tol * max(|a|,|b|)
+  double relative_tolerance = 1e-6;  // numeric equality |a-b| <= tol * max(|a|,|b|), also per point
 };
 
 // The final answer stated in a response, or nullopt when it states none.
