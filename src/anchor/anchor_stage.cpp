@@ -53,7 +53,13 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // The counter-stream step that decides a unit's mixture component (token steps are
 // always far below it).
 constexpr uint64_t kComponentStep = ~uint64_t(0);
-// Options that may differ between an interrupted run and its --resume.
+// How far the strong model's teacher-forced re-score of a sample it drew may lie from the
+// sampler's own log q. Both sum the same float32 log-softmax terms, computed once by the
+// KV-cache decode and once by a full forward with other padding: per token they differ by
+// rounding of logits of magnitude ~10 (float32: ~1e-6 relative, so ~1e-5 absolute), so
+// 1e-4 per token plus 1e-4 bounds an honest disagreement; beyond it the two are not the
+// same density (e.g. a top-p tie resolved differently), and the sampler's value is used.
+constexpr double kRescorePerToken = 1e-4;  // Options that may differ between an interrupted run and its --resume.
 const std::set<std::string> kResumeFreeOptions{
     "anchor.resume", "anchor.stop-after-rounds", "anchor.checkpoint-seconds", "anchor.threads", "log.level",
     "log.all-ranks"};
@@ -190,7 +196,9 @@ void AnchorStage::load_inputs() {
   task_ = tasks::make_task(s_.task);
   dataset_ = task_->make_dataset();
   DISA_CHECK(dataset_.size() > 0, DataError, "the data set '{}' has no prompts", dataset_.source());
-  prompts_ = stage::encode_prompts(*task_, dataset_, *tokenizer_);
+  prompts_ = stage::encode_prompts(*task_, dataset_, *tokenizer_,
+                                   stage::prompt_limit(reference_->config(), s_.max_new_tokens, "anchor.max-new-tokens",
+                                                       s_.task.max_prompt_tokens));
   plan_ = WorkPlan{int64_t(dataset_.size()), s_.samples, s_.batch_size};
   // The response space: the reference's stops (the proposal samples the same one).
   generation_ = stage::generation_params(*reference_, *tokenizer_, *task_, model::SamplingParams{}, s_.max_new_tokens,
@@ -366,6 +374,9 @@ Rows AnchorStage::process_batch(int64_t batch) {
   times_.add("score", t0);
 
   Rows rows;
+  int64_t rescore_mismatches = 0;
+  std::string worst_mismatch;
+  double worst_gap = 0;
   for (size_t i = 0; i < n; ++i) {
     const int64_t u = u0 + int64_t(i);
     const auto& g = results[i];
@@ -376,8 +387,24 @@ Rows AnchorStage::process_batch(int64_t batch) {
     } else if (prop.kind == ProposalSpec::Kind::Model) {
       strong = g.sum_sampler_logprob;
     } else if (prop.kind == ProposalSpec::Kind::Mixture) {
+      // The component that drew the sample has the sampler's own log q (the exact density
+      // of the tokens it drew); the other one is teacher-forced. The reference's density
+      // is always the score, the same number as in the weight's numerator.
+      if (component[i] == io::partition::kComponentStrong) {
+        const double gap = std::abs(g.sum_sampler_logprob - log_q_strong[i]);
+        if (!(gap <= kRescorePerToken * double(1 + g.tokens.size()))) {
+          ++rescore_mismatches;
+          if (!(gap <= worst_gap)) {
+            worst_gap = gap;
+            worst_mismatch = fmt::format("prompt '{}' sample {}: sampler log q {}, re-score {}",
+                                         dataset_[size_t(plan_.prompt_of(u))].id, plan_.sample_of(u),
+                                         g.sum_sampler_logprob, log_q_strong[i]);
+          }
+        }
+        strong = g.sum_sampler_logprob;
+      }
       core::LogSumExp mix;
-      mix.add(std::log(prop.alpha) + log_q_strong[i]);
+      mix.add(std::log(prop.alpha) + strong);
       mix.add(std::log1p(-prop.alpha) + log_pi_ref[i]);
       log_q = mix.value();
     }
@@ -403,6 +430,11 @@ Rows AnchorStage::process_batch(int64_t batch) {
     rows.log_weight.push_back(log_weight);
     generated_tokens_ += int64_t(g.tokens.size());
   }
+  if (rescore_mismatches > 0)
+    core::log::warn(
+        "anchor: {} samples of the strong component re-score to another log q than the sampler gave them (beyond "
+        "{} per token; -inf: outside the re-scored support); the sampler's value is used. Largest: {}",
+        rescore_mismatches, kRescorePerToken, worst_mismatch);
   samples_ += int64_t(n);
   return rows;
 }

@@ -125,7 +125,11 @@ double psis_k_hat(const std::vector<double>& log_weights) {
   if (exceedances.back() <= 0) return kNotAssessable;
   exceedances.erase(std::remove_if(exceedances.begin(), exceedances.end(), [](double e) { return !(e > 0); }),
                     exceedances.end());
-  if (exceedances.size() <= 4) return kNotAssessable;
+  // Fewer than 5 distinct tail values cannot be fitted: 5 equal exceedances (a binary
+  // reward with 5 correct samples) would give a degenerate fit, not a tail index.
+  std::vector<double> distinct = exceedances;  // ascending, as `sorted`
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  if (distinct.size() <= 4) return kNotAssessable;
   return fit_generalized_pareto(exceedances).first;
 }
 

@@ -14,23 +14,22 @@
 
 #include "disa/dist/mpi_check.hpp"
 
-#define DISA_NCCL_CHECK(call)                                                                        \
-  do {                                                                                               \
-    ncclResult_t disa_nccl_rc_ = (call);                                                             \
-    if (disa_nccl_rc_ != ncclSuccess)                                                                \
-      throw ::disa::core::DistError(::fmt::format("NCCL call {} failed at {}: {}", #call,            \
-                                                  ::disa::core::source_location(__FILE__, __LINE__), \
-                                                  ncclGetErrorString(disa_nccl_rc_)));               \
-  } while (0)
+// DistError naming the library call, where it was made and the library's message.
+[[noreturn]] inline void throw_call_error(const char* library, const char* call, const char* file, int line,
+                                          const char* message) {
+  throw ::disa::core::DistError(
+      ::fmt::format("{} call {} failed at {}: {}", library, call, ::disa::core::source_location(file, line), message));
+}
 
-#define DISA_CUDA_CHECK(call)                                                                        \
-  do {                                                                                               \
-    cudaError_t disa_cuda_rc_ = (call);                                                              \
-    if (disa_cuda_rc_ != cudaSuccess)                                                                \
-      throw ::disa::core::DistError(::fmt::format("CUDA call {} failed at {}: {}", #call,            \
-                                                  ::disa::core::source_location(__FILE__, __LINE__), \
-                                                  cudaGetErrorString(disa_cuda_rc_)));               \
+// One check for both libraries: `call` returns a status `type` that is `ok` on success and
+// `message(status)` explains otherwise.
+#define DISA_LIBRARY_CHECK(library, type, ok, message, call)                                             \
+  do {                                                                                                   \
+    type disa_status_ = (call);                                                                          \
+    if (disa_status_ != ok) throw_call_error(library, #call, __FILE__, __LINE__, message(disa_status_)); \
   } while (0)
+#define DISA_NCCL_CHECK(call) DISA_LIBRARY_CHECK("NCCL", ncclResult_t, ncclSuccess, ncclGetErrorString, call)
+#define DISA_CUDA_CHECK(call) DISA_LIBRARY_CHECK("CUDA", cudaError_t, cudaSuccess, cudaGetErrorString, call)
 
 namespace disa::dist {
 namespace {

@@ -221,7 +221,9 @@ void EvalStage::load_inputs() {
   for (size_t b = 0; b < benchmarks_.size(); ++b) {
     benchmark_first_.push_back(int64_t(prompts_.size()));
     const auto& bench = benchmarks_[b];
-    for (auto& prompt : stage::encode_prompts(*bench.task, bench.dataset, *tokenizer_,
+    const auto limit = stage::prompt_limit(policy_->config(), s_.max_new_tokens, "eval.max-new-tokens",
+                                           bench.spec.task.max_prompt_tokens);
+    for (auto& prompt : stage::encode_prompts(*bench.task, bench.dataset, *tokenizer_, limit,
                                               fmt::format("benchmark '{}': ", bench.spec.name))) {
       prompt_benchmark_.push_back(int64_t(b));
       prompts_.push_back(std::move(prompt));

@@ -58,6 +58,25 @@ std::string Dataset::fingerprint() const {
   return fmt::format("{:016x}", fnv1a64(all));
 }
 
+namespace {
+// The next line of `in` without its '\n' into `line`; false at the end of the input. A line
+// longer than `limit` bytes is a DataError as soon as its limit-th byte is read.
+bool read_bounded_line(std::istream& in, std::string& line, int64_t limit, const std::string& path,
+                       std::size_t line_no) {
+  line.clear();
+  std::streambuf* buffer = in.rdbuf();
+  for (;;) {
+    const int c = buffer->sbumpc();
+    if (c == std::char_traits<char>::eof()) return !line.empty();
+    if (c == '\n') return true;
+    DISA_CHECK(int64_t(line.size()) < limit, DataError,
+               "{}:{}: the line is longer than {} bytes (--task.max-line-bytes); not read further", path, line_no,
+               limit);
+    line.push_back(char(c));
+  }
+}
+}  // namespace
+
 Dataset load_jsonl(const std::string& path, const JsonlFieldMap& map) {
   std::ifstream in(path);
   DISA_CHECK(in.good(), IoError, "cannot open data file {}", path);
@@ -66,7 +85,7 @@ Dataset load_jsonl(const std::string& path, const JsonlFieldMap& map) {
   std::map<std::string, std::size_t> seen;
   std::string line;
   std::size_t line_no = 0;
-  while (std::getline(in, line)) {
+  while (read_bounded_line(in, line, map.max_line_bytes, path, line_no + 1)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
@@ -90,6 +109,7 @@ Dataset load_jsonl(const std::string& path, const JsonlFieldMap& map) {
     for (const auto& [field, key] : map.required)
       DISA_CHECK(j.contains(key), DataError, "{}:{}: missing field '{}'", path, line_no, key);
     r.fields = j;
+    r.origin = fmt::format("{}:{}", path, line_no);
     for (const auto& [field, key] : map.required)
       if (field != key) r.fields[field] = j[key];
     auto [it, inserted] = seen.emplace(r.id, line_no);
@@ -132,6 +152,7 @@ Dataset load_task_data(const TaskOptions& o, const std::string& task,
   JsonlFieldMap map;
   map.id_field = o.id_field;
   map.required = std::move(required);
+  map.max_line_bytes = o.max_line_bytes;
   return load_jsonl(o.data_path, map);
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -18,12 +19,22 @@ namespace {
 // input fails with a message instead of exhausting the stack.
 constexpr int kMaxDepth = 300;
 
-bool is_function(const std::string& cmd) {
-  static const std::set<std::string> functions = {"sin",    "cos",    "tan",    "cot",  "sec",  "csc",
-                                                  "sinh",   "cosh",   "tanh",   "coth", "sech", "csch",
-                                                  "arcsin", "arccos", "arctan", "ln",   "log",  "exp"};
-  return functions.count(cmd) != 0;
+// The functions of one argument (\log, with its optional base, is parsed on its own).
+const std::map<std::string, double (*)(double)>& unary_functions() {
+  static const std::map<std::string, double (*)(double)> functions{
+      {"sin", [](double v) { return std::sin(v); }},         {"cos", [](double v) { return std::cos(v); }},
+      {"tan", [](double v) { return std::tan(v); }},         {"cot", [](double v) { return 1.0 / std::tan(v); }},
+      {"sec", [](double v) { return 1.0 / std::cos(v); }},   {"csc", [](double v) { return 1.0 / std::sin(v); }},
+      {"sinh", [](double v) { return std::sinh(v); }},       {"cosh", [](double v) { return std::cosh(v); }},
+      {"tanh", [](double v) { return std::tanh(v); }},       {"coth", [](double v) { return 1.0 / std::tanh(v); }},
+      {"sech", [](double v) { return 1.0 / std::cosh(v); }}, {"csch", [](double v) { return 1.0 / std::sinh(v); }},
+      {"arcsin", [](double v) { return std::asin(v); }},     {"arccos", [](double v) { return std::acos(v); }},
+      {"arctan", [](double v) { return std::atan(v); }},     {"exp", [](double v) { return std::exp(v); }},
+      {"ln", [](double v) { return std::log(v); }}};
+  return functions;
 }
+
+bool is_function(const std::string& cmd) { return cmd == "log" || unary_functions().count(cmd) != 0; }
 
 // Greek letters that are variables (\pi is the constant; \Pi and \Sigma are left out: they
 // are products and sums).
@@ -325,25 +336,8 @@ class Evaluator {
     }
     if (!arg || !ok()) return std::nullopt;
     const double x = arg->v;
-    double y = cmd == "sin"      ? std::sin(x)
-               : cmd == "cos"    ? std::cos(x)
-               : cmd == "tan"    ? std::tan(x)
-               : cmd == "cot"    ? 1.0 / std::tan(x)
-               : cmd == "sec"    ? 1.0 / std::cos(x)
-               : cmd == "csc"    ? 1.0 / std::sin(x)
-               : cmd == "sinh"   ? std::sinh(x)
-               : cmd == "cosh"   ? std::cosh(x)
-               : cmd == "tanh"   ? std::tanh(x)
-               : cmd == "coth"   ? 1.0 / std::tanh(x)
-               : cmd == "sech"   ? 1.0 / std::cosh(x)
-               : cmd == "csch"   ? 1.0 / std::sinh(x)
-               : cmd == "arcsin" ? std::asin(x)
-               : cmd == "arccos" ? std::acos(x)
-               : cmd == "arctan" ? std::atan(x)
-               : cmd == "exp"    ? std::exp(x)
-               : cmd == "ln"     ? std::log(x)
-               : base            ? std::log(x) / std::log(*base)
-                                 : std::log10(x);
+    const auto fn = unary_functions().find(cmd);
+    double y = fn != unary_functions().end() ? fn->second(x) : base ? std::log(x) / std::log(*base) : std::log10(x);
     if (exponent) y = std::pow(y, *exponent);
     return Value{y, false};
   }

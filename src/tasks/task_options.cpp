@@ -29,6 +29,13 @@ const core::OptionTable<TaskOptions>& task_option_table() {
     t.integer("task.graph-nodes", DISA_FIELD(graph_nodes), "graph_paths: nodes per graph (3..26)");
     t.real("task.graph-edge-probability", DISA_FIELD(graph_edge_probability), "graph_paths: probability of each edge");
     t.text("task.data", DISA_FIELD(data_path), "math/code: JSONL data file");
+    t.integer("task.max-line-bytes", DISA_FIELD(max_line_bytes),
+              "math/code: longest data-file line in bytes; a longer one is a data error (memory stays bounded)",
+              core::at_least<int64_t>(2));
+    t.integer("task.max-prompt-tokens", DISA_FIELD(max_prompt_tokens),
+              "longest prompt in tokens (0: the model's context minus the generation limit); a longer one is a "
+              "data error before any generation",
+              core::at_least<int64_t>(0));
     t.text("task.id-field", DISA_FIELD(id_field),
            "math/code: JSON key of the record id (empty: number records by line)");
     t.text("task.problem-field", DISA_FIELD(problem_field), "math: JSON key of the problem text");

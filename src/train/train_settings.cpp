@@ -134,4 +134,14 @@ Settings read_settings(const core::Config& c) {
 
 void add_train_options(core::Options& o) { settings_table().declare(o); }
 
+LrSchedule lr_schedule(const Settings& s) {
+  LrSchedule l;
+  l.lr = s.lr;
+  l.warmup = s.warmup;
+  l.cosine = s.cosine;
+  l.min_ratio = s.min_lr_ratio;
+  l.steps = s.steps;
+  return l;
+}
+
 }  // namespace disa::train

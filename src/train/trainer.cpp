@@ -30,7 +30,6 @@
 #include "disa/train/checkpoint.hpp"
 #include "disa/train/exact_metrics.hpp"
 #include "disa/train/gradients.hpp"
-#include "disa/train/lr_schedule.hpp"
 #include "disa/train/metrics_file.hpp"
 #include "disa/train/objective.hpp"
 #include "disa/train/policy_output.hpp"
@@ -43,16 +42,6 @@ namespace disa::train {
 namespace fs = std::filesystem;
 
 namespace {
-
-LrSchedule lr_schedule(const Settings& s) {
-  LrSchedule l;
-  l.lr = s.lr;
-  l.warmup = s.warmup;
-  l.cosine = s.cosine;
-  l.min_ratio = s.min_lr_ratio;
-  l.steps = s.steps;
-  return l;
-}
 
 // Pads per-sample float vectors into [B, T] on `device` (T = `width`).
 torch::Tensor pad_rows(const std::vector<const std::vector<float>*>& rows, int64_t width, torch::Device device) {
@@ -164,7 +153,9 @@ void Trainer::setup_data() {
     if (e.max_new_tokens) e.stops = stage::response_stops(gen_);  // the response space log Z is over
     anchors_ = FrozenAnchors::open(s_.anchors_path, e);
   }
-  auto loaded = load_training_prompts(dataset_, *task_, *tokenizer_, anchors_ ? &*anchors_ : nullptr, s_,
+  const auto limit =
+      stage::prompt_limit(policy_->config(), s_.max_new_tokens, "train.max-new-tokens", s_.task.max_prompt_tokens);
+  auto loaded = load_training_prompts(dataset_, *task_, *tokenizer_, limit, anchors_ ? &*anchors_ : nullptr, s_,
                                       objective_->needs_anchor());
   prompts_ = std::move(loaded.prompts);
   missing_anchors_ = loaded.missing_anchors;

@@ -13,14 +13,14 @@
 namespace disa::train {
 
 TrainingPrompts load_training_prompts(const tasks::Dataset& dataset, const tasks::Task& task,
-                                      const model::Tokenizer& tokenizer, const FrozenAnchors* anchors,
-                                      const Settings& s, bool needs_anchor) {
+                                      const model::Tokenizer& tokenizer, const stage::PromptLimit& limit,
+                                      const FrozenAnchors* anchors, const Settings& s, bool needs_anchor) {
   if (s.exact_anchor)
     if (auto why = stage::inexact_solution_scoring(tokenizer))
       DISA_THROW(ConfigError, "option --disa.anchor: exact is not available: {}; train on the estimate", *why);
   TrainingPrompts out;
   std::vector<std::string> missing;
-  auto encoded = stage::encode_prompts(task, dataset, tokenizer);
+  auto encoded = stage::encode_prompts(task, dataset, tokenizer, limit);
   for (size_t i = 0; i < dataset.size(); ++i) {
     Prompt p;
     p.record = encoded[i].record;

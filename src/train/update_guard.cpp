@@ -9,12 +9,9 @@
 namespace disa::train {
 
 const char* update_verdict_name(UpdateVerdict v) {
-  switch (v) {
-    case UpdateVerdict::Apply: return "apply";
-    case UpdateVerdict::SkipNonFinite: return "non-finite loss or gradient norm";
-    case UpdateVerdict::SkipOutlier: return "outlier loss or gradient norm";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {"apply", "non-finite loss or gradient norm",
+                                           "outlier loss or gradient norm"};
+  return kNames[static_cast<int>(v)];
 }
 
 UpdateGuard::UpdateGuard(UpdateGuardSettings settings, UpdateGuardState state)

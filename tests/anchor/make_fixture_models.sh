@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test fixture for the anchor tests: a tiny qwen2 model warm-started on small graph-path
-# prompts (the reference pi_ref, pass rate well between 0 and 1), a longer-trained copy
+# prompts (the reference pi_ref; its pass rate is small, ~0.02, but not 0), a longer-trained copy
 # (a "stronger" proposal) and a copy of the reference with another tokenizer (to test
 # the refusal). Usage: make_fixture_models.sh DISA OUTDIR
 set -euo pipefail

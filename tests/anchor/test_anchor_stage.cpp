@@ -4,7 +4,8 @@
 //  * over disjoint sample streams, the mean error and variance of log Zhat agree with
 //    the second-order theory -V/(2N) and V/N;
 //  * tempered proposals agree with the exact value; a top-p proposal is biased low and
-//    warned about; the mixture's weights are bounded by e^beta / (1 - alpha);
+//    warned about; a mixture proposal agrees with the exact log Z, its weights bounded
+//    by e^beta / (1 - alpha);
 //  * 1 rank, 2 ranks and an interrupted-then-resumed run give the same file;
 //  * the length-normalised anchor solves its equation; bad input leaves no file.
 #include <gtest/gtest.h>
@@ -72,9 +73,9 @@ TEST(AnchorStage, ReferenceProposalWithinThreeStandardErrors) {
   }
   EXPECT_GE(double(inside) / double(hat.size()), 0.95) << inside << " of " << hat.size();
   EXPECT_GE(nontrivial, 20);
-  // q = pi_ref: every log weight is exactly beta * r.
-  auto t = f.read_trajectories(0, f.num_trajectories());
-  for (size_t i = 0; i < t.size(); ++i) EXPECT_EQ(t.log_weight[i], beta * t.reward[i]);
+  // (q = pi_ref makes every log weight beta * r by construction -- the stage sets log q to
+  // log pi_ref -- so there is nothing to check on the weights themselves; the 3-SE check
+  // above is what a wrong reward or a wrong exact log Z would fail.)
   // Two distinct weights: no tail to fit. Every prompt says so (bit 16), none passes for
   // light-tailed or is called heavy-tailed, and the file states the threshold used.
   const auto k_hat = f.diagnostic("k_hat");
@@ -107,8 +108,8 @@ TEST(AnchorStage, BiasAndVarianceFollowTheory) {
   // One run with 512 samples per prompt; disjoint groups of n samples are independent
   // repetitions with different sample streams.
   const double beta = 1.0;
-  const int big = 512, prompts = 8;
-  auto f = anchor("bias.h5", "--task.count 8 --anchor.samples 512 --anchor.beta 1 --anchor.bootstrap 0");
+  const int big = 1024, prompts = 8;
+  auto f = anchor("bias.h5", "--task.count 8 --anchor.samples 1024 --anchor.beta 1 --anchor.bootstrap 0");
   auto exact = f.exact_log_z();
   std::vector<std::vector<double>> l(prompts);
   auto all = f.read_trajectories(0, f.num_trajectories());
@@ -117,7 +118,10 @@ TEST(AnchorStage, BiasAndVarianceFollowTheory) {
   std::map<int, double> exact_bias;
   bool sign_resolved = false;
   int second_order_checks = 0;
-  for (int n : {2, 8, 64}) {
+  // The fixture's pass rates are ~0.015-0.03 (a tiny model): n = 128 puts every prompt in
+  // the second-order regime (n p >= 1.5), n = 64 only some, depending on the CPU's rounding
+  // of the warm start.
+  for (int n : {2, 8, 64, 128}) {
     // Pooled over prompts and groups: the error minus its exact expectation, and the
     // ratio of the sample variance to the exact variance.
     std::vector<double> centred;
@@ -164,7 +168,7 @@ TEST(AnchorStage, BiasAndVarianceFollowTheory) {
     EXPECT_NEAR(ratio, 1.0, 0.35) << "n=" << n;
   }
   EXPECT_TRUE(sign_resolved) << "no n resolved the bias against its sampling error: the sign test has no power";
-  // The fixture's prompts must put n = 64 in the second-order regime for most prompts.
+  // The fixture's prompts must put n = 128 in the second-order regime for most prompts.
   EXPECT_GE(second_order_checks, prompts / 2) << "too few prompts in the delta method's regime";
   // The bias shrinks like 1/n: n * bias is about constant (it approaches -V/2).
   EXPECT_LT(exact_bias[2], exact_bias[8]);
@@ -205,12 +209,23 @@ TEST(AnchorStage, TemperedProposalsAgreeTopPIsBiasedLow) {
   EXPECT_LT(mean, -0.02) << "top-p 0.5 should miss reference mass";
 }
 
-TEST(AnchorStage, MixtureWeightsAreBounded) {
+// A mixture of a tempered strong model and pi_ref: every log q is the density of the
+// component mixture at the drawn tokens, so log Zhat is unbiased to second order, and a
+// wrong density in either component (e.g. the strong one scored untempered) biases it.
+// The weights are bounded by e^beta / (1 - alpha) because the reference's share of q
+// uses the same log pi_ref as the numerator.
+TEST(AnchorStage, MixtureProposalAgreesWithExactLogZ) {
   const double beta = 2.0, alpha = 0.6;
-  auto f = anchor("mixture.h5",
-                  "--task.count 8 --anchor.samples 32 --anchor.beta 2 --proposal.kind mixture "
-                  "--proposal.alpha 0.6 --proposal.model " +
-                      kFixture + "/strong");
+  const std::string name = "mixture.h5";
+  fs::remove(out_path(name));
+  RunResult r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + out_path(name) + kTask +
+                     " --task.count 16 --anchor.samples 64 --anchor.beta 2 --anchor.bootstrap 0 --proposal.kind "
+                     "mixture --proposal.alpha 0.6 --proposal.temperature 1.4 --proposal.model " +
+                     kFixture + "/strong");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The strong model's re-score agrees with what its sampler assigned.
+  EXPECT_EQ(r.output.find("re-score to another log q"), std::string::npos) << r.output;
+  auto f = Reader::open(out_path(name));
   auto t = f.read_trajectories(0, f.num_trajectories());
   double max_l = -1e300;
   int strong = 0, reference = 0;
@@ -218,15 +233,24 @@ TEST(AnchorStage, MixtureWeightsAreBounded) {
     max_l = std::max(max_l, t.log_weight[i]);
     strong += t.component[i] == disa::io::partition::kComponentStrong;
     reference += t.component[i] == disa::io::partition::kComponentReference;
-    // log q_mix = logsumexp(log alpha + log q_strong, log(1 - alpha) + log pi_ref).
-    const double a = std::log(alpha) + t.log_q_strong[i], b = std::log1p(-alpha) + t.log_pi_ref[i];
-    const double m = std::max(a, b);
-    EXPECT_NEAR(t.log_q[i], m + std::log(std::exp(a - m) + std::exp(b - m)), 1e-12);
+    if (t.component[i] == disa::io::partition::kComponentStrong) EXPECT_TRUE(std::isfinite(t.log_q_strong[i])) << i;
   }
   EXPECT_LE(max_l, beta - std::log1p(-alpha) + 1e-12);
   EXPECT_GT(strong, 0);
   EXPECT_GT(reference, 0);
   EXPECT_EQ(f.provenance().proposal_kind, "mixture");
+  // Pooled over prompts, the error of log Zhat is within its standard error (the
+  // O(V/N) bias is far below it at N = 64).
+  auto hat = f.anchors(disa::io::partition::kSequenceAnchor);
+  auto exact = f.exact_log_z();
+  auto se = f.diagnostic("delta_se");
+  double mean = 0, var = 0;
+  for (size_t p = 0; p < hat.size(); ++p) {
+    ASSERT_FALSE(std::isnan(exact[p]));
+    mean += (hat[p] - exact[p]) / double(hat.size());
+    var += se[p] * se[p] / double(hat.size() * hat.size());
+  }
+  EXPECT_LT(std::abs(mean), 3.5 * std::sqrt(var) + 0.01) << "mean error " << mean << ", se " << std::sqrt(var);
 }
 
 // Rows sorted by (prompt, sample): the canonical order, independent of rank count.
@@ -265,6 +289,8 @@ void expect_same_file(const Reader& a, const Reader& b) {
     ASSERT_EQ(x.size(), y.size()) << what;
     for (size_t i = 0; i < x.size(); ++i) {
       if (std::isnan(x[i]) && std::isnan(y[i])) continue;
+      // The same per-prompt sums over bitwise-equal rows, read back in other row blocks:
+      // a few ulp apart at most, far below 1e-12 relative.
       EXPECT_LE(std::abs(x[i] - y[i]), 1e-12 * std::max(1.0, std::abs(x[i]))) << what << " " << i;
     }
   };
@@ -278,12 +304,16 @@ void expect_same_file(const Reader& a, const Reader& b) {
 
 TEST(AnchorStage, OneRankTwoRanksAndResumeGiveTheSameFile) {
   const std::string args =
-      "--task.count 8 --anchor.samples 16 --anchor.batch-size 12 --anchor.beta 2 "
+      "--task.count 8 --anchor.samples 32 --anchor.batch-size 12 --anchor.beta 2 "
       "--proposal.temperature 1.3 --anchor.bootstrap 50";
   auto one = anchor("rank1.h5", args, 1);
   auto two = anchor("rank2.h5", args, 2);
   EXPECT_EQ(one.provenance().world_size, 1);
   EXPECT_EQ(two.provenance().world_size, 2);
+  // N = 32 puts 7 weights in the PSIS tail (ceil(min(0.2 N, 3 sqrt N))), so k_hat is fitted
+  // (at N = 16 the tail has 4 and k_hat is NaN everywhere: the comparison would be empty).
+  const auto k_hat = one.diagnostic("k_hat");
+  EXPECT_GE(std::count_if(k_hat.begin(), k_hat.end(), [](double k) { return std::isfinite(k); }), 6);
   expect_same_file(one, two);
 
   // Killed after 3 rounds on 1 rank, resumed on 2 ranks.
@@ -298,7 +328,7 @@ TEST(AnchorStage, OneRankTwoRanksAndResumeGiveTheSameFile) {
   EXPECT_TRUE(fs::exists(path + ".incomplete"));
   RunResult resumed = disa(base + " --anchor.resume --log.level info", 2);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_NE(resumed.output.find("3 of 11 batches already done"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("3 of 22 batches already done"), std::string::npos) << resumed.output;
   EXPECT_FALSE(fs::exists(path + ".incomplete"));
   expect_same_file(one, Reader::open(path));
 
@@ -347,6 +377,49 @@ TEST(AnchorStage, BadInputGivesClearErrorsAndNoFile) {
     EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
     EXPECT_TRUE(no_file()) << c.args;
   }
+}
+
+// Memory bounded by the configuration, not by the input: a 64 MB data-set line is refused
+// while it is read (at --task.max-line-bytes), and a prompt longer than the model's context
+// or --task.max-prompt-tokens is a data error naming its file, line and id, before any
+// generation.
+TEST(AnchorStage, OversizedInputIsRefusedByConfiguredLimits) {
+  const std::string out = out_path("oversized.h5");
+  const std::string data = out_path("oversized.jsonl");
+  const std::string math = " --task.name math --task.data " + data + " --anchor.max-new-tokens 16 --anchor.threads 1";
+  auto write = [&](const std::string& long_problem) {
+    std::ofstream f(data);
+    f << R"({"id": "q1", "problem": "What is 1+1?", "answer": "2"})"
+      << "\n";
+    f << R"({"id": "q2", "problem": ")" << long_problem << R"(", "answer": "3"})"
+      << "\n";
+  };
+  write(std::string(64 << 20, 'x'));
+  fs::remove(out);
+  RunResult r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + out + math);
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find(data + ":2: the line is longer than 1048576 bytes (--task.max-line-bytes)"),
+            std::string::npos)
+      << r.output.substr(0, 2000);
+  EXPECT_FALSE(fs::exists(out));
+  // 3000 characters: within the line limit, but 3000+ tokens of the byte-level tokenizer,
+  // beyond the tiny model's context (2048) and beyond an explicit prompt limit.
+  write(std::string(3000, 'x'));
+  r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + out + math);
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find(data + ":2: prompt 'q2' has "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(
+                "(the model's context of 2048 tokens (max_position_embeddings) minus --anchor.max-new-tokens 16)"),
+            std::string::npos)
+      << r.output;
+  write(std::string(200, 'x'));
+  r = disa("anchor --anchor.reference " + kFixture + "/reference --anchor.out " + out + math +
+           " --task.max-prompt-tokens 100");
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("prompt 'q2' has "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("more than 100 (--task.max-prompt-tokens)"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+  fs::remove(data);
 }
 
 }  // namespace

@@ -98,6 +98,12 @@ TEST(Estimators, PsisKHatSeparatesLightAndHeavyTails) {
   // Too few distinct tail weights: not assessable.
   EXPECT_TRUE(std::isnan(psis_k_hat({0, 0, 0, 1, 2})));
   EXPECT_TRUE(std::isnan(psis_k_hat(std::vector<double>(64, 0.0))));
+  // A binary reward under q = pi_ref: 59 weights of 1 and 5 of e^1.5. The 13-weight tail
+  // holds 5 exceedances, all equal: no tail to fit (found by the portable-kernel test run,
+  // where one prompt drew exactly 5 correct samples and got a "k_hat" of -1.95).
+  std::vector<double> binary(59, 0.0);
+  binary.insert(binary.end(), 5, 1.5);
+  EXPECT_TRUE(std::isnan(psis_k_hat(binary)));
 }
 
 TEST(Estimators, KHatThresholdDependsOnSampleSize) {

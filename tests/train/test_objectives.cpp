@@ -38,15 +38,36 @@ TEST(Objectives, ResidualLossValueAndGradient) {
   EXPECT_FALSE(out.residual.requires_grad());
 }
 
-TEST(Objectives, AnchorShiftMovesTheResidualNotTheSequenceLevelGradientDirection) {
-  // With s = 1, the residual shifts by exactly the anchor error.
-  torch::Tensor logp = t({-1.f, -2.f, -3.f});
-  ResidualTerms a{
-      logp, t({-1.5f, -1.5f, -1.5f}), t({0.2f, 0.2f, 0.2f}), torch::ones({3}), t({1.f, 0.f, 1.f}), torch::ones({3})};
-  ResidualTerms b = a;
-  b.log_anchor = a.log_anchor + 2.0;
-  auto ra = residual_loss(a), rb = residual_loss(b);
-  for (int i = 0; i < 3; ++i) EXPECT_NEAR(at(rb.residual, i) - at(ra.residual, i), 2.0, 1e-6);
+// An anchor error c shifts every residual by c (s = 1) and adds 2 c w_i to each
+// sequence's gradient coefficient: a baseline term, whose expectation under on-policy
+// weights is 2 c sum_y pi(y) grad log pi(y) = 2 c grad sum_y pi(y) = 0. On a categorical
+// policy whose loss is the exact expectation (w = pi, every outcome listed) the gradient
+// in the logits is therefore unchanged; with off-policy (uniform) weights it is not.
+TEST(Objectives, AnchorShiftIsABaselineWithZeroExpectedGradient) {
+  const auto ref = t({-1.5f, -0.7f, -2.2f, -1.1f}).to(torch::kFloat64);
+  const auto target = t({1.5f, 0.f, 1.5f, 0.f}).to(torch::kFloat64);
+  const auto theta0 = torch::tensor({0.3, -0.2, 0.5, 0.1}, torch::kFloat64);
+  auto gradient = [&](double shift, bool on_policy) {
+    torch::Tensor theta = theta0.clone().requires_grad_(true);
+    torch::Tensor logp = torch::log_softmax(theta, 0);
+    torch::Tensor w = on_policy ? logp.exp().detach() : torch::full({4}, 0.25, torch::kFloat64);
+    ResidualTerms terms{logp,   ref, torch::full({4}, 0.4 + shift, torch::kFloat64), torch::ones({4}, torch::kFloat64),
+                        target, w};
+    auto loss = residual_loss(terms);
+    loss.sum.backward();
+    return std::make_pair(theta.grad(), loss.residual);
+  };
+  auto [g0, r0] = gradient(0.0, true);
+  auto [g2, r2] = gradient(2.0, true);
+  for (int64_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(at(r2, i) - at(r0, i), 2.0, 1e-12);  // the residual moves by the anchor error ...
+    EXPECT_NEAR(at(g2, i), at(g0, i), 1e-12) << i;   // ... the expected gradient does not
+  }
+  EXPECT_GT((g0.abs().sum()).item<double>(), 1e-3);  // and it is not trivially zero
+  // Off-policy weights do not sum to the policy: the shift now changes the gradient.
+  auto [u0, ur0] = gradient(0.0, false);
+  auto [u2, ur2] = gradient(2.0, false);
+  EXPECT_GT((u2 - u0).abs().max().item<double>(), 1e-3);
 }
 
 TEST(Objectives, ClampedRatioAtTheEdge) {

@@ -17,6 +17,7 @@ namespace disa::tasks {
 struct Record {
   std::string id;
   nlohmann::json fields = nlohmann::json::object();
+  std::string origin;  // "FILE:LINE" for a record read from a data file; empty for drawn ones
 
   // The field as a string (JSON numbers are printed); DataError naming the record and
   // the field when it is missing or not a string/number.
@@ -53,11 +54,13 @@ struct JsonlFieldMap {
   std::string id_field = "id";
   // (record field name, JSON key) pairs that every line must have.
   std::vector<std::pair<std::string, std::string>> required;
+  int64_t max_line_bytes = 1 << 20;  // a longer line is refused as soon as it is seen
 };
 
 // Reads one JSON object per non-blank line. Errors name file and line: malformed JSON,
-// a line that is not an object, a missing field (named), a duplicate id; an empty file
-// is an error too. Other keys of each line are kept in the record's fields.
+// a line that is not an object, a missing field (named), a duplicate id, a line longer
+// than max_line_bytes (refused while reading: memory stays bounded by the limit); an
+// empty file is an error too. Other keys of each line are kept in the record's fields.
 Dataset load_jsonl(const std::string& path, const JsonlFieldMap& map);
 
 struct TaskOptions;

@@ -35,6 +35,11 @@ struct TaskOptions {
   std::string answer_field = "answer";    // math
   std::string prompt_field = "prompt";    // code
   std::string tests_field = "tests";      // code
+  // Input limits (docs/runtime.md): a data-set line longer than this many bytes is
+  // refused while reading; a prompt longer than this many tokens (0: only the model's
+  // context) is refused before any generation.
+  int64_t max_line_bytes = 1 << 20;
+  int64_t max_prompt_tokens = 0;
 
   // Math verifier.
   bool math_strict_brackets = true;  // (1,2) vs [1,2] differ when true

@@ -12,6 +12,7 @@
 #include "disa/stage/compute.hpp"
 #include "disa/tasks/task_options.hpp"
 #include "disa/train/losses.hpp"
+#include "disa/train/lr_schedule.hpp"
 #include "disa/train/update_guard.hpp"
 
 namespace disa::core {
@@ -72,5 +73,8 @@ struct Settings {
 void add_train_options(core::Options& options);
 // Reads and validates the options of `disa train`.
 Settings read_settings(const core::Config& config);
+// The learning-rate schedule of the train.lr, train.warmup, train.schedule,
+// train.min-lr-ratio and train.steps options.
+LrSchedule lr_schedule(const Settings& settings);
 
 }  // namespace disa::train

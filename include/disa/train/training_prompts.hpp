@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "disa/stage/prompts.hpp"
 #include "disa/train/frozen_anchors.hpp"
 #include "disa/train/sample.hpp"
 #include "disa/train/train_settings.hpp"
@@ -27,7 +28,7 @@ struct TrainingPrompts {
 };
 
 TrainingPrompts load_training_prompts(const tasks::Dataset& dataset, const tasks::Task& task,
-                                      const model::Tokenizer& tokenizer, const FrozenAnchors* anchors,
-                                      const Settings& settings, bool needs_anchor);
+                                      const model::Tokenizer& tokenizer, const stage::PromptLimit& limit,
+                                      const FrozenAnchors* anchors, const Settings& settings, bool needs_anchor);
 
 }  // namespace disa::train
