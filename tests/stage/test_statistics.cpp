@@ -27,6 +27,11 @@ double brute_force_pass_at_k(int n, int c, int k) {
   return double(hits) / double(subsets);
 }
 
+// Tolerances: pass_at_k is 1 - a product of c <= 12 factors (1 - k/i), each within 1.5
+// half-ulps of a value in (0, 1] (Sterbenz makes 1 - k/i exact when k/i >= 1/2), so it is
+// within ~2e-15 of the exact value; the brute-force count ratio within half an ulp. 1e-12
+// has that margin and is far below any miscount (a wrong subset changes the ratio by
+// >= 1/C(12, 6) = 1e-3).
 TEST(PassAtK, EqualsBruteForceOverAllSubsets) {
   for (int n = 1; n <= 12; ++n)
     for (int c = 0; c <= n; ++c)
@@ -37,9 +42,15 @@ TEST(PassAtK, EqualsBruteForceOverAllSubsets) {
 TEST(PassAtK, EdgeCasesAndLargeN) {
   EXPECT_EQ(pass_at_k(8, 0, 1), 0.0);
   EXPECT_EQ(pass_at_k(8, 8, 8), 1.0);
-  EXPECT_EQ(pass_at_k(8, 5, 4), 1.0);          // n - c = 3 < k
-  EXPECT_DOUBLE_EQ(pass_at_k(10, 3, 1), 0.3);  // Pass@1 is the accuracy
+  EXPECT_EQ(pass_at_k(8, 5, 4), 1.0);  // n - c = 3 < k
+  // Pass@1 is the accuracy. 1 - (7/8)(8/9)(9/10): four roundings of values < 1 (<= 5.6e-17
+  // each), 1 - 0.7 exact: <= 2e-16 = 3.6 ulp(0.3), within DOUBLE_EQ's 4 ulp.
+  EXPECT_DOUBLE_EQ(pass_at_k(10, 3, 1), 0.3);
   // Large n where binomial coefficients overflow: 1 - C(n-c,k)/C(n,k), computed from logs.
+  // The reference is the less accurate side: four lgamma values ~1.3e4 (ulp 1.8e-12, glibc
+  // lgamma within a few ulp) cancel to log_ratio ~ -1.2, an absolute error <~ 2e-11, times
+  // exp(log_ratio) ~ 0.3; pass_at_k's 37 factors err by ~5e-15. 1e-10 covers that, while
+  // one factor too many or too few (1 - 64/2000) moves the result by ~1e-2.
   const int64_t n = 2000, c = 37, k = 64;
   const double log_ratio = std::lgamma(n - c + 1.0) - std::lgamma(n - c - k + 1.0) - std::lgamma(n + 1.0) +
                            std::lgamma(n - k + 1.0);
@@ -63,17 +74,21 @@ TEST(PromptSampleStats, CountsKeysLengths) {
   auto st = prompt_sample_stats(s, {1, 2, 4, 6});
   EXPECT_EQ(st.n, 6);
   EXPECT_EQ(st.n_correct, 3);
-  EXPECT_DOUBLE_EQ(st.mean_at_k, 0.5);
-  EXPECT_DOUBLE_EQ(st.mean_reward, 3.5 / 6);
+  // Sums of small integers and halves are exact; each mean/fraction below is then one
+  // division, the same as the expected expression: bitwise.
+  EXPECT_EQ(st.mean_at_k, 0.5);
+  EXPECT_EQ(st.mean_reward, 3.5 / 6);
   ASSERT_EQ(st.pass_at.size(), 4u);
+  // Products of three rounded factors (see EdgeCasesAndLargeN): <= 2e-16, within 4 ulp
+  // of 0.5 and 0.8.
   EXPECT_DOUBLE_EQ(st.pass_at[0], 0.5);
   EXPECT_DOUBLE_EQ(st.pass_at[1], brute_force_pass_at_k(6, 3, 2));
-  EXPECT_DOUBLE_EQ(st.pass_at[3], 1.0);
+  EXPECT_EQ(st.pass_at[3], 1.0);      // n - c < k: exactly 1
   EXPECT_EQ(st.distinct_correct, 2);  // "A B", "A C B"
   EXPECT_EQ(st.distinct_answers, 3);  // + "A D"; the empty key is no answer
-  EXPECT_DOUBLE_EQ(st.mean_length, 42.0 / 6);
-  EXPECT_DOUBLE_EQ(st.mean_correct_length, 6.0);
-  EXPECT_DOUBLE_EQ(st.truncated_fraction, 1.0 / 6);
+  EXPECT_EQ(st.mean_length, 42.0 / 6);
+  EXPECT_EQ(st.mean_correct_length, 6.0);
+  EXPECT_EQ(st.truncated_fraction, 1.0 / 6);
   auto none = prompt_sample_stats({{false, 0.0, "", 2, false}}, {1});
   EXPECT_TRUE(std::isnan(none.mean_correct_length));
   EXPECT_EQ(none.pass_at[0], 0.0);
@@ -83,9 +98,10 @@ TEST(PromptSampleStats, CountsKeysLengths) {
 TEST(MeanSe, SkipsUndefinedValues) {
   auto m = mean_se({1.0, 2.0, kNaN, 3.0, 6.0});
   EXPECT_EQ(m.count, 4);
-  EXPECT_DOUBLE_EQ(m.mean, 3.0);
-  // sample variance of {1,2,3,6} = (4+1+0+9)/3 = 14/3; se = sqrt(14/3/4)
-  EXPECT_DOUBLE_EQ(m.se, std::sqrt(14.0 / 3.0 / 4.0));
+  EXPECT_EQ(m.mean, 3.0);  // 12 / 4: exact
+  // sample variance of {1,2,3,6} = (4+1+0+9)/3 = 14/3; se = sqrt(14/3/4). The squares
+  // sum exactly to 14; then the same two divisions and sqrt as here: bitwise.
+  EXPECT_EQ(m.se, std::sqrt(14.0 / 3.0 / 4.0));
   auto one = mean_se({kNaN, 0.25});
   EXPECT_EQ(one.count, 1);
   EXPECT_EQ(one.mean, 0.25);
@@ -98,7 +114,10 @@ TEST(MeanSe, SkipsUndefinedValues) {
 TEST(MacroAverage, MeanOfBenchmarksWithCombinedError) {
   auto m = macro_average({{0.2, 0.03, 10}, {0.6, 0.04, 20}, {kNaN, kNaN, 0}});
   EXPECT_EQ(m.count, 2);
+  // The decimal literals are each within half an ulp and the sum rounds once: <= 2 ulp.
   EXPECT_DOUBLE_EQ(m.mean, 0.4);
+  // The same operations, but var += se * se may be contracted to an FMA (aarch64), which
+  // skips one rounding: <= 1 ulp.
   EXPECT_DOUBLE_EQ(m.se, std::sqrt(0.03 * 0.03 + 0.04 * 0.04) / 2);
   auto undefined_se = macro_average({{0.2, kNaN, 1}, {0.4, 0.1, 5}});
   EXPECT_DOUBLE_EQ(undefined_se.mean, 0.3);
@@ -112,17 +131,22 @@ TEST(ExactMetrics, HandBuiltDistribution) {
   const std::vector<double> ref{std::log(0.2), std::log(0.2), std::log(0.4)};
   auto m = exact_metrics(pol, ref, 1.0);
   EXPECT_EQ(m.size, 3);
+  // Inputs are logs of magnitude <= 2.3 (ulp 4.4e-16), each rounded; a log-sum-exp, a
+  // subtraction and exp add a few more ulp of such values. Masses, KL and TV are sums of
+  // three such terms of magnitude <= 1: within ~2e-15; 1e-14 leaves 5x.
   EXPECT_NEAR(m.policy_mass, 0.5, 1e-14);
   EXPECT_NEAR(m.reference_mass, 0.8, 1e-14);
   const double kl = 0.25 * std::log(0.25 / 0.6) + 0.25 * std::log(0.25 / 0.2) + 0.5 * std::log(0.5 / 0.2);
   EXPECT_NEAR(m.kl, kl, 1e-14);
   EXPECT_NEAR(m.tv, 0.5 * (0.35 + 0.05 + 0.3), 1e-14);
+  // Coverage is covered / size, the same division as the expected value: bitwise.
   // threshold 1: at least 1/3 within C -> only the first response.
-  EXPECT_NEAR(m.coverage, 1.0 / 3, 1e-15);
+  EXPECT_EQ(m.coverage, 1.0 / 3);
   // threshold 0.5: at least 1/6 -> all three (0.2 >= 0.1667).
-  EXPECT_NEAR(exact_metrics(pol, ref, 0.5).coverage, 1.0, 1e-15);
-  // threshold 0.6 (cut exactly 0.2): boundary responses count.
-  EXPECT_NEAR(exact_metrics(pol, ref, 0.6 - 1e-12).coverage, 1.0, 1e-15);
+  EXPECT_EQ(exact_metrics(pol, ref, 0.5).coverage, 1.0);
+  // threshold 0.6 (cut exactly 0.2): boundary responses count. The 1e-12 below 0.6 is the
+  // slack for the rounding of log p - log p(C) (a few ulp of ~2, ~1e-15).
+  EXPECT_EQ(exact_metrics(pol, ref, 0.6 - 1e-12).coverage, 1.0);
 }
 
 TEST(ExactMetrics, IdenticalRestrictionsAndMissingPieces) {
@@ -130,10 +154,15 @@ TEST(ExactMetrics, IdenticalRestrictionsAndMissingPieces) {
   const std::vector<double> pol{std::log(0.01), std::log(0.03)};
   const std::vector<double> ref{std::log(0.1), std::log(0.3)};
   auto m = exact_metrics(pol, ref, 1.0);
-  EXPECT_NEAR(m.kl, 0.0, 1e-15);
-  EXPECT_NEAR(m.tv, 0.0, 1e-15);
-  EXPECT_DOUBLE_EQ(m.coverage, 0.5);
-  // No reference: masses and coverage only.
+  // The two restrictions agree only up to rounding: the inputs (|log p| <= 4.6, ulp
+  // 8.9e-16) are rounded and each log-mass adds a few ulp, so log p|C - log p*|C is
+  // constant only to ~4 ulp(4.6) = 3.6e-15. TV is at most half of that; KL is first
+  // order in the normalisation error, as large, and clamped at 0. Tolerance 4e-15.
+  EXPECT_NEAR(m.kl, 0.0, 4e-15);
+  EXPECT_NEAR(m.tv, 0.0, 4e-15);
+  EXPECT_EQ(m.coverage, 0.5);  // 1 / 2
+  // No reference: masses and coverage only. The mass's relative error is the absolute
+  // error of its log (a few ulp of 3.2, ~1.3e-15), times 0.04: ~5e-17; 1e-15 leaves 20x.
   auto noref = exact_metrics(pol, {}, 1.0);
   EXPECT_NEAR(noref.policy_mass, 0.04, 1e-15);
   EXPECT_TRUE(std::isnan(noref.reference_mass));
@@ -142,15 +171,20 @@ TEST(ExactMetrics, IdenticalRestrictionsAndMissingPieces) {
   // The policy gives a correct response zero probability that p* does not: KL = inf, TV finite.
   auto zero = exact_metrics({std::log(0.5), -kInf}, {std::log(0.5), std::log(0.5)}, 1.0);
   EXPECT_EQ(zero.kl, kInf);
+  // The policy restriction is exactly (1, 0); p*|C = exp(log 0.5 - (log 0.5 + log 2)) is
+  // 0.5 to ~1 ulp: |tv - 0.5| <~ 1.1e-16; 1e-15 leaves 9x.
   EXPECT_NEAR(zero.tv, 0.5, 1e-15);
-  EXPECT_DOUBLE_EQ(zero.coverage, 0.5);
+  EXPECT_EQ(zero.coverage, 0.5);
   // Empty correct set: mass 0, the rest undefined.
   auto empty = exact_metrics({}, {}, 1.0);
   EXPECT_EQ(empty.size, 0);
   EXPECT_EQ(empty.policy_mass, 0.0);
   EXPECT_TRUE(std::isnan(empty.kl));
   EXPECT_TRUE(std::isnan(empty.coverage));
-  // Very small probabilities (long responses) stay exact in log space.
+  // Very small probabilities (long responses) stay exact in log space. The inputs and
+  // log-masses near -800 / -900 are rounded to ulp(900) = 1.1e-13, which enters KL and TV
+  // to first order: a few 1e-13; 1e-12 is above that, while probability-space arithmetic
+  // (both masses underflow to 0) gives NaN.
   auto tiny = exact_metrics({-800.0, -800.0 + std::log(3.0)}, {-900.0, -900.0}, 1.0);
   EXPECT_NEAR(tiny.kl, 0.5 * std::log(0.5 / 0.25) + 0.5 * std::log(0.5 / 0.75), 1e-12);
   EXPECT_NEAR(tiny.tv, 0.25, 1e-12);
