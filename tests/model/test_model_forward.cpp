@@ -31,21 +31,7 @@ std::string config_error(const json& j) {
   return "";
 }
 
-// Error model of fp32 logits computed along two paths (KV-cache decode vs one prefill,
-// padded vs unpadded batch): the paths sum the same products in other orders (other GEMM
-// shapes and kernels, attention over other lengths, other CPU kernel sets). An fp32
-// reduction of K terms summed in another order moves by ~sqrt(K) u of its scale (u = 2^-24,
-// independent rounding errors); a logit is the end of ~4 such reductions in series per
-// layer plus the head, whose perturbations are taken to add up:
-//   |dz| <= 4 (L + 1) sqrt(K) u max|z|,  K the longest reduction (hidden or MLP width).
-// For the fixtures (L = 2, K <= 64, max|z| ~3-5) that is ~1.5e-5 - 3e-5, 4-10x the
-// largest difference seen with either kernel set (native and MKL_CBWR=COMPATIBLE
-// ATEN_CPU_CAPABILITY=default); a wrong position, mask or cache entry moves logits by
-// orders of magnitude more. (test_model_generate's bf16 bound has the same structure.)
-double fp32_logit_bound(const model::ModelConfig& c, double max_abs_logit) {
-  const double K = double(std::max(c.hidden_size, c.intermediate_size));
-  return 4.0 * double(c.num_hidden_layers + 1) * std::sqrt(K) * std::ldexp(1.0, -24) * max_abs_logit;
-}
+using test::fp32_logit_bound;  // the error model: model_test_util.hpp
 
 const char* kFixtures[] = {"configs/qwen2_tied.json", "configs/qwen3_untied_head_dim.json",
                            "configs/llama_llama3_bias.json", "configs/llama_linear_tied.json"};

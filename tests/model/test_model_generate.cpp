@@ -38,33 +38,9 @@ std::vector<model::GenerationRequest> requests() {
   return r;
 }
 
-constexpr double kU = 0x1p-24;  // fp32 unit roundoff
-
-// Error model of fp32 logits computed along two paths (other batch size, composition,
-// padding or compaction; KV-cache decode steps vs one prefill; another CPU kernel set):
-// the paths sum the same products in other orders. An fp32 reduction of K terms summed in
-// another order moves by ~sqrt(K) u of its scale (independent rounding errors); a logit is
-// the end of ~4 such reductions in series per layer plus the head, whose perturbations are
-// taken to add up: |dz| <= 4 (L + 1) sqrt(K) u max|z|, K the longest reduction (hidden or
-// MLP width; the tiny preset: L = 2, K = 128, so 8.1e-6 max|z|). A log-prob
-// z_y / T - logsumexp(z / T) moves by at most 2 max|dz| / T. (Same structure as the bf16
-// bound below, and as test_model_forward's logit bound.) The distribution code applied to
-// the logits is the same double-precision code on both paths. Seen: >= 5x below the bound
-// with either kernel set (native, and MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default); a
-// wrong position, mask, cache row or temperature moves log-probs by orders of magnitude
-// more.
-double fp32_logprob_bound(const model::ModelConfig& c, double max_abs_logit, double temperature = 1.0) {
-  const double K = double(std::max(c.hidden_size, c.intermediate_size));
-  return 2.0 * 4.0 * double(c.num_hidden_layers + 1) * std::sqrt(K) * kU * max_abs_logit / temperature;
-}
-
-// Error of torch's fp32 log_softmax over V logits |z| <= max|z| against double: the
-// subtraction of the max and the exp (relative ~2 max|z| u per term), the sum of V positive
-// terms (~sqrt(V) u), the log and the two final roundings (<= u (2 max|z| + log V) each):
-// <= (sqrt(V) + 4 (max|z| + log V)) u.
-double fp32_log_softmax_error(double V, double max_abs_logit) {
-  return (std::sqrt(V) + 4.0 * (max_abs_logit + std::log(V))) * kU;
-}
+using test::fp32_log_softmax_error;  // the error models: model_test_util.hpp
+using test::fp32_logprob_bound;
+using test::kU;
 
 // max |logit| over every position of the given sequences (each run alone; fp32 copy).
 double max_abs_logit(model::CausalLMImpl& m, const std::vector<std::vector<int32_t>>& seqs) {

@@ -23,19 +23,9 @@ const std::vector<model::ScoreItem> kItems = {{{1, 2, 3}, {4, 5, 6, 7}},
                                               {{8, 9, 10, 11, 12}, {13, 14}},
                                               {{15, 16}, {17, 18, 19}}};
 
-constexpr double kU = 0x1p-24;  // fp32 unit roundoff
-
-// The fp32 error models of test_model_generate.cpp (derivations there): two fp32 paths to
-// the same logits differ by |dz| <= 4 (L + 1) sqrt(K) u max|z| (K: hidden or MLP width),
-// a log-prob of z / T by twice that / T; torch's fp32 log_softmax over V ids errs by
-// <= (sqrt(V) + 4 (max|z| + log V)) u.
-double fp32_logit_bound(const model::ModelConfig& c, double max_abs_logit) {
-  const double K = double(std::max(c.hidden_size, c.intermediate_size));
-  return 4.0 * double(c.num_hidden_layers + 1) * std::sqrt(K) * kU * max_abs_logit;
-}
-double fp32_log_softmax_error(double V, double max_abs_logit) {
-  return (std::sqrt(V) + 4.0 * (max_abs_logit + std::log(V))) * kU;
-}
+using test::fp32_log_softmax_error;  // the error models: model_test_util.hpp
+using test::fp32_logit_bound;
+using test::kU;
 
 torch::Tensor logits_of(model::CausalLMImpl& m) {
   torch::NoGradGuard g;
