@@ -312,6 +312,13 @@ torch::Tensor CausalLMImpl::logits(const torch::Tensor& hidden) {
   return torch::nn::functional::linear(hidden, lm_head_weight());
 }
 
+torch::Tensor CausalLMImpl::logits_into(const torch::Tensor& hidden, torch::Tensor& out) {
+  DISA_CHECK(hidden.dim() == 2 && out.dim() == 2 && out.size(0) >= hidden.size(0), ModelError,
+             "logits_into needs hidden [N, H] and a buffer of at least N rows");
+  torch::Tensor rows = out.narrow(0, 0, hidden.size(0));
+  return torch::mm_out(rows, hidden, lm_head_weight().t());
+}
+
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
                                     const torch::Tensor& token_mask, KvCache* cache) {
   return logits(hidden_states(input_ids, position_ids, token_mask, cache)).to(torch::kFloat32);

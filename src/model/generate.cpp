@@ -76,11 +76,12 @@ void run_batch(CausalLMImpl& model, const std::vector<GenerationRequest>& reques
   const int64_t B = static_cast<int64_t>(prompts.size()), P = pb.input_ids.size(1);
   KvCache cache = model.make_cache(B, P + params.max_new_tokens);
   torch::Tensor h = model.hidden_states(pb.input_ids, pb.position_ids, pb.mask, &cache);
-  torch::Tensor logits = model.logits(h.select(1, P - 1)).to(torch::kFloat32);  // [R, V]
+  // The step's logits [R, V] (model dtype), in one buffer for the whole batch.
+  torch::Tensor logits_buffer = torch::empty({B, model.output_vocab()}, h.options());
+  torch::Tensor logits = model.logits_into(h.select(1, P - 1), logits_buffer);
   torch::Tensor next_pos = torch::tensor(pb.lengths, torch::kLong).to(dev);
 
   const SamplingParams& sp = params.sampling;
-  const bool untempered = sp.temperature == 1.0 && !sp.truncates() && sp.vocab_limit == 0;
   std::vector<Running> rows;
   for (size_t i = begin; i < end; ++i) rows.push_back({i, false});
   int64_t running = B;
@@ -92,14 +93,10 @@ void run_batch(CausalLMImpl& model, const std::vector<GenerationRequest>& reques
       u[r] = counter_uniform(seed, static_cast<uint64_t>(req.prompt_id), static_cast<uint64_t>(req.sample_index),
                              static_cast<uint64_t>(step));
     }
-    torch::Tensor ld = logits.to(torch::kDouble);
-    torch::Tensor log_q = sampling_log_probs(ld, params.sampling);
-    torch::Tensor tok = inverse_cdf_sample(log_q, torch::tensor(u, torch::kDouble));
-    torch::Tensor idx = tok.unsqueeze(1);
-    torch::Tensor lq = log_q.gather(1, idx).squeeze(1);
-    // The untempered model log-prob (the same tensor when q is the model itself).
-    torch::Tensor lp = untempered ? lq : (ld.gather(1, idx) - ld.logsumexp(1, true)).squeeze(1);
-    torch::Tensor packed = torch::stack({tok.to(torch::kDouble), lq, lp}, 1).to(torch::kCPU);
+    TokenDraws draws = draw_tokens(logits, u, sp, /*model_logprobs=*/true);
+    torch::Tensor tok = draws.tokens;
+    torch::Tensor packed =
+        torch::stack({tok.to(torch::kDouble), draws.sampler_logprobs, draws.model_logprobs}, 1).to(torch::kCPU);
     auto acc = packed.accessor<double, 2>();
     for (int64_t r = 0; r < R; ++r) {
       Running& row = rows[r];
@@ -143,7 +140,7 @@ void run_batch(CausalLMImpl& model, const std::vector<GenerationRequest>& reques
       rows = std::move(kept_rows);
     }
     h = model.hidden_states(tok.view({-1, 1}), next_pos.view({-1, 1}), {}, &cache);
-    logits = model.logits(h.select(1, 0)).to(torch::kFloat32);
+    logits = model.logits_into(h.select(1, 0), logits_buffer);
     next_pos = next_pos + 1;
   }
 }

@@ -1,10 +1,12 @@
-// Sampling distribution (temperature, top-k, top-p in double precision), the
-// counter-based uniform and inverse-CDF sampling. See include/disa/model/sampling.hpp.
+// The sampling parameters, the choice between the two sampler implementations, the
+// counter-based uniform and the dense double-precision reference of the distribution and
+// of the inverse-CDF draw. See include/disa/model/sampling.hpp.
 #include "disa/model/sampling.hpp"
 
 #include <limits>
 
 #include "disa/core/error.hpp"
+#include "sampling_paths.hpp"
 
 namespace disa::model {
 
@@ -13,6 +15,31 @@ void SamplingParams::validate() const {
   if (top_k < 0) DISA_THROW(ConfigError, "sampling top_k must be >= 0 (got {})", top_k);
   if (vocab_limit < 0) DISA_THROW(ConfigError, "sampling vocab_limit must be >= 0 (got {})", vocab_limit);
   if (!(top_p > 0.0 && top_p <= 1.0)) DISA_THROW(ConfigError, "sampling top_p must be in (0, 1] (got {})", top_p);
+}
+
+bool q_is_the_model(const SamplingParams& p, int64_t vocab) {
+  return p.temperature == 1.0 && !p.truncates() && (p.vocab_limit == 0 || p.vocab_limit >= vocab);
+}
+
+namespace {
+bool by_rows(const torch::Tensor& logits, SamplerKernel kernel) {
+  if (kernel == SamplerKernel::Auto) return logits.device().is_cpu();
+  DISA_CHECK(kernel == SamplerKernel::Tensors || logits.device().is_cpu(), ModelError,
+             "the row sampler runs on the CPU only (the logits are on {})", logits.device().str());
+  return kernel == SamplerKernel::Rows;
+}
+}  // namespace
+
+TokenDraws draw_tokens(const torch::Tensor& logits, const std::vector<double>& u, const SamplingParams& params,
+                       bool model_logprobs, SamplerKernel kernel) {
+  return by_rows(logits, kernel) ? detail::draw_tokens_by_rows(logits, u, params, model_logprobs)
+                                 : detail::draw_tokens_by_tensors(logits, u, params, model_logprobs);
+}
+
+torch::Tensor sampled_token_log_probs(const torch::Tensor& logits, const torch::Tensor& targets,
+                                      const SamplingParams& params, SamplerKernel kernel) {
+  return by_rows(logits, kernel) ? detail::token_log_probs_by_rows(logits, targets, params)
+                                 : detail::token_log_probs_by_tensors(logits, targets, params);
 }
 
 torch::Tensor sampling_log_probs(const torch::Tensor& logits, const SamplingParams& p) {

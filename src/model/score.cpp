@@ -186,7 +186,7 @@ ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items, cons
     return assemble(g, v, static_cast<int64_t>(items.size()), torch::kFloat32);
   }
   torch::NoGradGuard no_grad;
-  const int64_t chunk = options.chunk_tokens > 0 ? options.chunk_tokens : auto_chunk(vocab, 8);
+  const int64_t chunk = options.chunk_tokens > 0 ? options.chunk_tokens : auto_chunk(vocab, 4);
   const size_t mb = options.max_batch_size > 0 ? static_cast<size_t>(options.max_batch_size)
                                                : std::max<size_t>(items.size(), 1);
   std::vector<ScoreResult> parts;
@@ -200,8 +200,7 @@ ScoreResult score(CausalLMImpl& model, const std::vector<ScoreItem>& items, cons
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
       torch::Tensor logits = torch::nn::functional::linear(g.hidden_rows.narrow(0, s, n), W).to(torch::kFloat32);
-      torch::Tensor lq = sampling_log_probs(logits, options.sampling);
-      values.narrow(0, s, n).copy_(lq.gather(1, g.targets.narrow(0, s, n).unsqueeze(1)).squeeze(1));
+      values.narrow(0, s, n).copy_(sampled_token_log_probs(logits, g.targets.narrow(0, s, n), options.sampling));
     }
     parts.push_back(assemble(g, values, static_cast<int64_t>(e - b), torch::kDouble));
     max_response = std::max(max_response, g.max_response);

@@ -143,6 +143,103 @@ TEST(Sampling, InverseCdfNeverDrawsZeroMass) {
   EXPECT_EQ(t[3].item<int64_t>(), 3);
 }
 
+TEST(Sampling, KernelsNeverDrawZeroMass) {
+  torch::Tensor logits =
+      torch::tensor({0.0, 0.5, 0.0, 0.5, 0.0}, torch::kFloat32).log().view({1, 5}).expand({4, 5}).contiguous();
+  const std::vector<double> u = {0.0, 0.49, 0.5, 1.0 - 1e-17};
+  for (auto kernel : {model::SamplerKernel::Rows, model::SamplerKernel::Tensors}) {
+    model::TokenDraws d = model::draw_tokens(logits, u, {}, true, kernel);
+    EXPECT_EQ(d.tokens[0].item<int64_t>(), 1);
+    EXPECT_EQ(d.tokens[1].item<int64_t>(), 1);
+    EXPECT_EQ(d.tokens[2].item<int64_t>(), 3);
+    EXPECT_EQ(d.tokens[3].item<int64_t>(), 3);
+    EXPECT_NEAR(d.sampler_logprobs[0].item<double>(), std::log(0.5), 1e-7);
+  }
+  torch::Tensor bad = torch::full({1, 5}, std::nan(""), torch::kFloat32);
+  EXPECT_THROW(model::draw_tokens(bad, {0.5}, {}, false, model::SamplerKernel::Rows), core::ModelError);
+}
+
+// Both sampler kernels against the dense double reference (sampling_log_probs +
+// inverse_cdf_sample) on the same fp32 logits, over every option and two shapes: 5000 ids
+// (peaked rows: normal logits with SD 3, so top-k/top-p cut inside the support) and the
+// real vocabulary size 151,936 (flat rows, SD 0.5: the nucleus search grows to the whole
+// row). Error models (2^-24 = fp32 unit roundoff; z = (x - max) / T, mass-carrying terms
+// have |z| <= 40 here):
+// * Rows: fp32 weights exp(z) with z rounded once or twice (relative |z| 2^-24 each) and
+//   a polynomial exp within 2 ulp, summed in double: the normaliser within
+//   (2 |z| + 3) 2^-24 <= 5e-6 relative, the token's own (x_t - max) / T exact in double:
+//   log q within 5e-6. Tokens equal unless u lands within that of a CDF step (~3e-3
+//   expected over these 301 draws; the kernel's bits are the same on every x86-64 CPU, so
+//   a pass here is a pass everywhere): they must be equal.
+// * Tensors works in fp32 throughout: z and exp carry relative 2^-24 (|z| <= 40 -> 2.4e-6
+//   in the log), the normaliser a cascade sum (log2 V 2^-24 < 1.2e-6): log q within 1e-5.
+//   Its cumulative sum is fp32, so a draw moves to a neighbouring token when u falls
+//   within ~sqrt(V) 2^-24 <= 3e-5 of a step: at most one of the 301 draws (expected 0.01).
+TEST(Sampling, KernelsMatchTheDenseReference) {
+  struct Shape {
+    int64_t rows, vocab;
+    double sd;
+  };
+  std::vector<model::SamplingParams> params(7);
+  params[1].temperature = 0.7, params[1].top_k = 50;
+  params[2].top_p = 0.9;
+  params[3].temperature = 1.3, params[3].top_k = 200, params[3].top_p = 0.8;
+  params[4].vocab_limit = 4000;
+  params[5].temperature = 0.0;
+  params[6].top_p = 0.95, params[6].vocab_limit = 4500;
+  int tensor_moves = 0, draws = 0;
+  for (const Shape& shape : {Shape{40, 5000, 3.0}, Shape{3, 151936, 0.5}}) {
+    torch::manual_seed(5);
+    torch::Tensor logits = torch::randn({shape.rows, shape.vocab}, torch::kFloat32) * shape.sd;
+    const torch::Tensor model_lp = torch::log_softmax(logits.to(torch::kDouble), 1);
+    std::vector<double> u;
+    for (int64_t r = 0; r < shape.rows; ++r) u.push_back(model::counter_uniform(3, uint64_t(r), 0, 0));
+    for (const auto& p : params) {
+      const std::string what = fmt::format("V {} T {} top_k {} top_p {} limit {}", shape.vocab, p.temperature, p.top_k,
+                                           p.top_p, p.vocab_limit);
+      torch::Tensor ref_lq = model::sampling_log_probs(logits.to(torch::kDouble), p);
+      torch::Tensor ref_tok = model::inverse_cdf_sample(ref_lq, torch::tensor(u, torch::kDouble));
+      // Targets at the edges of the kept set: the least likely kept token and the most
+      // likely removed one (by logit), besides the drawn token.
+      torch::Tensor kept = ref_lq.isfinite();
+      torch::Tensor edge_in = ref_lq.masked_fill(kept.logical_not(), 1e300).argmin(1);
+      torch::Tensor edge_out = logits.masked_fill(kept, -1e30f).argmax(1);
+      for (auto kernel : {model::SamplerKernel::Rows, model::SamplerKernel::Tensors}) {
+        const bool rows = kernel == model::SamplerKernel::Rows;
+        const double tol = rows ? 5e-6 : 1e-5;
+        model::TokenDraws d = model::draw_tokens(logits, u, p, true, kernel);
+        for (int64_t r = 0; r < shape.rows; ++r) {
+          const int64_t t = d.tokens[r].item<int64_t>(), rt = ref_tok[r].item<int64_t>();
+          if (rows) {
+            EXPECT_EQ(t, rt) << what << " row " << r;
+          } else if (t != rt) {
+            ++tensor_moves;
+          }
+          ASSERT_TRUE(std::isfinite(ref_lq[r][t].item<double>())) << what << ": drew a removed token";
+          EXPECT_NEAR(d.sampler_logprobs[r].item<double>(), ref_lq[r][t].item<double>(), tol) << what;
+          EXPECT_NEAR(d.model_logprobs[r].item<double>(), model_lp[r][t].item<double>(), tol) << what;
+        }
+        if (rows) draws += int(shape.rows);
+        if (p.temperature == 0.0) continue;  // greedy: no density to score
+        for (const torch::Tensor& targets : {ref_tok, edge_in, edge_out}) {
+          torch::Tensor lq = model::sampled_token_log_probs(logits, targets, p, kernel);
+          torch::Tensor want = ref_lq.gather(1, targets.unsqueeze(1)).squeeze(1);
+          for (int64_t r = 0; r < shape.rows; ++r) {
+            const double a = lq[r].item<double>(), b = want[r].item<double>();
+            if (std::isinf(b)) {
+              EXPECT_TRUE(std::isinf(a) && a < 0) << what << " row " << r << ": a removed token scored " << a;
+            } else {
+              EXPECT_NEAR(a, b, tol) << what << " row " << r;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(draws, 7 * 43);
+  EXPECT_LE(tensor_moves, 1);
+}
+
 // A sample depends only on (seed, prompt id, sample index): not on the batch size, the
 // order of the requests, the other prompts (and so the padding) or row compaction.
 TEST(Generate, InvariantToBatchCompositionPaddingAndCompaction) {

@@ -138,6 +138,10 @@ class CausalLMImpl : public torch::nn::Module {
                               const torch::Tensor& token_mask = {}, KvCache* cache = nullptr);
   // Logits [.., vocab] of hidden states, in the model dtype.
   torch::Tensor logits(const torch::Tensor& hidden);
+  // The same logits of hidden [N, hidden] written into `out` (model dtype, contiguous, at
+  // least N rows; its first N rows are returned): a decode loop reuses one buffer instead
+  // of a fresh [N, vocab] allocation (and its page faults) per step.
+  torch::Tensor logits_into(const torch::Tensor& hidden, torch::Tensor& out);
   // fp32 logits [B, T, vocab] (hidden_states + logits). Materialises B*T*V floats: use
   // score() / generate() for long sequences or large vocabularies.
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
