@@ -71,7 +71,7 @@ EOF
   esac
 }
 
-echo "hf_compare: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), batch $batch, prompt $prompt, new $new, $threads thread(s)"
+echo "hf_compare: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc --all) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), batch $batch, prompt $prompt, new $new, $threads thread(s)"
 for name in ${models//,/ }; do
   make_model "$name"
   dir="$work/$name"
