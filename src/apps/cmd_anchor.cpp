@@ -1,5 +1,5 @@
-// `disa anchor` and `disa anchor fit`: stage 1 of DISA, the offline importance-sampled partition-function
-// anchors (src/anchor/).
+// `disa anchor` and `disa anchor fit`: stage 1 of DISA, the offline importance-sampled
+// partition-function anchors and the frozen regressor fitted on them (src/anchor/).
 #include "command.hpp"
 #include "disa/anchor/anchor_stage.hpp"
 #include "disa/anchor/fit_stage.hpp"
