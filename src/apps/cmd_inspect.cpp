@@ -4,7 +4,10 @@
 //                   quantiles, flagged prompts by flag;
 //   disa-train:     steps recorded, the last, best and mean value of every metric,
 //                   checkpoints;
-//   disa-eval:      the benchmark table (mean ± se of the headline metrics).
+//   disa-eval:      the benchmark table (mean ± se of the headline metrics);
+//   disa-regressor: the fit (lambda, tau^2, cross-validated error), and over the fitted
+//                   prompts g(x), the shrinkage c(x) and, where the partition files had
+//                   it, their error to the exact log Z.
 // --inspect.config also prints the stored resolved configuration.
 #include <algorithm>
 #include <cmath>
@@ -18,6 +21,7 @@
 #include "disa/dist/mpi_context.hpp"
 #include "disa/io/hdf5.hpp"
 #include "disa/io/partition_file.hpp"
+#include "disa/io/regressor_file.hpp"
 
 namespace disa::apps {
 namespace {
@@ -87,6 +91,45 @@ void summarize_partition(const io::h5::File& f, core::Table& t) {
                   flagged(io::partition::kAllWrong), flagged(io::partition::kHeavyTail),
                   flagged(io::partition::kTailNotAssessable), flagged(io::partition::kTruncatedProposal),
                   flagged(io::partition::kNoExact), P));
+}
+
+void summarize_regressor(const std::string& path, core::Table& t) {
+  const auto r = io::regressor::read(path);
+  const auto& p = r.provenance;
+  const auto fitted = io::regressor::read_prompts(path);
+  t.section("regressor");
+  t.row("prompts x features", fmt::format("{} x {}", fitted.ids.size(), r.coefficients.size()));
+  t.row("lambda (grid)", fmt::format("{:g} ({})", p.lambda, fmt::join(p.lambda_grid, ", ")));
+  t.row("tau^2", fmt::format("{:.6g} ({} rounds{})", p.tau2, p.iterations, p.converged ? "" : ", not settled"));
+  t.row("cross-validated MSE (weighted)",
+        fmt::format("{:.6g} ({:.6g}), {} folds", p.cv_mse, p.cv_weighted_mse, p.folds));
+  std::vector<double> s2;
+  for (double s : fitted.standard_error) s2.push_back(s * s);
+  t.row("s^2 quantiles 5/25/50/75/95%", quantiles(s2));
+  t.row("g(x) quantiles 5/25/50/75/95%", quantiles(fitted.prediction));
+  t.row("c(x) - log Zhat quantiles", [&] {
+    std::vector<double> d;
+    for (size_t i = 0; i < fitted.shrinkage.size(); ++i) d.push_back(fitted.shrinkage[i] - fitted.log_z_hat[i]);
+    return quantiles(d);
+  }());
+  // Against the exact log Z (listable tasks): mean squared error of each anchor.
+  double raw = 0, g = 0, g_cv = 0, c = 0;
+  int64_t n = 0;
+  for (size_t i = 0; i < fitted.ids.size(); ++i) {
+    const double z = fitted.log_z_exact[i];
+    if (!std::isfinite(z)) continue;
+    raw += std::pow(fitted.log_z_hat[i] - z, 2);
+    g += std::pow(fitted.prediction[i] - z, 2);
+    g_cv += std::pow(fitted.cv_prediction[i] - z, 2);
+    c += std::pow(fitted.shrinkage[i] - z, 2);
+    ++n;
+  }
+  if (n > 0)
+    t.row("MSE to exact log Z: raw / g / g out-of-fold / c",
+          fmt::format("{:.4g} / {:.4g} / {:.4g} / {:.4g} over {} prompts", raw / double(n), g / double(n),
+                      g_cv / double(n), c / double(n), n));
+  else
+    t.row("MSE to exact log Z", "no exact log Z in the partition files");
 }
 
 // Adds rows to `t`; returns the metrics grid printed after it.
@@ -161,9 +204,10 @@ std::string summarize_eval(const io::h5::File& f, core::Table& t) {
 }
 
 int run_inspect(const std::vector<std::string>& args, dist::MpiContext& mpi) {
-  core::Options options("inspect",
-                        "Summarise a file written by disa (partition file, train.h5, eval.h5): format, provenance "
-                        "and the figures that matter.");
+  core::Options options(
+      "inspect",
+      "Summarise a file written by disa (partition file, regressor file, train.h5, eval.h5): format, provenance "
+      "and the figures that matter.");
   options.add_positional("inspect.file", "the HDF5 file (also a NAME.incomplete one)", 1);
   options.add_bool("inspect.config", false, "also print the stored resolved configuration");
   auto config = parse_command(options, args, mpi, /*quiet=*/true);
@@ -202,6 +246,8 @@ int run_inspect(const std::vector<std::string>& args, dist::MpiContext& mpi) {
     after = summarize_train(f, t);
   else if (format == "disa-eval")
     after = summarize_eval(f, t);
+  else if (format == io::regressor::kFormat)
+    summarize_regressor(path, t);
   else {
     std::string groups;
     for (const auto& g : f.list("/")) groups += (groups.empty() ? "" : ", ") + g;
@@ -215,6 +261,6 @@ int run_inspect(const std::vector<std::string>& args, dist::MpiContext& mpi) {
 
 }  // namespace
 
-DISA_REGISTER_COMMAND("inspect", "summarise any file disa writes (partition, train, eval)", run_inspect);
+DISA_REGISTER_COMMAND("inspect", "summarise any file disa writes (partition, regressor, train, eval)", run_inspect);
 
 }  // namespace disa::apps

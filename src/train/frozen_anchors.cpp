@@ -55,6 +55,7 @@ FrozenAnchors FrozenAnchors::open(const std::string& path, const AnchorExpectati
   }
   a.anchor_ = a.reader_.anchors(e.residual);
   a.exact_ = a.reader_.exact_log_z();
+  a.standard_error_ = a.reader_.diagnostic("delta_se");
   a.prompt_tokens_ = a.reader_.prompt_tokens();
   return a;
 }

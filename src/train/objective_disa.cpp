@@ -88,13 +88,28 @@ void add_disa_options(core::OptionTable<Settings>& t) {
   t.real("disa.beta", DISA_FIELD(beta), "inverse temperature beta; must equal the partition file's", core::above(0.0));
   t.choice("disa.residual", DISA_FIELD(length_normalized), Words{{"sequence", false}, {"length-normalized", true}},
            "sequence (s = 1, logmeanexp anchor) or length-normalized (s = 1/|y|, root-found anchor)");
-  t.choice("disa.anchor", DISA_FIELD(exact_anchor), Words{{"estimate", false}, {"exact", true}},
-           "estimate (log Zhat of the file) or exact (the file's exact log Z, listable tasks only: for sensitivity "
-           "studies)");
+  t.choice("disa.anchor", DISA_FIELD(anchor_source),
+           std::vector<std::pair<std::string, AnchorSource>>{{"raw", AnchorSource::Raw},
+                                                             {"estimate", AnchorSource::Raw},
+                                                             {"exact", AnchorSource::Exact},
+                                                             {"regressor", AnchorSource::Regressor},
+                                                             {"shrinkage", AnchorSource::Shrinkage}},
+           "raw (alias estimate: log Zhat of the partition file), exact (the file's exact log Z, listable tasks "
+           "only: for sensitivity studies), regressor (g(x) of --disa.regressor for every prompt) or shrinkage "
+           "((log Zhat / s^2 + g / tau^2) / (1 / s^2 + 1 / tau^2); g(x) for prompts without an anchor)");
+  t.text("disa.regressor", DISA_FIELD(regressor_path),
+         "regressor file of 'disa anchor fit' (g(x)); with it, prompts without an anchor get g(x)");
   t.real("disa.w-max", DISA_FIELD(w_max), "clamp of the importance weight pi_theta/pi_old (<= 0: none)");
   t.check(
-      "disa.anchor", [](const Settings& s) { return !s.exact_anchor || !s.length_normalized; },
-      "exact is the exact log Z, the anchor of disa.residual = sequence only");
+      "disa.anchor", [](const Settings& s) { return s.anchor_source == AnchorSource::Raw || !s.length_normalized; },
+      "exact, regressor and shrinkage are anchors of disa.residual = sequence only (the logmeanexp anchor)");
+  t.check(
+      "disa.anchor",
+      [](const Settings& s) {
+        return !s.regressor_path.empty() ||
+               (s.anchor_source != AnchorSource::Regressor && s.anchor_source != AnchorSource::Shrinkage);
+      },
+      "regressor and shrinkage need --disa.regressor (the regressor file of 'disa anchor fit')");
 }
 
 std::unique_ptr<Objective> make_disa_objective(const ObjectiveContext& c) {

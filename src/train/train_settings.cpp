@@ -134,6 +134,16 @@ Settings read_settings(const core::Config& c) {
 
 void add_train_options(core::Options& o) { settings_table().declare(o); }
 
+const char* Settings::anchor_kind() const {
+  switch (anchor_source) {
+    case AnchorSource::Raw: return "estimate";
+    case AnchorSource::Exact: return "exact";
+    case AnchorSource::Regressor: return "regressor";
+    case AnchorSource::Shrinkage: return "shrinkage";
+  }
+  return "estimate";
+}
+
 LrSchedule lr_schedule(const Settings& s) {
   LrSchedule l;
   l.lr = s.lr;

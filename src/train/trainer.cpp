@@ -25,10 +25,12 @@
 #include "disa/model/score.hpp"
 #include "disa/model/tokenizer.hpp"
 #include "disa/stage/models.hpp"
+#include "disa/stage/prompt_features.hpp"
 #include "disa/stage/rollout.hpp"
 #include "disa/tasks/registry.hpp"
 #include "disa/train/checkpoint.hpp"
 #include "disa/train/exact_metrics.hpp"
+#include "disa/train/frozen_regressor.hpp"
 #include "disa/train/gradients.hpp"
 #include "disa/train/metrics_file.hpp"
 #include "disa/train/objective.hpp"
@@ -86,7 +88,8 @@ class Trainer {
   tasks::Dataset dataset_;
   std::vector<Prompt> prompts_;
   std::optional<FrozenAnchors> anchors_;
-  int64_t missing_anchors_ = 0;
+  std::optional<FrozenRegressor> regressor_;
+  int64_t missing_anchors_ = 0, regressor_anchors_ = 0;
   model::GenerationParams gen_;
   std::unique_ptr<SampleSource> source_;
   std::optional<ExactMetrics> exact_;
@@ -152,13 +155,22 @@ void Trainer::setup_data() {
     e.task = task_->name();
     if (e.max_new_tokens) e.stops = stage::response_stops(gen_);  // the response space log Z is over
     anchors_ = FrozenAnchors::open(s_.anchors_path, e);
+    if (!s_.regressor_path.empty()) regressor_ = FrozenRegressor::open(s_.regressor_path, e);
   }
   const auto limit =
       stage::prompt_limit(policy_->config(), s_.max_new_tokens, "train.max-new-tokens", s_.task.max_prompt_tokens);
+  RegressorSource regressor;
+  if (regressor_) {
+    regressor.regressor = &*regressor_;
+    regressor.features = [this](const std::vector<std::vector<int32_t>>& tokens) {
+      return stage::prompt_features(*reference_, tokens, s_.max_batch_size, *comm_);
+    };
+  }
   auto loaded = load_training_prompts(dataset_, *task_, *tokenizer_, limit, anchors_ ? &*anchors_ : nullptr, s_,
-                                      objective_->needs_anchor());
+                                      objective_->needs_anchor(), regressor);
   prompts_ = std::move(loaded.prompts);
   missing_anchors_ = loaded.missing_anchors;
+  regressor_anchors_ = loaded.regressor_anchors;
   DISA_CHECK(!prompts_.empty() || objective_->samples() == SampleKind::CorrectTrajectories, DataError,
              "no training prompt left");
   source_ = make_sample_source(objective_->samples(), {s_, *comm_, prompts_, anchors_ ? &*anchors_ : nullptr,
@@ -310,7 +322,9 @@ void Trainer::open_metrics(int64_t resume_rows) {
   f.set_attr("/", "residual", objective_->residual());
   f.set_attr("/", "anchors", s_.anchors_path);
   f.set_attr("/", "anchor_shift", s_.anchor_shift);
-  f.set_attr("/", "anchor_kind", std::string(s_.exact_anchor ? "exact" : "estimate"));
+  f.set_attr("/", "anchor_kind", std::string(s_.anchor_kind()));
+  f.set_attr("/", "regressor", s_.regressor_path);
+  f.set_attr("/", "regressor_anchors", regressor_anchors_);
   f.set_attr("/", "missing_anchors", missing_anchors_);
   f.set_attr("/", "source", std::string(s_.offline ? "offline" : "online"));
   f.set_attr("/", "lora", int64_t(s_.lora ? 1 : 0));

@@ -7,6 +7,9 @@
 //    token-normalised SFT, GRPO with a k3 KL penalty and seq-mean-token-mean);
 //  * the offline DISA variant's self-normalised weights sum to 1 per prompt;
 //  * a fresh run refuses a directory that holds a run; `disa inspect` reads every output;
+//  * with a regressor file (disa anchor fit), the raw, regressor and shrinkage anchors are
+//    the ones training uses, prompts without an anchor get g(x), and a regressor of
+//    another reference is refused;
 //  * an interrupted-then-resumed run equals the uninterrupted run bitwise (FlowRL with
 //    its log Z head; LoRA-SFT), and resuming on another rank count works;
 //  * DISA from a separately warm-started policy with the exact anchor lowers
@@ -26,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "disa/io/hdf5.hpp"
+#include "disa/io/regressor_file.hpp"
 #include "disa/model/weights.hpp"
 #include "support/run_disa.hpp"
 
@@ -186,6 +190,92 @@ TEST_F(TrainStage, RefusesMismatchedPartitionFiles) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("already holds a training run"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(work("allowed") + "/train.h5"));
+}
+
+// The frozen regressor (disa anchor fit) in training: --disa.anchor raw, regressor and
+// shrinkage train on the anchors the regressor file says they should; prompts the
+// partition file lacks get g(x) instead of being refused; a regressor fitted on another
+// reference, or regressor anchors without a regressor file, are refused.
+TEST_F(TrainStage, RegressorAndShrinkageAnchors) {
+  const std::string ref = " --train.model " + kFixture + "/reference";
+  const std::string regressor = work("regressor.h5");
+  fs::remove(regressor);
+  // Feature batches of 12 prompts: the first is prompts 0..11, exactly the batch training
+  // computes for --task.count 12 (train.max-batch-size 64): the same forward pass on the same
+  // tokens, so training's g(x) equals the file's bitwise. (A subset: over all fitted prompts
+  // the means of g and c coincide, since the weighted residuals of a fit with a free bias
+  // sum to 0 and c - g = tau^2 w (log Zhat - g).)
+  RunResult r = disa("anchor fit --fit.anchors " + anchors() + " --fit.out " + regressor +
+                     " --fit.threads 1 --fit.batch-size 12");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto fitted = disa::io::regressor::read_prompts(regressor);
+  ASSERT_EQ(fitted.ids.size(), 24u);
+  auto mean12 = [](const std::vector<double>& v) {
+    double m = 0;
+    for (size_t i = 0; i < 12; ++i) m += v[i] / 12.0;
+    return m;
+  };
+  // One step over the 12 prompts (all of them, in a permuted order): anchor_mean is the mean
+  // of their anchors (each counted G times). The same anchors summed in another order:
+  // rounding of ~24 doubles of magnitude < 2, far below 1e-9; the three means differ by more
+  // than 1e-5 (checked below, 1e4 times the tolerance), so each mode is told apart.
+  const std::string twelve = kGraph +
+                             " --train.max-new-tokens 16 --train.threads 1 --train.prompts-per-step 12 "
+                             "--train.group-size 2 --task.count 12 --disa.beta 1.5 --train.steps 1" +
+                             ref;
+  const std::vector<std::pair<std::string, std::vector<double>>> modes{{"raw", fitted.log_z_hat},
+                                                                       {"regressor", fitted.prediction},
+                                                                       {"shrinkage", fitted.shrinkage}};
+  for (const auto& [mode, anchors_used] : modes) {
+    fs::remove_all(work("anchor-" + mode));
+    r = disa("train --train.out " + work("anchor-" + mode) + " --train.anchors " + anchors() + twelve +
+             " --disa.regressor " + regressor + " --disa.anchor " + mode);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NEAR(metric("anchor-" + mode, "anchor_mean").at(0), mean12(anchors_used), 1e-9) << mode;
+    auto f = disa::io::h5::File::open(work("anchor-" + mode) + "/train.h5", "disa-train", 1);
+    EXPECT_EQ(f.attr_string("/", "anchor_kind"), mode == "raw" ? "estimate" : mode);
+  }
+  // The fixture's anchors: most prompts have no correct sample (s = 0, kept as they are),
+  // some have one (s > 0, moved towards g); the regressor's anchors differ from both.
+  EXPECT_GT(std::abs(mean12(fitted.shrinkage) - mean12(fitted.log_z_hat)), 1e-5);
+  EXPECT_GT(std::abs(mean12(fitted.prediction) - mean12(fitted.shrinkage)), 1e-5);
+  EXPECT_GT(std::abs(mean12(fitted.prediction) - mean12(fitted.log_z_hat)), 1e-5);
+  // 40 prompts, 24 anchored: the other 16 get g(x) and are trained on.
+  fs::remove_all(work("filled"));
+  r = disa("train --train.out " + work("filled") + " --train.anchors " + anchors() + kTrainBase + ref +
+           " --task.count 40 --disa.beta 1.5 --train.steps 1 --disa.regressor " + regressor +
+           " --disa.anchor shrinkage");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  {
+    auto f = disa::io::h5::File::open(work("filled") + "/train.h5", "disa-train", 1);
+    EXPECT_EQ(f.attr_int("/", "prompts"), 40);
+    EXPECT_EQ(f.attr_int("/", "regressor_anchors"), 16);
+    EXPECT_EQ(f.attr_int("/", "missing_anchors"), 0);
+  }
+  // A regressor fitted on anchors of another reference (the separately warm-started policy).
+  const std::string other_anchors = work("other-anchors.h5"), other_regressor = work("other-regressor.h5");
+  fs::remove(other_anchors);
+  fs::remove(other_regressor);
+  r = disa("anchor --anchor.reference " + work("other") + " --anchor.out " + other_anchors + kGraph +
+           " --task.count 8 --anchor.beta 1.5 --anchor.samples 2 --anchor.max-new-tokens 16 --anchor.threads 1"
+           " --anchor.bootstrap 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = disa("anchor fit --fit.anchors " + other_anchors + " --fit.out " + other_regressor + " --fit.threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = disa("train --train.out " + work("refused") + " --train.anchors " + anchors() + kTrain + ref +
+           " --train.steps 1 --disa.anchor shrinkage --disa.regressor " + other_regressor);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("regressor file '" + other_regressor + "' (option --disa.regressor) does not match this run"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("reference model: the regressor was fitted on '" + work("other") + "'"), std::string::npos)
+      << r.output;
+  r = disa("train --train.out " + work("refused") + " --train.anchors " + anchors() + kTrain + ref +
+           " --train.steps 1 --disa.anchor regressor");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("option --disa.anchor: regressor and shrinkage need --disa.regressor"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(work("refused")));
 }
 
 TEST_F(TrainStage, RefusesTemperedRolloutsForResidualObjectives) {

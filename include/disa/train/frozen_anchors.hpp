@@ -49,13 +49,15 @@ class FrozenAnchors {
   // The anchor of prompt index p (the residual's anchor), NaN when the file has none.
   double anchor(int64_t p) const { return anchor_[size_t(p)]; }
   double exact(int64_t p) const { return exact_[size_t(p)]; }
+  // The standard error of anchor p (the file's /diagnostics/delta_se, sqrt(Vhat / N)).
+  double standard_error(int64_t p) const { return standard_error_[size_t(p)]; }
   // DataError naming the prompt when the file's tokens for `prompt_id` differ.
   void check_prompt(int64_t p, const std::string& prompt_id, const std::vector<int32_t>& tokens) const;
 
  private:
   explicit FrozenAnchors(io::partition::Reader reader) : reader_(std::move(reader)) {}
   io::partition::Reader reader_;
-  std::vector<double> anchor_, exact_;
+  std::vector<double> anchor_, exact_, standard_error_;
   std::vector<std::vector<int32_t>> prompt_tokens_;
 };
 

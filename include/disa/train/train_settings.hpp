@@ -22,6 +22,14 @@ class Config;
 
 namespace disa::train {
 
+// Where DISA's frozen anchor c(x) comes from (option disa.anchor; docs/train.md).
+enum class AnchorSource {
+  Raw,        // the partition file's log Zhat (alias: estimate)
+  Exact,      // the partition file's exact log Z (listable tasks; sensitivity studies)
+  Regressor,  // g(x) of the regressor file, for every prompt
+  Shrinkage,  // c(x) = (log Zhat / s^2 + g / tau^2) / (1 / s^2 + 1 / tau^2); g(x) without an anchor
+};
+
 // The settings of `disa train`; the initialisers are the options' defaults
 // (train_settings.cpp declares each option once, bound to its field).
 struct Settings {
@@ -49,7 +57,8 @@ struct Settings {
   // disa
   double beta = 1.0;
   bool length_normalized = false;
-  bool exact_anchor = false;  // use the file's exact log Z instead of the estimate (studies)
+  AnchorSource anchor_source = AnchorSource::Raw;
+  std::string regressor_path;  // disa.regressor: with it, prompts without an anchor get g(x)
   double w_max = 10.0;
   // flowrl
   double flowrl_beta = 15.0, flowrl_w_max = 10.0;
@@ -64,6 +73,8 @@ struct Settings {
   int64_t sft_batch = 64;
   double sft_min_reward = 1.0;
   tasks::TaskOptions task;
+  // The train.h5 attribute anchor_kind: estimate (raw), exact, regressor or shrinkage.
+  const char* anchor_kind() const;
   const char* residual() const {
     return length_normalized ? io::partition::kLengthNormalizedAnchor : io::partition::kSequenceAnchor;
   }
