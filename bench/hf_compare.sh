@@ -14,14 +14,14 @@
 # Environment: DISA_BUILD_DIR (default build), DISA_PYTHON (default .venv/bin/python),
 # DISA_BENCH_DIR (model directories and JSON lines; default /tmp/disa-hf-compare),
 # DISA_QWEN3_TOKENIZER (folder with tokenizer.json[.xz] and tokenizer_config.json; default
-# /work/shared/fixtures/tokenizers/qwen3).
+# ../shared/fixtures/tokenizers/qwen3 beside the repository).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 build="${DISA_BUILD_DIR:-build}"
 python="${DISA_PYTHON:-$root/.venv/bin/python}"
 work="${DISA_BENCH_DIR:-/tmp/disa-hf-compare}"
-tok_dir="${DISA_QWEN3_TOKENIZER:-/work/shared/fixtures/tokenizers/qwen3}"
+tok_dir="${DISA_QWEN3_TOKENIZER:-$root/../shared/fixtures/tokenizers/qwen3}"
 batch=64 prompt=32 new=32 threads=1 models=qwen3-152k,small
 while [ $# -gt 0 ]; do
   case "$1" in
