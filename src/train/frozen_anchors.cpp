@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "disa/core/error.hpp"
+#include "provenance_checks.hpp"
 
 namespace disa::train {
 
@@ -15,24 +16,10 @@ FrozenAnchors FrozenAnchors::open(const std::string& path, const AnchorExpectati
   FrozenAnchors a(io::partition::Reader::open(path));
   const auto& p = a.reader_.provenance();
   std::vector<std::string> problems;
-  if (e.beta && !(std::abs(p.beta - *e.beta) <= 1e-12 * std::max(1.0, std::abs(*e.beta))))
-    problems.push_back(fmt::format("beta: the file has {} but option --{} is {}", p.beta, e.beta_option, *e.beta));
+  detail::add_run_mismatches(p, e, "the file was anchored", problems);
   if (p.anchors.find(e.residual) == std::string::npos)
     problems.push_back(
         fmt::format("estimator: the file's anchors are '{}', the run needs '{}'", p.anchors, e.residual));
-  if (!e.reference_fingerprint.empty() && p.reference_fingerprint != e.reference_fingerprint)
-    problems.push_back(
-        fmt::format("reference model: the file was anchored on '{}' (fingerprint {}), option --{} "
-                    "has fingerprint {}",
-                    p.reference_model, p.reference_fingerprint, e.reference_option, e.reference_fingerprint));
-  if (!e.tokenizer_fingerprint.empty() && p.tokenizer_fingerprint != e.tokenizer_fingerprint)
-    problems.push_back(fmt::format("tokenizer: the file's fingerprint is {}, the run's is {}", p.tokenizer_fingerprint,
-                                   e.tokenizer_fingerprint));
-  if (e.max_new_tokens && p.max_new_tokens != *e.max_new_tokens)
-    problems.push_back(
-        fmt::format("max_new_tokens: the file's responses are cut at {} tokens (anchor.max-new-tokens), "
-                    "option --train.max-new-tokens is {}; log Z is defined over that response space",
-                    p.max_new_tokens, *e.max_new_tokens));
   if (e.stops && p.stops) {
     // Shown as JSON, the file's own spelling of them (escaped: a stop string is often "\n").
     auto json = [](const auto& v) { return nlohmann::json(v).dump(); };
@@ -46,8 +33,6 @@ FrozenAnchors FrozenAnchors::open(const std::string& path, const AnchorExpectati
       problems.push_back(fmt::format("vocab_limit: the file's responses draw ids below {}, the run's below {}",
                                      p.stops->vocab_limit, e.stops->vocab_limit));
   }
-  if (!e.task.empty() && p.task != e.task)
-    problems.push_back(fmt::format("task: the file is for '{}', the run for '{}'", p.task, e.task));
   if (!problems.empty()) {
     std::string msg;
     for (const auto& s : problems) msg += "\n  - " + s;
