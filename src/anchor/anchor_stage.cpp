@@ -25,11 +25,13 @@
 #include "disa/core/logsumexp.hpp"
 #include "disa/core/option_table.hpp"
 #include "disa/core/random.hpp"
+#include "disa/core/stop_request.hpp"
 #include "disa/core/table.hpp"
 #include "disa/core/timing.hpp"
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/device.hpp"
 #include "disa/dist/mpi_context.hpp"
+#include "disa/dist/stop_agreement.hpp"
 #include "disa/io/hdf5.hpp"
 #include "disa/io/partition_file.hpp"
 #include "disa/io/provenance.hpp"
@@ -41,6 +43,7 @@
 #include "disa/stage/models.hpp"
 #include "disa/stage/phase_times.hpp"
 #include "disa/stage/prompts.hpp"
+#include "disa/stage/resume_key.hpp"
 #include "disa/stage/rollout.hpp"
 #include "disa/stage/solution_set.hpp"
 #include "disa/tasks/registry.hpp"
@@ -59,7 +62,8 @@ constexpr uint64_t kComponentStep = ~uint64_t(0);
 // rounding of logits of magnitude ~10 (float32: ~1e-6 relative, so ~1e-5 absolute), so
 // 1e-4 per token plus 1e-4 bounds an honest disagreement; beyond it the two are not the
 // same density (e.g. a top-p tie resolved differently), and the sampler's value is used.
-constexpr double kRescorePerToken = 1e-4;  // Options that may differ between an interrupted run and its --resume.
+constexpr double kRescorePerToken = 1e-4;
+// Options that may differ between an interrupted run and its --resume.
 const std::set<std::string> kResumeFreeOptions{
     "anchor.resume", "anchor.stop-after-rounds", "anchor.checkpoint-seconds", "anchor.threads", "log.level",
     "log.all-ranks"};
@@ -114,14 +118,6 @@ const core::OptionTable<Settings>& settings_table() {
     return t;
   }();
   return table;
-}
-
-// The configuration without the options a resume may change, as INI.
-std::string comparable_config(const core::Config& c) {
-  std::string out;
-  for (const auto& [k, v] : c.items())
-    if (!kResumeFreeOptions.count(k)) out += k + " = " + v + "\n";
-  return out;
 }
 
 // The per-unit columns of one batch, in unit order.
@@ -237,7 +233,7 @@ void AnchorStage::write_provenance() {
   f.set_attr("/", "dataset_fingerprint", dataset_.fingerprint());
   f.set_attr("/", "seed", int64_t(s_.seed));
   f.set_attr("/", "batch_size", s_.batch_size);
-  f.set_attr("/", "resume_key", comparable_config(config_));
+  f.set_attr("/", "resume_key", stage::resume_key(config_, kResumeFreeOptions));
   io::write_run_provenance(f, config_, *comm_);
 }
 
@@ -247,7 +243,7 @@ void AnchorStage::create_or_resume_file() {
   if (s_.resume && std::filesystem::exists(incomplete)) {
     writer_ = io::partition::Writer::reopen(s_.out, comm_->comm());
     std::string stored = file().attr_string("/", "resume_key");
-    if (stored != comparable_config(config_))
+    if (stored != stage::resume_key(config_, kResumeFreeOptions))
       DISA_THROW(ConfigError,
                  "--anchor.resume: '{}' was written with another configuration; rerun with the same "
                  "options (only the number of ranks, anchor.resume and log.* may change), or delete it",
@@ -458,13 +454,20 @@ void AnchorStage::sample_rounds(const std::vector<int64_t>& todo) {
     const int64_t n = int64_t(rows.size());
     // The batch is recorded as done only after its rows: the index is the checkpoint.
     writer_.append(rows, batch);
-    // Checkpoint: flush to disk every --anchor.checkpoint-seconds (rank 0 decides for all).
+    // Checkpoint: flush to disk every --anchor.checkpoint-seconds (rank 0 decides for all),
+    // and before stopping on a signal that any rank received.
     const bool injected_stop = s_.stop_after_rounds >= 0 && t + 1 >= s_.stop_after_rounds;
-    int64_t due = mpi_.is_root() && (core::seconds_since(last_flush) >= s_.checkpoint_seconds || injected_stop) ? 1 : 0;
-    if (comm_->all_reduce(due, dist::ReduceOp::Max) != 0) {
+    const bool due = mpi_.is_root() && (core::seconds_since(last_flush) >= s_.checkpoint_seconds || injected_stop);
+    const auto agreed = dist::agree_at_boundary(*comm_, due);
+    if (agreed.flag || agreed.stop_signal != 0) {
       file().flush();
       last_flush = core::Clock::now();
     }
+    if (agreed.stop_signal != 0 && t + 1 < rounds)
+      throw core::StopRequested(
+          fmt::format("anchor: {} after round {} of {}: '{}{}' holds every finished batch; "
+                      "continue with --anchor.resume",
+                      core::signal_name(agreed.stop_signal), t + 1, rounds, s_.out, io::h5::kIncompleteSuffix));
     times_.add("write", t0);
     accumulate(rows);
     done_units += comm_->all_reduce(n, dist::ReduceOp::Sum);
@@ -477,7 +480,7 @@ void AnchorStage::sample_rounds(const std::vector<int64_t>& todo) {
       core::log::warn("--anchor.stop-after-rounds={}: stopping abruptly (simulated kill)", s_.stop_after_rounds);
       comm_->barrier();
       std::fflush(nullptr);
-      std::_Exit(75);
+      std::_Exit(137);  // what a shell reports for SIGKILL
     }
   }
 }
@@ -691,6 +694,7 @@ std::string AnchorStage::run() {
 void add_anchor_options(core::Options& o) { settings_table().declare(o); }
 
 std::string run_anchor(const core::Config& config, dist::MpiContext& mpi) {
+  const core::StopSignals stop_signals;  // SIGTERM: flush after the round, exit 75
   AnchorStage stage(config, mpi);
   return stage.run();
 }

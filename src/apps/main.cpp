@@ -1,6 +1,7 @@
 // Entry point of the `disa` binary: MPI set-up, subcommand dispatch, and the job-wide
 // error policy: any rank that fails prints one line prefixed with its rank and takes the
-// whole job down with MPI_Abort, so no other rank hangs in a collective.
+// whole job down with MPI_Abort, so no other rank hangs in a collective; a stage stopped
+// on request (SIGTERM) after its checkpoint exits with core::kExitStopped on every rank.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "command.hpp"
 #include "disa/core/error.hpp"
+#include "disa/core/stop_request.hpp"
 #include "disa/core/table.hpp"
 #include "disa/dist/mpi_context.hpp"
 
@@ -70,6 +72,12 @@ int main(int argc, char** argv) {
       std::fflush(stderr);
     }
     return rc;
+  } catch (const disa::core::StopRequested& e) {
+    // Every rank stopped at the same boundary after the checkpoint: a normal shutdown.
+    std::fflush(stdout);
+    if (rank == 0) std::fprintf(stderr, "disa: stopped: %s\n", e.what());
+    std::fflush(stderr);
+    return disa::core::kExitStopped;
   } catch (const disa::core::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "[rank %d] disa: %s: %s\n", rank, e.kind_name(), e.what());

@@ -1,7 +1,9 @@
 // The `disa eval` stage driver (see include/disa/eval/eval_stage.hpp): options,
-// validation before any output exists, sampling and scoring of each rank's batches,
-// judging, exact distribution metrics, the collective writes of eval.h5, the
-// aggregation over prompts and benchmarks, and the printed, markdown and JSON summary.
+// validation before any output exists, sampling and scoring of each rank's batches in
+// rounds, judging, exact distribution metrics, the streamed (resumable) staging of every
+// round's rows in EVAL.incomplete (eval_rows.hpp), the assembly of eval.h5 in prompt
+// order, the aggregation over prompts and benchmarks, and the printed, markdown and JSON
+// summary. Memory holds one round's rows, not the run's.
 #include "disa/eval/eval_stage.hpp"
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include <torch/torch.h>
 
@@ -20,11 +23,13 @@
 #include "disa/core/log.hpp"
 #include "disa/core/logsumexp.hpp"
 #include "disa/core/option_table.hpp"
+#include "disa/core/stop_request.hpp"
 #include "disa/core/table.hpp"
 #include "disa/core/timing.hpp"
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/device.hpp"
 #include "disa/dist/mpi_context.hpp"
+#include "disa/dist/stop_agreement.hpp"
 #include "disa/dist/work_split.hpp"
 #include "disa/eval/benchmarks.hpp"
 #include "disa/eval/judge.hpp"
@@ -39,10 +44,12 @@
 #include "disa/stage/models.hpp"
 #include "disa/stage/phase_times.hpp"
 #include "disa/stage/prompts.hpp"
+#include "disa/stage/resume_key.hpp"
 #include "disa/stage/rollout.hpp"
 #include "disa/stage/solution_set.hpp"
 #include "disa/stage/statistics.hpp"
 #include "disa/tasks/task_options.hpp"
+#include "eval_rows.hpp"
 
 namespace disa::eval {
 namespace {
@@ -50,6 +57,13 @@ namespace {
 using namespace disa::stage;  // the statistics (stage/statistics.hpp)
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Options that may differ between an interrupted run and its --eval.resume.
+const std::set<std::string> kResumeFreeOptions{
+    "eval.resume", "eval.stop-after-rounds", "eval.checkpoint-seconds", "eval.threads", "log.level", "log.all-ranks"};
+// The finished file is assembled as EVAL.assembled(.incomplete) beside EVAL.incomplete.
+constexpr const char* kAssembledSuffix = ".assembled";
+// Prompts per rank and pass of the assembly (bounds its memory).
+constexpr int64_t kAssemblyPrompts = 64;
 
 // The settings of `disa eval`; the initialisers are the options' defaults.
 struct Settings {
@@ -60,7 +74,9 @@ struct Settings {
   int64_t max_new_tokens = 512;
   uint64_t seed = 1234;
   int64_t batch_prompts = 8, max_batch_size = 64, score_batch = 64;
-  bool exact = true;
+  bool exact = true, resume = false;
+  double checkpoint_seconds = 60;
+  int64_t stop_after_rounds = -1;
   double coverage_threshold = kDefaultCoverageThreshold;
   stage::ComputeSettings compute;
   int deflate = 0;
@@ -104,6 +120,13 @@ const core::OptionTable<Settings>& settings_table() {
     t.include(DISA_FIELD(compute), stage::compute_option_table("eval"));
     t.integer("eval.deflate", DISA_FIELD(deflate), "gzip level 0-9 for the token datasets (0: none)",
               core::within<int64_t>(0, 9));
+    t.flag("eval.resume", DISA_FIELD(resume),
+           "continue EVAL.OUT.incomplete left by an interrupted or stopped run (same options)");
+    t.real("eval.checkpoint-seconds", DISA_FIELD(checkpoint_seconds),
+           "flush EVAL.OUT.incomplete (a resumable checkpoint) at most this often; 0: every round",
+           core::at_least(0.0, "0: every round"));
+    t.integer("eval.stop-after-rounds", DISA_FIELD(stop_after_rounds),
+              "fault injection for tests: exit abruptly after this many rounds (-1: off)");
     t.text("judge.model", DISA_FIELD(judge.model_dir),
            "LLM judge of strategy diversity (model directory; empty: no judge)");
     t.text("judge.prompt", DISA_FIELD(judge.template_path), "judge prompt template ({problem}, {responses}, {count})");
@@ -127,23 +150,6 @@ struct Batch {
   int64_t benchmark = 0, p0 = 0, p1 = 0;
 };
 
-// What a rank holds for its prompts (in prompt order) and their samples (prompt-major).
-struct LocalResults {
-  // samples
-  std::vector<int64_t> prompt_index, sample_index;
-  std::vector<std::vector<int32_t>> tokens;
-  std::vector<int32_t> length;
-  std::vector<int8_t> finish_reason, reason, correct;
-  std::vector<double> reward, log_prob;
-  std::vector<std::string> key;
-  // prompts
-  std::vector<int64_t> prompts;              // global indices
-  std::vector<std::vector<double>> metrics;  // [prompt][metric]
-  std::vector<int8_t> judge_status;
-  std::vector<std::string> judge_answer;
-  std::vector<int64_t> reachable_solutions, unreachable_solutions;
-};
-
 // The timed phases, in the order the summary reads them.
 const std::vector<std::string> kPhases{"generate", "reward", "judge", "exact", "write"};
 
@@ -159,11 +165,13 @@ class EvalStage {
  private:
   void load_inputs();
   void plan_batches();
-  void process_batch(const Batch& batch);
+  void create_or_resume_file();
+  void sample_rounds(const std::vector<int64_t>& todo);
+  void process_batch(const Batch& batch, detail::ResultRows& rows);
   std::vector<ExactMetrics> exact_for(const Batch& batch, std::vector<int64_t>& reachable,
                                       std::vector<int64_t>& unreachable);
-  void write_file(const EvalSummary& summary, const std::vector<int64_t>& judge_counts);
-  void write_provenance();
+  void assemble(const EvalSummary& summary, const std::vector<int64_t>& judge_counts);
+  void write_provenance(io::h5::File& f);
   EvalSummary aggregate(std::vector<int64_t>& judge_counts);
   void write_side_files(const EvalSummary& summary) const;
   void print_summary(const EvalSummary& summary, const std::vector<int64_t>& judge_counts, double seconds) const;
@@ -186,10 +194,10 @@ class EvalStage {
   std::vector<Batch> batches_;
   std::vector<std::string> metric_names_;
   std::vector<int64_t> levels_;
-  LocalResults local_;
+  std::vector<detail::StagedBatch> staged_;  // by batch id (batch -1: not done yet)
   stage::PhaseTimes times_{kPhases};
-  int64_t generated_tokens_ = 0, samples_ = 0;  // this rank's
-  io::h5::File file_;
+  int64_t generated_tokens_ = 0, samples_ = 0;  // this rank's, this run
+  io::h5::File file_;                           // EVAL.incomplete
 };
 
 void EvalStage::load_inputs() {
@@ -273,7 +281,7 @@ std::vector<ExactMetrics> EvalStage::exact_for(const Batch& batch, std::vector<i
   return out;
 }
 
-void EvalStage::process_batch(const Batch& batch) {
+void EvalStage::process_batch(const Batch& batch, detail::ResultRows& rows) {
   const auto& bench = benchmarks_[size_t(batch.benchmark)];
   const int64_t k = s_.samples;
   const model::GenerationParams& params = generation_[size_t(batch.benchmark)];
@@ -307,16 +315,16 @@ void EvalStage::process_batch(const Batch& batch) {
       outcomes.push_back({correct, r.reward, r.canonical_key, int64_t(g.tokens.size()),
                           g.finish_reason == model::FinishReason::Length});
       if (correct) c.correct_responses.push_back(responses[i]);
-      local_.prompt_index.push_back(p);
-      local_.sample_index.push_back(j);
-      local_.tokens.push_back(g.tokens);
-      local_.length.push_back(int32_t(g.tokens.size()));
-      local_.finish_reason.push_back(stage::finish_code(g.finish_reason));
-      local_.reason.push_back(int8_t(r.reason));
-      local_.correct.push_back(correct ? 1 : 0);
-      local_.reward.push_back(r.reward);
-      local_.log_prob.push_back(g.sum_model_logprob);
-      local_.key.push_back(r.canonical_key);
+      rows.prompt_index.push_back(p);
+      rows.sample_index.push_back(j);
+      rows.tokens.push_back(g.tokens);
+      rows.length.push_back(int32_t(g.tokens.size()));
+      rows.finish_reason.push_back(stage::finish_code(g.finish_reason));
+      rows.reason.push_back(int8_t(r.reason));
+      rows.correct.push_back(correct ? 1 : 0);
+      rows.reward.push_back(r.reward);
+      rows.log_prob.push_back(g.sum_model_logprob);
+      rows.key.push_back(r.canonical_key);
       generated_tokens_ += int64_t(g.tokens.size());
     }
     samples_ += k;
@@ -347,52 +355,118 @@ void EvalStage::process_batch(const Batch& batch) {
                      ex.reference_mass, ex.kl, ex.tv, ex.coverage})
       row.push_back(x);
     DISA_ASSERT(row.size() == metric_names_.size());
-    local_.prompts.push_back(p);
-    local_.metrics.push_back(std::move(row));
-    local_.judge_status.push_back(int8_t(judge_ ? v.status : JudgeStatus::Disabled));
-    local_.judge_answer.push_back(v.answer);
-    local_.reachable_solutions.push_back(reachable[q]);
-    local_.unreachable_solutions.push_back(unreachable[q]);
+    rows.prompts.push_back(p);
+    rows.metrics.insert(rows.metrics.end(), row.begin(), row.end());
+    rows.judge_status.push_back(int8_t(judge_ ? v.status : JudgeStatus::Disabled));
+    rows.judge_answer.push_back(v.answer);
+    rows.reachable_solutions.push_back(reachable[q]);
+    rows.unreachable_solutions.push_back(unreachable[q]);
+  }
+}
+
+void EvalStage::create_or_resume_file() {
+  const std::string incomplete = s_.out + io::h5::kIncompleteSuffix;
+  staged_.assign(batches_.size(), detail::StagedBatch{-1});
+  if (mpi_.is_root()) {
+    const auto dir = std::filesystem::path(s_.out).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir);
+  }
+  comm_->barrier();
+  if (s_.resume && std::filesystem::exists(incomplete)) {
+    file_ = io::h5::File::reopen_incomplete(s_.out, comm_->comm(), kEvalFormat, kEvalFormatVersion);
+    if (file_.attr_string("/", "resume_key") != stage::resume_key(config_, kResumeFreeOptions))
+      DISA_THROW(ConfigError,
+                 "--eval.resume: '{}' was written with another configuration; rerun with the same options (only "
+                 "the number of ranks, eval.resume, eval.checkpoint-seconds, eval.threads and log.* may change), "
+                 "or delete it",
+                 incomplete);
+    // Keep only the rows of batches recorded complete; a round cut short is redone.
+    auto prompts_of = [&](int64_t b) {
+      DISA_CHECK(b >= 0 && b < int64_t(batches_.size()), IoError, "'{}': staged batch {} is not one of the {} batches",
+                 incomplete, b, batches_.size());
+      return batches_[size_t(b)].p1 - batches_[size_t(b)].p0;
+    };
+    for (const auto& b : detail::drop_unrecorded_rows(file_, s_.samples, prompts_of)) staged_[size_t(b.batch)] = b;
+    int64_t done = 0;
+    for (const auto& b : staged_) done += b.batch >= 0 ? 1 : 0;
+    core::log::info("resuming '{}': {} of {} batches already done", incomplete, done, batches_.size());
+    return;
+  }
+  if (s_.resume) core::log::info("--eval.resume: no '{}' to resume, starting afresh", incomplete);
+  file_ = io::h5::File::create(s_.out, comm_->comm(), kEvalFormat, kEvalFormatVersion);
+  write_provenance(file_);
+  file_.set_attr("/", "resume_key", stage::resume_key(config_, kResumeFreeOptions));
+  detail::create_staging(file_, int64_t(metric_names_.size()), s_.deflate);
+  file_.flush();
+}
+
+void EvalStage::sample_rounds(const std::vector<int64_t>& todo) {
+  auto [a, b] = dist::balanced_block(int64_t(todo.size()), comm_->rank(), comm_->size());
+  const int64_t rounds = (int64_t(todo.size()) + comm_->size() - 1) / comm_->size();
+  auto last_flush = core::Clock::now();
+  for (int64_t t = 0; t < rounds; ++t) {
+    detail::ResultRows rows;
+    int64_t batch = -1;
+    if (a + t < b) {
+      batch = todo[size_t(a + t)];
+      process_batch(batches_[size_t(batch)], rows);
+    }
+    // Collective append (a rank without a batch joins with no rows); the batch is
+    // recorded after its rows, so the index is the checkpoint.
+    const auto t0 = core::Clock::now();
+    detail::append_staging(file_, rows, batch);
+    const bool injected_stop = s_.stop_after_rounds >= 0 && t + 1 >= s_.stop_after_rounds;
+    const bool due = mpi_.is_root() && (core::seconds_since(last_flush) >= s_.checkpoint_seconds || injected_stop);
+    const auto agreed = dist::agree_at_boundary(*comm_, due);
+    if (agreed.flag || agreed.stop_signal != 0) {
+      file_.flush();
+      last_flush = core::Clock::now();
+    }
+    times_.add("write", t0);
+    core::log::debug("eval: round {}/{} done", t + 1, rounds);
+    if (injected_stop) {
+      // Fault injection for the resume tests: die as a killed job would, file not closed.
+      core::log::warn("--eval.stop-after-rounds={}: stopping abruptly (simulated kill)", s_.stop_after_rounds);
+      comm_->barrier();
+      std::fflush(nullptr);
+      std::_Exit(137);  // what a shell reports for SIGKILL
+    }
+    if (agreed.stop_signal != 0 && t + 1 < rounds)
+      throw core::StopRequested(
+          fmt::format("eval: {} after round {} of {}: '{}{}' holds every finished batch; "
+                      "continue with --eval.resume",
+                      core::signal_name(agreed.stop_signal), t + 1, rounds, s_.out, io::h5::kIncompleteSuffix));
   }
 }
 
 EvalSummary EvalStage::aggregate(std::vector<int64_t>& judge_counts) {
-  // Every rank's per-prompt rows, gathered in rank order = prompt order, so the
-  // aggregation runs on identical inputs in identical order whatever the rank count.
-  const size_t M = metric_names_.size();
-  std::string bytes;
-  for (const auto& row : local_.metrics) bytes.append(reinterpret_cast<const char*>(row.data()), M * sizeof(double));
-  auto parts = comm_->all_gather(bytes);
-  std::vector<std::vector<double>> columns(M);
-  for (const auto& part : parts) {
-    DISA_CHECK(part.size() % (M * sizeof(double)) == 0, DistError, "eval: a rank sent {} bytes of metrics",
-               part.size());
-    const size_t rows = part.size() / (M * sizeof(double));
-    for (size_t r = 0; r < rows; ++r)
-      for (size_t m = 0; m < M; ++m) {
-        double v;
-        std::memcpy(&v, part.data() + (r * M + m) * sizeof(double), sizeof(double));
-        columns[m].push_back(v);
-      }
-  }
-  DISA_CHECK(columns[0].size() == prompt_benchmark_.size(), DistError,
-             "eval: gathered metrics of {} prompts, expected {}", columns[0].size(), prompt_benchmark_.size());
-  std::vector<std::string> names;
-  for (const auto& b : benchmarks_) names.push_back(b.spec.name);
-  // Judge outcomes per benchmark (+ macro row = all), integer counts.
+  // The per-prompt rows of every staged batch (O(prompts x metrics)), put in prompt order,
+  // so the aggregation runs on identical inputs in identical order whatever the rank
+  // count and however the run was interrupted.
+  const size_t M = metric_names_.size(), P = prompts_.size();
+  const auto staged_prompts = file_.read<int64_t>("/staging/prompts/prompt");
+  const auto staged_metrics = file_.read<double>("/staging/prompts/metrics");
+  const auto staged_status = file_.read<int8_t>("/staging/prompts/judge_status");
+  DISA_CHECK(staged_prompts.size() == P && staged_metrics.size() == P * M && staged_status.size() == P, IoError,
+             "'{}': {} staged prompts ({} metric values), expected {} prompts of {} metrics", file_.path(),
+             staged_prompts.size(), staged_metrics.size(), P, M);
+  std::vector<std::vector<double>> columns(M, std::vector<double>(P, kNaN));
   const size_t B = benchmarks_.size();
   judge_counts.assign((B + 1) * kJudgeStatuses, 0);
-  for (size_t i = 0; i < local_.prompts.size(); ++i) {
-    const size_t b = size_t(prompt_benchmark_[size_t(local_.prompts[i])]);
-    judge_counts[b * kJudgeStatuses + size_t(local_.judge_status[i])] += 1;
-    judge_counts[B * kJudgeStatuses + size_t(local_.judge_status[i])] += 1;
+  for (size_t i = 0; i < P; ++i) {
+    const size_t p = size_t(staged_prompts[i]);
+    DISA_CHECK(p < P, IoError, "'{}': staged prompt index {} out of range", file_.path(), p);
+    for (size_t m = 0; m < M; ++m) columns[m][p] = staged_metrics[i * M + m];
+    const size_t b = size_t(prompt_benchmark_[p]);
+    judge_counts[b * kJudgeStatuses + size_t(staged_status[i])] += 1;
+    judge_counts[B * kJudgeStatuses + size_t(staged_status[i])] += 1;
   }
-  comm_->all_reduce(judge_counts, dist::ReduceOp::Sum);
+  std::vector<std::string> names;
+  for (const auto& bench : benchmarks_) names.push_back(bench.spec.name);
   return summarize(s_.samples, names, prompt_benchmark_, metric_names_, columns);
 }
 
-void EvalStage::write_provenance() {
-  auto& f = file_;
+void EvalStage::write_provenance(io::h5::File& f) {
   f.set_attr("/", "samples_per_prompt", s_.samples);
   f.set_attr("/", "pass_at_levels", levels_);
   f.set_attr("/", "temperature", s_.sampling.temperature);
@@ -419,10 +493,10 @@ void EvalStage::write_provenance() {
   io::write_run_provenance(f, config_, *comm_);
 }
 
-void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t>& judge_counts) {
+void EvalStage::assemble(const EvalSummary& summary, const std::vector<int64_t>& judge_counts) {
   auto t0 = core::Clock::now();
-  auto& f = file_;
-  const auto& L = local_;
+  auto f = io::h5::File::create(s_.out + kAssembledSuffix, comm_->comm(), kEvalFormat, kEvalFormatVersion);
+  write_provenance(f);
   // Benchmarks (metadata every rank holds; rank 0 writes).
   f.create_group("/benchmarks");
   std::vector<std::string> names, task_names, sources, fps;
@@ -445,47 +519,46 @@ void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t
   f.write_root("/benchmarks/first_prompt", first);
   f.write_root("/benchmarks/num_prompts", count);
 
-  // Prompts: each rank its contiguous block.
+  // The prompts themselves (in memory since the data set was read): each rank its block.
   f.create_group("/prompts");
-  std::vector<std::string> ids, texts;
-  std::vector<std::vector<int32_t>> toks;
-  std::vector<int64_t> bench;
-  for (int64_t p : L.prompts) {
-    ids.push_back(prompts_[size_t(p)].record->id);
-    texts.push_back(prompts_[size_t(p)].text);
-    toks.push_back(prompts_[size_t(p)].tokens);
-    bench.push_back(prompt_benchmark_[size_t(p)]);
-  }
-  f.write_strings("/prompts/id", ids);
-  f.write_strings("/prompts/text", texts);
-  f.write_ragged("/prompts/tokens", toks, s_.deflate);
-  f.write_rows("/prompts/benchmark", bench);
-  f.write_rows("/prompts/judge_status", L.judge_status);
-  f.set_code_names("/prompts/judge_status", judge_status_names());
-  f.write_strings("/prompts/judge_answer", L.judge_answer);
-  f.write_rows("/prompts/reachable_solutions", L.reachable_solutions);
-  f.write_rows("/prompts/unreachable_solutions", L.unreachable_solutions);
-  f.create_group("/prompts/metrics");
-  for (size_t m = 0; m < metric_names_.size(); ++m) {
-    std::vector<double> col;
-    for (const auto& row : L.metrics) col.push_back(row[m]);
-    f.write_rows("/prompts/metrics/" + metric_names_[m], col);
+  {
+    auto [p0, p1] = dist::balanced_block(int64_t(prompts_.size()), comm_->rank(), comm_->size());
+    std::vector<std::string> ids, texts;
+    std::vector<std::vector<int32_t>> toks;
+    std::vector<int64_t> bench;
+    for (int64_t p = p0; p < p1; ++p) {
+      ids.push_back(prompts_[size_t(p)].record->id);
+      texts.push_back(prompts_[size_t(p)].text);
+      toks.push_back(prompts_[size_t(p)].tokens);
+      bench.push_back(prompt_benchmark_[size_t(p)]);
+    }
+    f.write_strings("/prompts/id", ids);
+    f.write_strings("/prompts/text", texts);
+    f.write_ragged("/prompts/tokens", toks, s_.deflate);
+    f.write_rows("/prompts/benchmark", bench);
   }
 
-  // Samples, prompt-major.
-  f.create_group("/samples");
-  f.write_rows("/samples/prompt_index", L.prompt_index);
-  f.write_rows("/samples/sample_index", L.sample_index);
-  f.write_ragged("/samples/tokens", L.tokens, s_.deflate);
-  f.write_rows("/samples/length", L.length);
-  f.write_rows("/samples/finish_reason", L.finish_reason);
-  f.set_attr("/samples/finish_reason", "names", io::partition::kFinishNames);
-  f.write_rows("/samples/reward", L.reward);
-  f.write_rows("/samples/reason", L.reason);
-  f.set_code_names("/samples/reason", tasks::reason_names());
-  f.write_rows("/samples/correct", L.correct);
-  f.write_rows("/samples/log_prob", L.log_prob);
-  f.write_strings("/samples/key", L.key);
+  // The results, copied from the staging tables in batch (= prompt) order, a bounded
+  // number of prompts per rank and pass.
+  detail::FinalWidths widths;
+  for (const auto& b : staged_) {
+    widths.answer_bytes = std::max(widths.answer_bytes, b.answer_bytes);
+    widths.key_bytes = std::max(widths.key_bytes, b.key_bytes);
+  }
+  detail::create_final(f, metric_names_, widths, s_.deflate);
+  const int64_t per_pass = comm_->size() * std::max<int64_t>(1, kAssemblyPrompts / s_.batch_prompts);
+  for (int64_t pass0 = 0; pass0 < int64_t(batches_.size()); pass0 += per_pass) {
+    const int64_t n = std::min<int64_t>(per_pass, int64_t(batches_.size()) - pass0);
+    auto [b0, b1] = dist::balanced_block(n, comm_->rank(), comm_->size());
+    detail::ResultRows rows;
+    for (int64_t b = pass0 + b0; b < pass0 + b1; ++b) {
+      const auto& rec = staged_[size_t(b)];
+      DISA_CHECK(rec.batch == b, IoError, "'{}': batch {} is missing from the staging index", file_.path(), b);
+      const auto& batch = batches_[size_t(b)];
+      rows.extend(detail::read_staged(file_, rec, batch.p1 - batch.p0, s_.samples, int64_t(metric_names_.size())));
+    }
+    detail::append_final(f, rows, metric_names_);
+  }
 
   // Summary: rows = benchmarks + macro; rank 0 writes.
   f.create_group("/summary");
@@ -509,6 +582,16 @@ void EvalStage::write_file(const EvalSummary& summary, const std::vector<int64_t
   }
   f.write_root("/summary/judge_status_counts", judge_counts, kJudgeStatuses);
   f.set_code_names("/summary/judge_status_counts", judge_status_names());
+  f.commit();  // EVAL.assembled
+  // The staging file goes once the finished file is complete on disk; a job killed in
+  // between leaves EVAL.incomplete, and --eval.resume assembles again.
+  file_.close();
+  comm_->barrier();
+  if (mpi_.is_root()) {
+    std::filesystem::rename(s_.out + kAssembledSuffix, s_.out);
+    std::filesystem::remove(s_.out + io::h5::kIncompleteSuffix);
+  }
+  comm_->barrier();
   times_.add("write", t0);
 }
 
@@ -565,24 +648,21 @@ std::string EvalStage::run() {
   const auto start = core::Clock::now();
   load_inputs();
   plan_batches();
-  auto [b0, b1] = dist::balanced_block(int64_t(batches_.size()), comm_->rank(), comm_->size());
-  core::log::info("eval: {} benchmark(s), {} prompts, k = {}, {} batches over {} rank(s)", benchmarks_.size(),
-                  prompts_.size(), s_.samples, batches_.size(), comm_->size());
-  for (int64_t b = b0; b < b1; ++b) {
-    process_batch(batches_[size_t(b)]);
-    core::log::debug("batch {} of [{}, {}) done", b, b0, b1);
-  }
+  create_or_resume_file();
+  std::vector<int64_t> todo;
+  for (size_t b = 0; b < batches_.size(); ++b)
+    if (staged_[b].batch < 0) todo.push_back(int64_t(b));
+  core::log::info("eval: {} benchmark(s), {} prompts, k = {}, {} batches ({} to do) over {} rank(s)",
+                  benchmarks_.size(), prompts_.size(), s_.samples, batches_.size(), todo.size(), comm_->size());
+  sample_rounds(todo);
+  // Every rank reads what the others staged: all of it on disk first.
+  file_.flush();
+  comm_->barrier();
+  staged_.assign(batches_.size(), detail::StagedBatch{-1});
+  for (const auto& b : detail::read_staged_batches(file_)) staged_[size_t(b.batch)] = b;
   std::vector<int64_t> judge_counts;
   const EvalSummary summary = aggregate(judge_counts);
-  if (mpi_.is_root()) {
-    const auto dir = std::filesystem::path(s_.out).parent_path();
-    if (!dir.empty()) std::filesystem::create_directories(dir);
-  }
-  comm_->barrier();
-  file_ = io::h5::File::create(s_.out, comm_->comm(), kEvalFormat, kEvalFormatVersion);
-  write_provenance();
-  write_file(summary, judge_counts);
-  file_.commit();
+  assemble(summary, judge_counts);
   write_side_files(summary);
   print_summary(summary, judge_counts, core::seconds_since(start));
   return s_.out;
@@ -593,6 +673,7 @@ std::string EvalStage::run() {
 void add_eval_options(core::Options& o) { settings_table().declare(o); }
 
 std::string run_eval(const core::Config& config, dist::MpiContext& mpi) {
+  const core::StopSignals stop_signals;  // SIGTERM: flush after the round, exit 75
   EvalStage stage(config, mpi);
   return stage.run();
 }

@@ -661,6 +661,44 @@ int64_t File::append_ragged(const std::string& path, const std::vector<std::vect
   return first - 1;  // row index
 }
 
+void File::create_appendable_strings(const std::string& path, int64_t width, int64_t chunk_rows) {
+  DISA_CHECK(width >= 1, IoError, "'{}': string dataset {} needs a width >= 1, got {}", path_, path, width);
+  hsize_t dims = 0, maxdims = H5S_UNLIMITED, chunk = hsize_t(std::max<int64_t>(chunk_rows, 1));
+  Handle space(H5Screate_simple(1, &dims, &maxdims), H5Sclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  DISA_H5_CHECK(H5Pset_chunk(dcpl.get(), 1, &chunk), path_);
+  if (is_parallel()) H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY);
+  Handle type = string_type(size_t(width));
+  auto lcpl = link_create_plist();
+  Handle d(DISA_H5_CHECK(H5Dcreate2(file_.get(), path.c_str(), type.get(), space.get(), lcpl.get(), dcpl.get(),
+                                    H5P_DEFAULT),
+                         fmt::format("{}: create dataset {}", path_, path)),
+           H5Dclose);
+}
+
+int64_t File::append_strings(const std::string& path, const std::vector<std::string>& rows) {
+  Handle d = open_dataset(path);
+  Handle ftype(H5Dget_type(d.get()), H5Tclose);
+  const size_t width = H5Tget_size(ftype.get());
+  std::vector<char> buf(rows.size() * width, '\0');
+  for (size_t i = 0; i < rows.size(); ++i) {
+    DISA_CHECK(rows[i].size() < width, IoError, "'{}': a string of {} bytes does not fit {} (width {})", path_,
+               rows[i].size(), path, width);
+    std::copy(rows[i].begin(), rows[i].end(), buf.begin() + long(i * width));
+  }
+  auto [offset, total] = slab_extent(comm_, int64_t(rows.size()));
+  Handle space(H5Dget_space(d.get()), H5Sclose);
+  hsize_t existing = 0;
+  H5Sget_simple_extent_dims(space.get(), &existing, nullptr);
+  if (total > 0) {
+    hsize_t n = existing + hsize_t(total);
+    DISA_H5_CHECK(H5Dset_extent(d.get(), &n), fmt::format("{}: extend {}", path_, path));
+  }
+  Handle type = string_type(width);
+  write_slab(d.get(), type.get(), buf.data(), int64_t(existing) + offset, int64_t(rows.size()), 1);
+  return int64_t(existing) + offset;
+}
+
 void File::resize_rows(const std::string& path, int64_t rows) {
   Handle d = open_dataset(path);
   Handle space(H5Dget_space(d.get()), H5Sclose);

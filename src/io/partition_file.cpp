@@ -134,6 +134,18 @@ Trajectories Reader::read_trajectories(int64_t first, int64_t count) const {
   return read_trajectory_rows(file_, first, count);
 }
 
+Trajectories Reader::read_rows(const std::vector<int64_t>& rows) const {
+  Trajectories out;
+  for (size_t i = 0; i < rows.size();) {
+    size_t j = i + 1;
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
+    const Trajectories run = read_trajectory_rows(file_, rows[i], int64_t(j - i));
+    for (size_t r = 0; r < run.size(); ++r) out.push_back_row(run, r);
+    i = j;
+  }
+  return out;
+}
+
 std::vector<int64_t> Reader::rows_of_prompt(int64_t p) const {
   const int64_t n = provenance_.samples_per_prompt, bs = provenance_.batch_size;
   std::vector<int64_t> rows;

@@ -103,42 +103,38 @@ class Rollouts final : public SampleSource {
 };
 
 // Every stored trajectory of each of the step's prompts, in sample order (independent of
-// the file's row order).
+// the file's row order), read from the partition file at each step: a rank holds its
+// step's rows, never the file's.
 class StoredTrajectories final : public SampleSource {
  public:
   explicit StoredTrajectories(const SourceContext& c) : c_(c) {
     const auto& reader = c.anchors->reader();
-    trajectories_ = reader.read_trajectories(0, reader.num_trajectories());
-    rows_.resize(c.prompts.size());
-    std::map<int64_t, size_t> by_file;
-    for (size_t i = 0; i < c.prompts.size(); ++i) by_file[c.prompts[i].file_index] = i;
-    for (size_t r = 0; r < trajectories_.size(); ++r) {
-      auto it = by_file.find(trajectories_.prompt_index[r]);
-      if (it != by_file.end()) rows_[it->second].push_back(int64_t(r));
-    }
-    for (auto& rows : rows_)
-      std::sort(rows.begin(), rows.end(), [&](int64_t a, int64_t b) {
-        return trajectories_.sample_index[size_t(a)] < trajectories_.sample_index[size_t(b)];
-      });
+    // A prompt outside the file (anchored by a regressor) has no stored trajectories.
+    for (const auto& prompt : c.prompts)
+      rows_.push_back(prompt.file_index >= 0 ? reader.rows_of_prompt(prompt.file_index) : std::vector<int64_t>{});
   }
 
   std::vector<Sample> draw(int64_t step, StepStats&) override {
+    const auto mine = my_prompts(c_, step);
+    std::vector<int64_t> rows;
+    for (auto [p, m] : mine) rows.insert(rows.end(), rows_[size_t(p)].begin(), rows_[size_t(p)].end());
+    const auto t = c_.anchors->reader().read_rows(rows);
     std::vector<Sample> samples;
+    size_t r = 0;
     int64_t group = 0;
-    for (auto [p, m] : my_prompts(c_, step)) {
-      for (int64_t row : rows_[size_t(p)]) {
-        const size_t r = size_t(row);
+    for (auto [p, m] : mine) {
+      for (size_t i = 0; i < rows_[size_t(p)].size(); ++i, ++r) {
         Sample smp;
         smp.prompt = p;
         smp.minibatch = m;
         smp.group = group;
         smp.prompt_tokens = &c_.prompts[size_t(p)].tokens;
-        smp.tokens = trajectories_.tokens[r];
-        smp.reward = trajectories_.reward[r];
-        smp.correct = trajectories_.reason[r] == int8_t(tasks::Reason::Correct);
-        smp.truncated = trajectories_.finish_reason[r] == io::partition::kFinishLength;
+        smp.tokens = t.tokens[r];
+        smp.reward = t.reward[r];
+        smp.correct = t.reason[r] == int8_t(tasks::Reason::Correct);
+        smp.truncated = t.finish_reason[r] == io::partition::kFinishLength;
         smp.anchor = c_.prompts[size_t(p)].anchor + c_.settings.anchor_shift;
-        smp.log_q = trajectories_.log_q[r];
+        smp.log_q = t.log_q[r];
         samples.push_back(std::move(smp));
       }
       ++group;
@@ -148,62 +144,69 @@ class StoredTrajectories final : public SampleSource {
 
  private:
   SourceContext c_;
-  io::partition::Trajectories trajectories_;
-  std::vector<std::vector<int64_t>> rows_;  // per training prompt
+  std::vector<std::vector<int64_t>> rows_;  // per training prompt: the file rows of its samples 0..N-1
 };
 
 // sft.batch-size trajectories per step drawn from the file's trajectories with reward >=
-// sft.min-reward (with their own prompts; the training prompts play no part).
+// sft.min-reward (with their own prompts; the training prompts play no part). The pool is
+// an index of rows (three columns read once); a step reads its rows.
 class CorrectTrajectories final : public SampleSource {
  public:
   explicit CorrectTrajectories(const SourceContext& c) : c_(c) {
     const auto& s = c.settings;
     const auto& reader = c.anchors->reader();
-    trajectories_ = reader.read_trajectories(0, reader.num_trajectories());
+    const auto& file = reader.file();
+    const auto reward = file.read<double>(io::partition::column::reward.path());
+    const auto prompt_index = file.read<int64_t>(io::partition::column::prompt_index.path());
+    const auto sample_index = file.read<int64_t>(io::partition::column::sample_index.path());
     prompt_tokens_ = reader.prompt_tokens();
-    for (size_t r = 0; r < trajectories_.size(); ++r)
-      if (trajectories_.reward[r] >= s.sft_min_reward) pool_.push_back(int64_t(r));
+    for (size_t r = 0; r < reward.size(); ++r)
+      if (reward[r] >= s.sft_min_reward) pool_.push_back(int64_t(r));
     // File order depends on batch completion order; sort by (prompt, sample) for determinism.
     std::sort(pool_.begin(), pool_.end(), [&](int64_t a, int64_t b) {
-      return std::make_pair(trajectories_.prompt_index[size_t(a)], trajectories_.sample_index[size_t(a)]) <
-             std::make_pair(trajectories_.prompt_index[size_t(b)], trajectories_.sample_index[size_t(b)]);
+      return std::make_pair(prompt_index[size_t(a)], sample_index[size_t(a)]) <
+             std::make_pair(prompt_index[size_t(b)], sample_index[size_t(b)]);
     });
     DISA_CHECK(!pool_.empty(), DataError,
                "partition file '{}' has no trajectory with reward >= {} (option --sft.min-reward) to train on",
                s.anchors_path, s.sft_min_reward);
-    core::log::info("train: sft on {} correct trajectories of {} in '{}'", pool_.size(), trajectories_.size(),
-                    s.anchors_path);
+    core::log::info("train: sft on {} correct trajectories of {} in '{}'", pool_.size(), reward.size(), s.anchors_path);
   }
 
   std::vector<Sample> draw(int64_t step, StepStats&) override {
     const auto& s = c_.settings;
-    std::vector<Sample> samples;
+    std::vector<int64_t> rows, minibatch, group;
     for (int64_t m = 0; m < s.mini_batches; ++m) {
       auto [m0, m1] = dist::balanced_block(s.sft_batch, int(m), int(s.mini_batches));
       auto [r0, r1] = dist::balanced_block(m1 - m0, c_.comm.rank(), c_.comm.size());
       for (int64_t i = m0 + r0; i < m0 + r1; ++i) {
         uint64_t h = core::mix64(s.seed ^ core::mix64(uint64_t(step) * 0x100000001B3ULL + uint64_t(i)));
-        const size_t row = size_t(pool_[core::uniform_index(h, pool_.size())]);
-        Sample smp;
-        smp.prompt = -1;
-        smp.minibatch = m;
-        smp.group = i;
-        smp.prompt_tokens = &prompt_tokens_[size_t(trajectories_.prompt_index[row])];
-        smp.tokens = trajectories_.tokens[row];
-        smp.reward = trajectories_.reward[row];
-        smp.correct = true;
-        smp.truncated = trajectories_.finish_reason[row] == io::partition::kFinishLength;
-        samples.push_back(std::move(smp));
+        rows.push_back(pool_[core::uniform_index(h, pool_.size())]);
+        minibatch.push_back(m);
+        group.push_back(i);
       }
+    }
+    const auto t = c_.anchors->reader().read_rows(rows);
+    std::vector<Sample> samples;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Sample smp;
+      smp.prompt = -1;
+      smp.minibatch = minibatch[r];
+      smp.group = group[r];
+      smp.prompt_tokens = &prompt_tokens_[size_t(t.prompt_index[r])];
+      smp.tokens = t.tokens[r];
+      smp.reward = t.reward[r];
+      smp.correct = true;
+      smp.truncated = t.finish_reason[r] == io::partition::kFinishLength;
+      samples.push_back(std::move(smp));
     }
     return samples;
   }
 
  private:
   SourceContext c_;
-  io::partition::Trajectories trajectories_;
   std::vector<std::vector<int32_t>> prompt_tokens_;
-  std::vector<int64_t> pool_;
+  std::vector<int64_t> pool_;  // file rows with reward >= sft.min-reward, by (prompt, sample)
 };
 
 }  // namespace

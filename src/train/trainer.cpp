@@ -15,10 +15,12 @@
 
 #include "disa/core/config.hpp"
 #include "disa/core/log.hpp"
+#include "disa/core/stop_request.hpp"
 #include "disa/core/timing.hpp"
 #include "disa/dist/communicator.hpp"
 #include "disa/dist/device.hpp"
 #include "disa/dist/mpi_context.hpp"
+#include "disa/dist/stop_agreement.hpp"
 #include "disa/io/provenance.hpp"
 #include "disa/model/generate.hpp"
 #include "disa/model/lora.hpp"
@@ -417,8 +419,18 @@ std::string Trainer::run() {
     }
     const int64_t done = step + 1;
     const bool stop_now = s_.stop_after_steps >= 0 && done - start >= s_.stop_after_steps && done < s_.steps;
-    if ((s_.checkpoint_every > 0 && done % s_.checkpoint_every == 0) || done == s_.steps || stop_now)
+    // A stop signal on any rank: every rank checkpoints this step and stops (exit 75).
+    const int stop_signal = done < s_.steps ? dist::agree_at_boundary(*comm_).stop_signal : 0;
+    if ((s_.checkpoint_every > 0 && done % s_.checkpoint_every == 0) || done == s_.steps || stop_now ||
+        stop_signal != 0)
       save_checkpoint(done);
+    if (stop_signal != 0) {
+      if (comm_->rank() == 0) metrics_.file().close();
+      comm_->barrier();
+      throw core::StopRequested(fmt::format(
+          "train: {} after step {} of {}: checkpoint written to {}/checkpoints; continue with --train.resume",
+          core::signal_name(stop_signal), done, s_.steps, s_.out_dir));
+    }
     if (stop_now) {
       core::log::warn("train: stopping after {} steps as asked (--train.stop-after-steps); resume with --train.resume",
                       done - start);
@@ -453,6 +465,7 @@ std::string Trainer::run() {
 }  // namespace
 
 std::string run_train(const core::Config& config, dist::MpiContext& mpi) {
+  const core::StopSignals stop_signals;  // SIGTERM: checkpoint at the end of the step, exit 75
   Trainer trainer(config, mpi);
   return trainer.run();
 }

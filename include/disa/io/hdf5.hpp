@@ -154,6 +154,10 @@ class File {
   void create_appendable_ragged(const std::string& path, int64_t chunk_rows = 4096, int deflate = 0);
   template <class T>
   int64_t append_ragged(const std::string& path, const std::vector<std::vector<T>>& rows);
+  // Appendable fixed-length strings of `width` bytes (a NUL included): a string that
+  // does not fit is an IoError naming the dataset. Collective, like append_rows.
+  void create_appendable_strings(const std::string& path, int64_t width, int64_t chunk_rows = 1024);
+  int64_t append_strings(const std::string& path, const std::vector<std::string>& rows);
   // Collective: sets the number of rows (shrinking truncates; used by resume).
   void resize_rows(const std::string& path, int64_t rows);
 

@@ -258,6 +258,9 @@ class Reader {
   Trajectories read_trajectories(int64_t first, int64_t count) const;
   // The file rows of prompt `p`'s samples 0..N-1 (via /trajectories/batches).
   std::vector<int64_t> rows_of_prompt(int64_t p) const;
+  // The given file rows, in the order given (runs of consecutive rows read at once):
+  // what a training step streams instead of holding the whole file.
+  Trajectories read_rows(const std::vector<int64_t>& rows) const;
 
   const h5::File& file() const { return file_; }
 
