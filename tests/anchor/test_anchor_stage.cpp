@@ -340,6 +340,33 @@ TEST(AnchorStage, OneRankTwoRanksAndResumeGiveTheSameFile) {
   EXPECT_NE(other.output.find("another configuration"), std::string::npos) << other.output;
 }
 
+TEST(AnchorStage, StopSignalFlushesAndResumeGivesTheSameFile) {
+  // SIGTERM reaches rank 0 of 2 after round 2 (DISA_TEST_STOP_AT: the real handler, raised
+  // at a deterministic boundary): both ranks flush, stop and exit 75; a resume on 1 rank
+  // finishes the same file as an uninterrupted run.
+  const std::string args =
+      "--task.count 8 --anchor.samples 32 --anchor.batch-size 12 --anchor.beta 2 "
+      "--proposal.temperature 1.3 --anchor.bootstrap 50";
+  auto one = anchor("rank1.h5", args, 1);
+  const std::string path = out_path("stopped.h5");
+  fs::remove(path);
+  fs::remove(path + ".incomplete");
+  const std::string base = "anchor --anchor.reference " + kFixture + "/reference --anchor.out " + path + kTask + " " +
+                           args;
+  {
+    const disa::testing_support::ScopedEnv stop("DISA_TEST_STOP_AT", "2");
+    RunResult stopped = disa(base, 2);
+    EXPECT_EQ(stopped.exit_code, 75) << stopped.output;
+    EXPECT_NE(stopped.output.find("SIGTERM after round 2 of 11"), std::string::npos) << stopped.output;
+  }
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_TRUE(fs::exists(path + ".incomplete"));
+  RunResult resumed = disa(base + " --anchor.resume --log.level info", 1);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("4 of 22 batches already done"), std::string::npos) << resumed.output;
+  expect_same_file(one, Reader::open(path));
+}
+
 TEST(AnchorStage, LengthNormalizedRootSolvesItsEquation) {
   auto f = anchor("lengthnorm.h5", "--task.count 6 --anchor.samples 32 --anchor.beta 2 --proposal.temperature 1.2");
   auto c = f.anchors(disa::io::partition::kLengthNormalizedAnchor);

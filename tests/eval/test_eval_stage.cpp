@@ -74,11 +74,9 @@ void expect_same_dataset(const File& a, const File& b, const std::string& path) 
   for (size_t i = 0; i < x.size(); ++i) EXPECT_TRUE(same(double(x[i]), double(y[i]))) << path << "[" << i << "]";
 }
 
-TEST(EvalStage, OneAndTwoRanksGiveIdenticalResults) {
-  auto one = File::open(full_run(1), disa::eval::kEvalFormat, disa::eval::kEvalFormatVersion);
-  auto two = File::open(full_run(2), disa::eval::kEvalFormat, disa::eval::kEvalFormatVersion);
-  EXPECT_EQ(one.attr_int("/", "world_size"), 1);
-  EXPECT_EQ(two.attr_int("/", "world_size"), 2);
+// Every result of two eval files is identical (tokens, rewards, log-probs, keys, judge
+// answers, per-prompt metrics, summaries).
+void expect_same_results(const File& one, const File& two) {
   for (const char* p : {"/samples/prompt_index", "/samples/sample_index", "/prompts/benchmark"})
     expect_same_dataset<int64_t>(one, two, p);
   for (const char* p : {"/samples/reward", "/samples/log_prob"}) expect_same_dataset<double>(one, two, p);
@@ -96,6 +94,51 @@ TEST(EvalStage, OneAndTwoRanksGiveIdenticalResults) {
     expect_same_dataset<int64_t>(one, two, "/summary/" + m + "/count");
   }
   expect_same_dataset<int64_t>(one, two, "/summary/judge_status_counts");
+}
+
+TEST(EvalStage, OneAndTwoRanksGiveIdenticalResults) {
+  auto one = File::open(full_run(1), disa::eval::kEvalFormat, disa::eval::kEvalFormatVersion);
+  auto two = File::open(full_run(2), disa::eval::kEvalFormat, disa::eval::kEvalFormatVersion);
+  EXPECT_EQ(one.attr_int("/", "world_size"), 1);
+  EXPECT_EQ(two.attr_int("/", "world_size"), 2);
+  expect_same_results(one, two);
+}
+
+TEST(EvalStage, KilledOrStoppedRunsResumeToTheSameFile) {
+  const std::string full = full_run(1);
+  const std::string args = kCommon + " --eval.model " + kFixture + "/warm --eval.reference " + kFixture +
+                           "/reference --eval.dataset paths=graph_paths --eval.dataset small=math:" + kMath +
+                           " --task.count 6 --eval.samples 8 --judge.model " + kFixture + "/reference --judge.prompt " +
+                           kJudgePrompt + " --judge.max-new-tokens 4 --eval.checkpoint-seconds 1000";
+  // Killed (no clean exit) after 2 rounds on 2 ranks, resumed on 1 rank.
+  const std::string killed = kWork + "/killed/eval.h5";
+  fs::remove_all(fs::path(killed).parent_path());
+  RunResult k = disa("eval --eval.out " + killed + args + " --eval.stop-after-rounds 2", 2);
+  EXPECT_NE(k.exit_code, 0);
+  EXPECT_FALSE(fs::exists(killed));
+  ASSERT_TRUE(fs::exists(killed + ".incomplete"));
+  RunResult other = disa("eval --eval.out " + killed + args + " --eval.resume --eval.seed 99");
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("another configuration"), std::string::npos) << other.output;
+  RunResult k2 = disa("eval --eval.out " + killed + args + " --eval.resume --log.level info");
+  ASSERT_EQ(k2.exit_code, 0) << k2.output;
+  EXPECT_NE(k2.output.find("4 of "), std::string::npos) << k2.output;
+  EXPECT_FALSE(fs::exists(killed + ".incomplete"));
+  expect_same_results(File::open(full), File::open(killed));
+
+  // SIGTERM to rank 0 of 2 after round 1: both ranks flush and exit 75; resumed on 2 ranks.
+  const std::string stopped = kWork + "/stopped/eval.h5";
+  fs::remove_all(fs::path(stopped).parent_path());
+  {
+    const disa::testing_support::ScopedEnv stop("DISA_TEST_STOP_AT", "1");
+    RunResult st = disa("eval --eval.out " + stopped + args, 2);
+    EXPECT_EQ(st.exit_code, 75) << st.output;
+    EXPECT_NE(st.output.find("SIGTERM after round 1 of"), std::string::npos) << st.output;
+  }
+  ASSERT_TRUE(fs::exists(stopped + ".incomplete"));
+  RunResult st2 = disa("eval --eval.out " + stopped + args + " --eval.resume", 2);
+  ASSERT_EQ(st2.exit_code, 0) << st2.output;
+  expect_same_results(File::open(full), File::open(stopped));
 }
 
 TEST(EvalStage, FileStructureAndInvariants) {

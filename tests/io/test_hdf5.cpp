@@ -134,6 +134,42 @@ TEST(Hdf5, AppendableWithCompressionAndResize) {
   g.commit();
 }
 
+TEST(Hdf5, AppendableStrings) {
+  // Fixed-length strings appended round by round, ranks in order; a string that does not
+  // fit the width is refused with the dataset's name.
+  const auto path = shared_path("append_strings.h5");
+  const int r = rank();
+  {
+    auto f = File::create(path, MPI_COMM_WORLD, "disa-test", 1);
+    f.create_appendable_strings("/s", 8, 2);
+    for (int round = 0; round < 2; ++round) {
+      std::vector<std::string> rows;
+      for (int i = 0; i <= r; ++i)
+        rows.push_back(std::to_string(round) + ":" + std::to_string(r) + std::string(size_t(i), 'x'));
+      f.append_strings("/s", rows);
+    }
+    f.commit();
+  }
+  auto f = File::open(path, "disa-test", 1);
+  std::vector<std::string> expected;
+  for (int round = 0; round < 2; ++round)
+    for (int k = 0; k < world(); ++k)
+      for (int i = 0; i <= k; ++i)
+        expected.push_back(std::to_string(round) + ":" + std::to_string(k) + std::string(size_t(i), 'x'));
+  EXPECT_EQ(f.read_strings("/s"), expected);
+  f.close();
+  if (world() == 1) {
+    auto g = File::create(shared_path("append_strings_long.h5"), MPI_COMM_WORLD, "disa-test", 1);
+    g.create_appendable_strings("/s", 4);
+    try {
+      g.append_strings("/s", {"four"});
+      ADD_FAILURE() << "a 4-byte string was appended to a width of 4 (no room for the NUL)";
+    } catch (const disa::core::IoError& e) {
+      EXPECT_NE(std::string(e.what()).find("does not fit /s"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Hdf5, AttributesRoundTrip) {
   const auto path = shared_path("attrs.h5");
   {

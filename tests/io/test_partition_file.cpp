@@ -136,6 +136,14 @@ void expect_every_unit(const partition::Reader& r) {
       add_unit(expected, p * N + j);
       expect_same_rows(r.read_trajectories(rows[size_t(j)], 1), expected, "unit " + std::to_string(p * N + j));
     }
+    // read_rows: a prompt's rows in sample order, then the same rows reversed (runs of
+    // consecutive rows and single rows, in the order asked).
+    Trajectories expected, reversed;
+    for (int64_t j = 0; j < N; ++j) add_unit(expected, p * N + j);
+    for (int64_t j = N - 1; j >= 0; --j) add_unit(reversed, p * N + j);
+    expect_same_rows(r.read_rows(rows), expected, "read_rows of prompt " + std::to_string(p));
+    expect_same_rows(r.read_rows(std::vector<int64_t>(rows.rbegin(), rows.rend())), reversed,
+                     "read_rows reversed, prompt " + std::to_string(p));
   }
 }
 

@@ -36,4 +36,17 @@ inline RunResult run_disa(const std::string& work_dir, const std::string& args, 
   return r;
 }
 
+// Sets an environment variable for the runs in its scope (the disa processes, mpirun's
+// included, inherit it), e.g. DISA_TEST_STOP_AT (dist/stop_agreement.hpp).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) { setenv(name, value.c_str(), 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+
 }  // namespace disa::testing_support

@@ -397,6 +397,29 @@ TEST_F(TrainStage, ResumeEqualsUninterruptedRun) {
             reordered_weight_tolerance(1));
 }
 
+TEST_F(TrainStage, StopSignalCheckpointsAndResumeEqualsUninterruptedRun) {
+  // Offline DISA (its trajectories streamed from the partition file each step) on 2 ranks:
+  // SIGTERM reaches rank 0 after step 2 (DISA_TEST_STOP_AT), every rank checkpoints that
+  // step and the job exits 75; the resumed run ends bitwise equal to an uninterrupted one.
+  const std::string args = " --train.algorithm disa --train.source offline --train.model " + kFixture +
+                           "/reference --train.steps 4";
+  train("signal_full", args, 2);
+  fs::remove_all(work("signal_stopped"));
+  {
+    const disa::testing_support::ScopedEnv stop("DISA_TEST_STOP_AT", "2");
+    RunResult r =
+        disa("train --train.out " + work("signal_stopped") + " --train.anchors " + anchors() + kTrain + args, 2);
+    EXPECT_EQ(r.exit_code, 75) << r.output;
+    EXPECT_NE(r.output.find("SIGTERM after step 2 of 4"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(work("signal_stopped") + "/policy"));
+  EXPECT_TRUE(fs::exists(work("signal_stopped") + "/checkpoints/step-000002/COMPLETE"));
+  train("signal_stopped", args + " --train.resume", 2);
+  EXPECT_EQ(file_bytes(work("signal_full") + "/policy/model.safetensors"),
+            file_bytes(work("signal_stopped") + "/policy/model.safetensors"));
+  EXPECT_EQ(metric("signal_full", "loss"), metric("signal_stopped", "loss"));
+}
+
 // With a merged BPE token in the vocabulary a string has several token sequences, so the
 // exact log Z and the exact metrics (which score each listed solution's one encoding)
 // would be lower bounds: anchor marks log_z_exact not available, train refuses the exact
