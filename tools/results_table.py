@@ -18,7 +18,8 @@ the chain-rule lower bound of the full KL(p* ‖ π) (disa_h5.kl_lower_bound). -
 NAME=TRAIN_H5 (repeatable per seed) adds the training steps, time and final exact KL
 (means over the seeds). Writes DIR/results.csv (every mean, se, prompts used, seeds),
 DIR/results_table.md (markdown, mean ± se) and DIR/prompt_metrics.csv (per algorithm,
-seed and prompt: the masses of C, the KL on C, its mass term and the lower bound).
+seed and prompt, to 8 significant digits: the masses of C, the KL on C, its mass term
+and the lower bound).
 """
 
 import argparse
@@ -172,7 +173,8 @@ def write_outputs(policies, trains, out):
     df = results_frame(policies, trains)
     out = disa_h5.ensure_dir(out)
     df.to_csv(os.path.join(out, "results.csv"))
-    prompt_frame(policies).to_csv(os.path.join(out, "prompt_metrics.csv"), index=False)
+    prompt_frame(policies).to_csv(os.path.join(out, "prompt_metrics.csv"), index=False,
+                                  float_format="%.8g")
     text = markdown(df)
     with open(os.path.join(out, "results_table.md"), "w") as f:
         f.write(text)

@@ -145,7 +145,7 @@ row = p[(p.algorithm == "disa") & (p.seed == 2)].iloc[3]
 g = h5py.File(f"{out}/eval/disa/seed-2.h5", "r")["prompts/metrics"]
 q, k = g["policy_mass"][3], g["kl"][3]
 bound = want * np.log(want / q) + (1 - want) * np.log((1 - want) / (1 - q)) + want * k
-assert abs(row["kl_lower_bound"] - bound) < 1e-12, (row["kl_lower_bound"], bound)
+assert abs(row["kl_lower_bound"] - bound) <= 1e-7 * bound, (row["kl_lower_bound"], bound)  # 8 digits
 cell = disa_h5.fmt_pm(df.at["reference", "mean_at_k_mean"], df.at["reference", "mean_at_k_se"])
 md = open(f"{r}/results_table.md").read()
 line = [l for l in md.splitlines() if l.startswith("| reference |")][0]
