@@ -177,7 +177,8 @@ def compare(policies, a, b, key, problems=None):
     quoted = (f"{label}: {DISPLAY.get(a, a)} {f(c.mean_a, 3)} vs {DISPLAY.get(b, b)} "
               f"{f(c.mean_b, 3)}")
     sign = 1 if HIGHER_BETTER[key] else -1
-    scale = (f"{c.prompts} prompts × {len(c.seeds)} seeds" if c.seeds
+    scale = (f"{c.prompts} prompts × {len(c.seeds)} seed{'s' if len(c.seeds) > 1 else ''}"
+             if c.seeds
              else f"{c.prompts} prompts, one run each")
     if c.dropped_seeds:
         scale += f"; seeds {', '.join(map(str, c.dropped_seeds))} not in both, not used"
