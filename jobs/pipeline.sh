@@ -7,22 +7,31 @@
 #   study       disa anchor      sensitivity study files: q = pi_ref with N = 256, q = strong,
 #                                q = defensive mixture -> study/{ref,strong,mixture}.h5
 #   train       disa train       disa, flowrl, grpo, gspo and sft from the same reference and
-#                                the same anchors -> train/<alg>/{train.h5,policy/}
-#   eval        disa eval        every policy and the reference -> eval/<name>.h5
+#                                the same anchors, once per training seed (--train.seed)
+#                                -> train/<alg>/seed-<s>/{train.h5,policy/}
+#   eval        disa eval        the reference -> eval/reference.h5, and every policy on the
+#                                same test prompts -> eval/<alg>/seed-<s>.h5
 #   report      tools/make_report.py   results table, plots, report/results.md (and
 #                                docs/results.md with DISA_DOCS=path)
 # Every stage is a separate command whose output is a file the next reads: name stages to
 # rerun only those, e.g. `jobs/pipeline.sh runs/x train eval report`.
-# Usage: jobs/pipeline.sh [OUT_DIR] [STAGE...]   (DISA_NP ranks, default 2; DISA_BUILD build dir;
-#        DISA_ALGORITHMS, default "disa flowrl grpo gspo sft")
+# Usage: jobs/pipeline.sh [OUT_DIR] [STAGE...]   (DISA_NP ranks, default 2; DISA_BIN the binary,
+#        default DISA_BUILD/disa, DISA_BUILD default build; DISA_ALGORITHMS, default
+#        "disa flowrl grpo gspo sft"; DISA_SEEDS, the training seeds, default "1 2 3")
+# The report compares policies by per-prompt paired differences averaged over the seeds
+# (tools/paired_stats.py); one seed works too, but then the between-seed spread is unknown.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out="${1:-runs/pipeline}"
 shift || true
 stages="${*:-init warm-start strong anchor study train eval report}"
 np="${DISA_NP:-2}"
-disa="${DISA_BUILD:-build}/disa"
+disa="${DISA_BIN:-${DISA_BUILD:-build}/disa}"
 algorithms="${DISA_ALGORITHMS:-disa flowrl grpo gspo sft}"
+seeds="${DISA_SEEDS:-1 2 3}"
+for s in $seeds; do
+  [[ "$s" =~ ^[0-9]+$ ]] || { echo "pipeline: DISA_SEEDS: '$s' is not a non-negative integer" >&2; exit 2; }
+done
 cfg=configs/tiny
 source jobs/mpirun-flags.sh
 mkdir -p "$out"
@@ -72,9 +81,13 @@ if has_stage study; then
 fi
 if has_stage train; then
   for alg in $algorithms; do
-    rm -rf "${out:?}/train/$alg"  # rerunning the stage replaces its output (disa train refuses to overwrite)
-    run "train-$alg" mpirun_np "$disa" train --config "$cfg/train-$alg.ini" --train.model "$out/reference" \
-      --train.anchors "$out/anchors.h5" --train.out "$out/train/$alg"
+    for s in $seeds; do
+      # rerunning the stage replaces its output (disa train refuses to overwrite)
+      rm -rf "${out:?}/train/$alg/seed-$s"
+      run "train-$alg-seed-$s" mpirun_np "$disa" train --config "$cfg/train-$alg.ini" \
+        --train.model "$out/reference" --train.anchors "$out/anchors.h5" --train.seed "$s" \
+        --train.out "$out/train/$alg/seed-$s"
+    done
   done
 fi
 if has_stage eval; then
@@ -82,8 +95,12 @@ if has_stage eval; then
   run eval-reference mpirun_np "$disa" eval --config "$cfg/eval.ini" --eval.model "$out/reference" \
     --eval.reference "$out/reference" --eval.out "$out/eval/reference.h5"
   for alg in $algorithms; do
-    run "eval-$alg" mpirun_np "$disa" eval --config "$cfg/eval.ini" --eval.model "$out/train/$alg/policy" \
-      --eval.reference "$out/reference" --eval.out "$out/eval/$alg.h5"
+    mkdir -p "$out/eval/$alg"
+    for s in $seeds; do
+      run "eval-$alg-seed-$s" mpirun_np "$disa" eval --config "$cfg/eval.ini" \
+        --eval.model "$out/train/$alg/seed-$s/policy" --eval.reference "$out/reference" \
+        --eval.out "$out/eval/$alg/seed-$s.h5"
+    done
   done
 fi
 elapsed=$(( $(date +%s) - start ))

@@ -6,7 +6,9 @@ results_table.py, make_report.py) draw their plots and tables from the files alo
 
 * partition file (format ``disa-partition``, docs/formats.md): ``read_partition``
 * train.h5 (format ``disa-train``): ``read_train``
-* eval.h5 (format ``disa-eval``, docs/eval.md "eval.h5"): ``read_eval``
+* eval.h5 (format ``disa-eval``, docs/eval.md "eval.h5"): ``read_eval`` (the summary),
+  ``read_eval_prompts`` (the per-prompt figures, with ``add_target_metrics`` for the mass
+  of p* on the correct set and the chain-rule lower bound of KL(p* || pi))
 
 Every reader checks the ``format``, ``format_version`` and ``status`` root attributes
 and raises ``InputError`` with a message naming the file; ``run_main`` turns that into
@@ -251,6 +253,117 @@ def read_eval(path):
                 frames[p].index = ["macro"]
         return EvalRun(path, attrs_dict(f), frames["mean"], frames["se"], frames["count"],
                        benchmarks)
+
+
+@dataclass
+class EvalPrompts:
+    """The per-prompt side of an eval.h5: one row per prompt, in file order."""
+    path: str
+    attrs: dict
+    keys: list  # (benchmark name, prompt id) per prompt: what identifies a prompt
+    texts: list  # the rendered prompt text per prompt
+    metrics: "object"  # DataFrame: one column per /prompts/metrics/<name> (NaN: undefined)
+    benchmarks: list = field(default_factory=list)
+
+    @property
+    def k(self):
+        return int(self.attrs.get("samples_per_prompt", 0) or 0)
+
+
+def read_eval_prompts(path):
+    """eval.h5 -> EvalPrompts: the per-prompt figures of /prompts/metrics with each prompt's
+    key (benchmark name, /prompts/id) and text. InputError for a duplicate key."""
+    import pandas as pd
+
+    with open_h5(path, FORMAT_EVAL) as f:
+        ids = [str(i) for i in decode(require(f, path, "prompts/id")[:])]
+        texts = [str(t) for t in decode(require(f, path, "prompts/text")[:])]
+        bench_index = require(f, path, "prompts/benchmark")[:].astype(np.int64)
+        names = [str(n) for n in decode(require(f, path, "benchmarks/name")[:])]
+        if len(bench_index) != len(ids) or len(texts) != len(ids):
+            raise InputError(f"{path}: /prompts/id, /prompts/text and /prompts/benchmark "
+                             "differ in length")
+        if len(ids) and (bench_index.min() < 0 or bench_index.max() >= len(names)):
+            raise InputError(f"{path}: /prompts/benchmark out of range of /benchmarks/name")
+        group = require(f, path, "prompts/metrics")
+        metrics = {}
+        for name in sorted(group):
+            values = group[name][:].astype(float)
+            if len(values) != len(ids):
+                raise InputError(f"{path}: /prompts/metrics/{name} has {len(values)} values "
+                                 f"for {len(ids)} prompts")
+            metrics[name] = values
+        keys = [(names[b], i) for b, i in zip(bench_index, ids)]
+        seen = set()
+        for key in keys:
+            if key in seen:
+                raise InputError(f"{path}: prompt id '{key[1]}' appears twice in benchmark "
+                                 f"'{key[0]}'")
+            seen.add(key)
+        return EvalPrompts(path, attrs_dict(f), keys, texts, pd.DataFrame(metrics), names)
+
+
+# ----------------------------------------------------------------------------- p* on C
+#
+# The exact metrics of eval.h5 compare the policy with p* restricted to the correct set C
+# (`kl`, `tv`); the reference scores 0 there by construction. With binary rewards the
+# mass of p* on C follows from the reference's (`reference_mass`), and the chain rule
+# over the partition {C, not C} gives the part of the full KL(p* || pi) that a listable
+# task allows: KL(p* || pi) = kl2(p*(C), pi(C)) + p*(C) KL(p*|C || pi|C)
+# + (1 - p*(C)) KL(p*|not C || pi|not C), the last term >= 0 and unknown.
+
+TARGET_MASS = "target_mass"  # p*(C) per prompt
+KL_MASS = "kl_mass"  # binary KL between p*(C) and pi(C) per prompt
+KL_LOWER_BOUND = "kl_lower_bound"  # kl2(p*(C), pi(C)) + p*(C) * kl per prompt
+
+
+def target_mass(reference_mass, beta):
+    """p*(C) = e^beta P_ref(C) / (1 + (e^beta - 1) P_ref(C)) for binary rewards (r = 1 on
+    C, 0 elsewhere): p* = pi_ref e^(beta r) / Z with Z = 1 + (e^beta - 1) P_ref(C)."""
+    p = np.asarray(reference_mass, dtype=float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        # divide numerator and denominator by e^beta: stable for large beta
+        return p / (p + (1.0 - p) * np.exp(-float(beta)))
+
+
+def binary_kl(p, q):
+    """KL(Bernoulli(p) || Bernoulli(q)) in nats, elementwise; 0 log 0 = 0; inf where q puts
+    0 on an outcome of positive p-probability; NaN where an input is NaN."""
+    p = np.asarray(p, dtype=float)
+    q = np.asarray(q, dtype=float)
+
+    def term(a, b):  # a log(a / b) with 0 log(0 / b) = 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = a * (np.log(a) - np.log(b))
+        return np.where(a == 0, 0.0, t)
+
+    out = term(p, q) + term(1.0 - p, 1.0 - q)
+    return np.where(np.isnan(p) | np.isnan(q), np.nan, out)
+
+
+def kl_lower_bound(reference_mass, policy_mass, kl_on_c, beta):
+    """(p*(C), kl2(p*(C), pi(C)), lower bound) per prompt: the lower bound
+    kl2(p*(C), pi(C)) + p*(C) KL(p*|C || pi|C) <= KL(p* || pi) (chain rule; the omitted term
+    is the KL on the incorrect responses, weighted by 1 - p*(C))."""
+    pstar = target_mass(reference_mass, beta)
+    mass = binary_kl(pstar, policy_mass)
+    kl = np.asarray(kl_on_c, dtype=float)
+    with np.errstate(invalid="ignore"):
+        bound = mass + np.where(pstar == 0, 0.0, pstar * kl)
+    return pstar, mass, np.where(np.isnan(kl) & (pstar != 0), np.nan, bound)
+
+
+def add_target_metrics(prompts, beta):
+    """Adds the columns TARGET_MASS, KL_MASS, KL_LOWER_BOUND to prompts.metrics (an
+    EvalPrompts) from reference_mass, policy_mass and kl at the target's BETA; NaN when one
+    of those is missing from the file."""
+    m = prompts.metrics
+    if all(c in m for c in ("reference_mass", "policy_mass", "kl")):
+        pstar, mass, bound = kl_lower_bound(m["reference_mass"], m["policy_mass"], m["kl"], beta)
+    else:
+        pstar = mass = bound = np.full(len(m), np.nan)
+    m[TARGET_MASS], m[KL_MASS], m[KL_LOWER_BOUND] = pstar, mass, bound
+    return prompts
 
 
 # ----------------------------------------------------------------------------- partition

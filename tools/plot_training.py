@@ -41,7 +41,8 @@ def smooth(values, window):
 
 
 def plot_training(runs, labels, out_dir, window=1, filename="training_curves.png"):
-    """Draws the panels of PANELS that some run has; returns the PNG path."""
+    """Draws the panels of PANELS that some run has; returns the PNG path. Runs with the
+    same label (the seeds of one algorithm) are drawn in one colour, named once."""
     plt = disa_h5.pyplot()
     panels = [(c, t) for c, t in PANELS
               if any(c in r.metrics and np.isfinite(r.metrics[c]).any() for r in runs)]
@@ -52,6 +53,7 @@ def plot_training(runs, labels, out_dir, window=1, filename="training_curves.png
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.2 * rows), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    order = list(dict.fromkeys(labels))  # runs with the same label (seeds) share a colour
     for ax, (column, title) in zip(axes.flat, panels):
         for i, (run, label) in enumerate(zip(runs, labels)):
             if column not in run.metrics:
@@ -59,7 +61,7 @@ def plot_training(runs, labels, out_dir, window=1, filename="training_curves.png
             df = run.metrics[["step", column]].dropna()
             if df.empty:
                 continue
-            color = colors[i % len(colors)]
+            color = colors[order.index(label) % len(colors)]
             x, y = df["step"].to_numpy(), df[column].to_numpy()
             if window > 1:
                 ax.plot(x, y, color=color, alpha=0.25, linewidth=0.8)

@@ -8,8 +8,12 @@ Writes the pipeline layout with h5py, following docs/formats.md and docs/eval.md
   DIR/study/ref.h5               q = pi_ref, 6 prompts x 64 samples
   DIR/study/strong.h5            q = a stronger proposal (pi_ref tilted towards correct)
   DIR/study/mixture.h5           defensive mixture 0.5 strong + 0.5 pi_ref
-  DIR/train/{disa,grpo}/train.h5 10 logged steps each
-  DIR/eval/{reference,disa,grpo}.h5  2 benchmarks x 6 prompts, k = 8, with /summary
+  DIR/train/{disa,grpo}/seed-{1,2,3}/train.h5  10 logged steps each, per training seed
+  DIR/eval/reference.h5, DIR/eval/{disa,grpo}/seed-{1,2,3}.h5
+                                 2 benchmarks x 6 prompts, k = 8, with /summary; every
+                                 prompt has a difficulty shared by all policies and every
+                                 training seed shifts its policy's accuracy (so that
+                                 pairing and the seed term both matter)
 Every prompt has a toy response space: 10 responses with known pi_ref probabilities, of
 which the first few are correct (reward 1), so the exact log Z = log(1 + (e^beta - 1)
 P_ref(correct)) is consistent with the sampled trajectories; the last prompt has no
@@ -249,10 +253,16 @@ EVAL_MODELS = {
 }
 
 
-def write_eval(path, model, seed, benchmarks=("paths", "small"), per_bench=6):
+SEEDS = [1, 2, 3]
+
+
+def write_eval(path, model, seed, benchmarks=("paths", "small"), per_bench=6, train_seed=None):
     rng = np.random.default_rng(seed)
     cfg = EVAL_MODELS[model]
     prompts = len(benchmarks) * per_bench
+    difficulty = 0.15 * np.random.default_rng(99).standard_normal(prompts)  # shared
+    shift = (0.0 if train_seed is None
+             else 0.05 * np.random.default_rng([1000, train_seed]).standard_normal())
     k = K_EVAL
     m = {name: [] for name in ["n_correct", "mean_at_k", "mean_reward"]
          + [f"pass_at_{j}" for j in (1, 2, 4, 8)]
@@ -261,7 +271,8 @@ def write_eval(path, model, seed, benchmarks=("paths", "small"), per_bench=6):
             "reference_mass", "kl", "tv", "coverage"]}
     correct_all = []
     for p in range(prompts):
-        acc = np.clip(cfg["acc"] + 0.15 * rng.standard_normal(), 0.02, 0.98)
+        acc = np.clip(cfg["acc"] + difficulty[p] + shift + 0.05 * rng.standard_normal(),
+                      0.02, 0.98)
         correct = rng.random(k) < acc
         c = int(correct.sum())
         correct_all.append(correct)
@@ -301,6 +312,7 @@ def write_eval(path, model, seed, benchmarks=("paths", "small"), per_bench=6):
         f["benchmarks/first_prompt"] = np.arange(len(benchmarks), dtype=np.int64) * per_bench
         f["benchmarks/num_prompts"] = np.full(len(benchmarks), per_bench, dtype=np.int64)
         f["prompts/id"] = strings([f"p{i}" for i in range(prompts)])
+        f["prompts/text"] = strings([f"Find a path for test graph {i}:" for i in range(prompts)])
         f["prompts/benchmark"] = bench_of.astype(np.int64)
         for name, values in m.items():
             f[f"prompts/metrics/{name}"] = np.asarray(values, dtype=float)
@@ -339,16 +351,22 @@ def main():
         print(__doc__)
         return 0 if len(sys.argv) == 2 else 2
     out = sys.argv[1]
-    for d in ["study", "eval", "train"]:
+    for d in ["study", "eval"]:
         os.makedirs(os.path.join(out, d), exist_ok=True)
     write_partition(os.path.join(out, "anchors.h5"), "reference", 32, seed=11)
     write_partition(os.path.join(out, "study", "ref.h5"), "reference", 64, seed=12)
     write_partition(os.path.join(out, "study", "strong.h5"), "model", 64, seed=13)
     write_partition(os.path.join(out, "study", "mixture.h5"), "mixture", 64, seed=14)
     for i, alg in enumerate(["disa", "grpo"]):
-        write_train(os.path.join(out, "train", alg, "train.h5"), alg, seed=20 + i)
-    for i, model in enumerate(EVAL_MODELS):
-        write_eval(os.path.join(out, "eval", f"{model}.h5"), model, seed=30 + i)
+        for s in SEEDS:
+            write_train(os.path.join(out, "train", alg, f"seed-{s}", "train.h5"), alg,
+                        seed=20 + 10 * i + s)
+    write_eval(os.path.join(out, "eval", "reference.h5"), "reference", seed=30)
+    for i, model in enumerate(["disa", "grpo"]):
+        os.makedirs(os.path.join(out, "eval", model), exist_ok=True)
+        for s in SEEDS:
+            write_eval(os.path.join(out, "eval", model, f"seed-{s}.h5"), model,
+                       seed=40 + 10 * i + s, train_seed=s)
     print(f"wrote synthetic disa files under {out}")
     return 0
 
