@@ -22,8 +22,8 @@
 #     metrics equal to the pipeline's.
 # Prints one PASS/FAIL line per check and a summary line; exits 1 when any check failed
 # (2 when it could not run). Every wait is bounded; the daemons it started are stopped (by
-# pid) on exit. It modifies no tracked file (runs go to the temporary directory; the job
-# scripts create the ignored logs/ directory).
+# pid) on exit. It writes nothing in the repository: runs and logs go to the working
+# directory.
 # Usage: tools/slurm-test.sh      (as root, or with passwordless sudo; needs build/disa)
 # Environment:
 #   DISA_BIN            the disa binary                              [build/disa]
@@ -78,6 +78,10 @@ log_tail() {  # log_tail FILE: its last lines, indented
 
 W=""
 versions=""
+# jobs/submit-pipeline.sh creates logs/ in the repository (ignored by git; the jobs' logs go
+# to the working directory here): removed at the end when it was not there before and is empty.
+logs_existed=0
+if [ -e "$root/logs" ]; then logs_existed=1; fi
 daemon_pids=()  # munged slurmctld slurmd, in start order
 stop_daemons() {
   if [ ${#daemon_pids[@]} -gt 1 ]; then
@@ -112,6 +116,7 @@ finish() {
   local rc=$?
   trap - EXIT INT TERM
   stop_daemons
+  if [ "$logs_existed" = 0 ]; then rmdir "$root/logs" 2>/dev/null || true; fi
   if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
   local verdict=PASSED
   if [ "$failed" != 0 ]; then verdict=FAILED; fi
@@ -230,6 +235,9 @@ SwitchType=switch/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SchedulerType=sched/backfill
+# a requeued job becomes eligible after cred_expire; the backfill loop (every 30 s by
+# default) is what starts it
+SchedulerParameters=bf_interval=1
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
@@ -274,7 +282,7 @@ if grep -qw pmix <<<"$mpi_list"; then
 else
   die "srun --mpi=list has no pmix plugin: $mpi_list"
 fi
-if timeout 180 srun --mpi=pmix -n 2 --cpus-per-task="$cpt" "$DISA_BIN" smoke >"$W/logs/smoke.out" 2>&1 &&
+if timeout 180 srun --mpi=pmix -n 2 --cpus-per-task="$cpt" "$DISA_BIN" smoke --smoke.out "$W/smoke.h5" >"$W/logs/smoke.out" 2>&1 &&
   grep -q 'disa smoke on 2 rank' "$W/logs/smoke.out"; then
   pass "srun --mpi=pmix -n 2 disa smoke: one MPI world of 2 ranks, parallel HDF5"
 else
