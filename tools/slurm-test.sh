@@ -244,7 +244,8 @@ JobCompType=jobcomp/filetxt
 JobCompLoc=$W/jobcomp/jobcomp.txt
 # finished jobs stay visible to scontrol (there is no slurmdbd for sacct)
 MinJobAge=86400
-JobRequeue=1
+# jobs are not requeueable unless they ask (the stage scripts' #SBATCH --requeue)
+JobRequeue=0
 KillWait=10
 ReturnToService=2
 $node_line NodeAddr=127.0.0.1 State=UNKNOWN
@@ -453,6 +454,16 @@ if [ "$chain_ok" = 1 ]; then
     fi
   done
   echo "== the pipeline under Slurm took $t_chain s"
+  # JobRequeue=0 above: only the scripts' own #SBATCH --requeue makes the stages requeueable.
+  not_rq=0
+  for n in disa-anchor disa-train-disa disa-train-sft disa-eval-reference disa-eval-disa disa-eval-sft; do
+    rq=$(job_field "${JOBS[$n]}" Requeue)
+    if [ "$rq" != 1 ]; then
+      fail "pipeline under Slurm: $n (job ${JOBS[$n]}) has Requeue=$rq: its #SBATCH --requeue was not applied"
+      not_rq=1
+    fi
+  done
+  if [ "$not_rq" = 0 ]; then pass "pipeline under Slurm: the anchor, train and eval jobs are requeueable (Requeue=1 from their #SBATCH --requeue; JobRequeue=0)"; fi
 fi
 
 # Requeue and resume: the job ran twice (Restarts=1), the first run was cut by the requeue,
