@@ -501,6 +501,7 @@ if [ "$chain_ok" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- the same pipeline with mpirun
+[ "$chain_ok" = 1 ] || exit 1  # nothing to compare
 M=$W/mpirun
 t_mpi=$(date +%s)
 if DISA_ALGORITHMS="disa sft" DISA_BUILD=$(dirname "$DISA_BIN") DISA_NP=2 timeout 900 \
@@ -510,7 +511,6 @@ else
   log_tail "$W/logs/pipeline.out"
   die "jobs/pipeline.sh (mpirun) failed (output above)"
 fi
-[ "$chain_ok" = 1 ] || exit 1
 
 # ---------------------------------------------------------------- results: Slurm vs mpirun
 cat >"$W/compare.py" <<'EOF'
