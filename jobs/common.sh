@@ -3,7 +3,8 @@
 # jobs/submit-pipeline.sh and jobs/mpirun-stage.sh: where things are (DISA_BIN, SCALE,
 # CONFIG_DIR, RUN_DIR, REFERENCE), the refusal to run a batch script outside an sbatch job,
 # the dry-run mode (DISA_DRY_RUN=1 prints the srun/sbatch/mpirun lines instead of running
-# them, and needs no Slurm), the job banner and the srun launcher.
+# them, and needs no Slurm), the job banner, the srun launcher and the requeue of a job
+# whose stage stopped with a resumable checkpoint (exit code 75).
 # The caller sets DISA_ROOT (the repository) and DISA_SCRIPT (its own name for messages).
 #
 # Environment (all optional; paths relative to DISA_ROOT, where the jobs run):
@@ -21,6 +22,11 @@
 #   DISA_ENV         1: run `disa env` on all ranks before the stage (logs CUDA/NCCL/MPI)  [1]
 #   DISA_SRUN_MPI    srun --mpi plugin of the site (`srun --mpi=list`; empty: none)  [pmix]
 #   DISA_SRUN_FLAGS  extra srun flags, word-split (e.g. "--cpu-bind=cores")
+#   DISA_REQUEUE     1: when a stage run with its resume option exits with code 75 (it
+#                    stopped on SIGTERM -- the --signal the batch scripts ask for ahead of
+#                    the time limit, a preemption -- after writing a resumable checkpoint),
+#                    requeue the job (scontrol requeue) so that it continues from there;
+#                    0: the job ends with exit code 75 (resubmit it to continue)      [1]
 #   DISA_DRY_RUN     1: print the commands instead of running them          [0]
 
 DISA_SCRIPT=${DISA_SCRIPT:-jobs/$(basename "$0")}
@@ -91,7 +97,41 @@ disa_srun() {
     read -r -a extra <<<"$DISA_SRUN_FLAGS"
     flags+=("${extra[@]}")
   fi
-  disa_exec srun "${flags[@]}" "$@"
+  local rc=0
+  disa_exec srun "${flags[@]}" "$@" || rc=$?
+  if [ "$rc" = "$DISA_EXIT_RESUMABLE" ]; then disa_requeue "$@"; fi
+  return "$rc"
+}
+
+# Exit code of a stage that stopped on SIGTERM after writing a resumable checkpoint
+# (EX_TEMPFAIL; docs/runtime.md).
+DISA_EXIT_RESUMABLE=75
+
+# disa_requeue DISA_COMMAND...: called when a stage exited with DISA_EXIT_RESUMABLE. When
+# DISA_REQUEUE=1 (the default) and the stage ran with its resume option (--anchor.resume,
+# --train.resume, ...: RESUME=1), requeues this job (scontrol requeue: Slurm ends it and
+# starts it again, with the same job id, when resources are free; the stage continues from
+# its checkpoint) and exits 0. Otherwise, or when the requeue is refused, it says so and
+# returns: the job ends with exit code 75 and the jobs that depend on it do not start.
+disa_requeue() {
+  local why="the stage stopped on a signal after writing a resumable checkpoint (exit code $DISA_EXIT_RESUMABLE)"
+  local a resumes=0
+  for a in "$@"; do
+    case "$a" in --*.resume) resumes=1 ;; esac
+  done
+  if [ -z "${SLURM_JOB_ID:-}" ]; then return 0; fi
+  if [ "${DISA_REQUEUE:-1}" != 1 ]; then
+    echo "== $why; DISA_REQUEUE=$DISA_REQUEUE: the job is not requeued (resubmit it with RESUME=1 to continue)"
+    return 0
+  fi
+  if [ "$resumes" = 0 ]; then
+    echo "== $why; it ran without its resume option (RESUME=$RESUME), so a requeued job would start afresh: not requeued (resubmit it with RESUME=1 to continue)"
+    return 0
+  fi
+  echo "== $why: scontrol requeue $SLURM_JOB_ID (the job starts again and continues from the checkpoint)"
+  if scontrol requeue "$SLURM_JOB_ID"; then exit 0; fi
+  echo "$DISA_SCRIPT: error: scontrol requeue $SLURM_JOB_ID failed (is the job requeueable? sbatch --requeue, the site's JobRequeue): resubmit it with RESUME=1 to continue" >&2
+  return 0
 }
 
 # disa_config FILE: sets CONFIG to $CONFIG (if set) or CONFIG_DIR/FILE, which must exist.

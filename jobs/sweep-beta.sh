@@ -25,6 +25,14 @@
 # ##SBATCH) or submit to a CPU partition without it, and set DEVICE=cpu.
 #SBATCH --gpus-per-node=4
 #SBATCH --time=24:00:00
+# Ahead of the time limit (300 s before it, or up to 60 s earlier: Slurm's resolution)
+# every rank of the stage gets SIGTERM (no "B:": the signal goes to the srun steps, not to
+# this shell), writes a resumable checkpoint and exits with code 75; a stage run with its
+# resume option (RESUME=1) then requeues the job, which continues from the checkpoint
+# (jobs/common.sh: DISA_REQUEUE). --requeue: the job may be requeued (by itself, after a
+# node failure, on preemption) whatever the site's JobRequeue default.
+#SBATCH --signal=TERM@300
+#SBATCH --requeue
 set -euo pipefail
 DISA_SCRIPT=jobs/sweep-beta.sh
 # Slurm runs a copy of this script from its spool directory: the repository is DISA_ROOT,
@@ -78,8 +86,13 @@ for i in $tasks; do
   disa_stage_opts anchor
   resume_opt=()
   if [ "$RESUME" = 1 ]; then resume_opt=(--anchor.resume); fi
-  disa_srun "$DISA_BIN" anchor --config "$anchor_config" --anchor.reference "$REFERENCE" \
-    --anchor.beta "$b" --anchor.out "$dir/anchors.h5" "${DISA_STAGE_OPTS[@]}" "${resume_opt[@]}"
+  if [ "$RESUME" = 1 ] && [ -f "$dir/anchors.h5" ] && ! disa_dry_run; then
+    # A requeued task (its training stopped with a checkpoint) keeps its finished anchors.
+    echo "== $dir/anchors.h5 is complete (RESUME=1): no anchor step"
+  else
+    disa_srun "$DISA_BIN" anchor --config "$anchor_config" --anchor.reference "$REFERENCE" \
+      --anchor.beta "$b" --anchor.out "$dir/anchors.h5" "${DISA_STAGE_OPTS[@]}" "${resume_opt[@]}"
+  fi
   if [ "${SWEEP_TRAIN:-1}" = 1 ]; then
     disa_stage_opts train
     resume_opt=()

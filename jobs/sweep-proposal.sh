@@ -32,6 +32,14 @@
 # ##SBATCH) or submit to a CPU partition without it, and set DEVICE=cpu.
 #SBATCH --gpus-per-node=4
 #SBATCH --time=12:00:00
+# Ahead of the time limit (300 s before it, or up to 60 s earlier: Slurm's resolution)
+# every rank of the stage gets SIGTERM (no "B:": the signal goes to the srun steps, not to
+# this shell), writes a resumable checkpoint and exits with code 75; a stage run with its
+# resume option (RESUME=1) then requeues the job, which continues from the checkpoint
+# (jobs/common.sh: DISA_REQUEUE). --requeue: the job may be requeued (by itself, after a
+# node failure, on preemption) whatever the site's JobRequeue default.
+#SBATCH --signal=TERM@300
+#SBATCH --requeue
 set -euo pipefail
 DISA_SCRIPT=jobs/sweep-proposal.sh
 # Slurm runs a copy of this script from its spool directory: the repository is DISA_ROOT,

@@ -10,7 +10,10 @@
 #     else the `disa <command> ... --config` named in its first lines): sections, option
 #     names and value types (enumerated values are checked only when a stage runs);
 #   * every option of every disa command line printed by the dry runs exists (checked
-#     against the resolved configurations printed above: one disa start per file).
+#     against the resolved configurations printed above: one disa start per file);
+#   * a stage that exits with code 75 (stopped with a resumable checkpoint) makes the batch
+#     script requeue its job (scontrol requeue) when it ran with its resume option, and not
+#     with DISA_REQUEUE=0, RESUME=0 or without a resume option (fake srun and scontrol).
 # Usage: tests/jobs/test_jobs.sh SOURCE_DIR DISA_BINARY     (exit 1 when any check fails)
 set -euo pipefail
 if [ $# -ne 2 ]; then
@@ -216,7 +219,48 @@ expect mpirun-stage "^mpirun .*--oversubscribe.* -np 2 $d anchor --config config
 run mpirun-usage 1 DISA_DRY_RUN=1 "DISA_BIN=$disa" -- jobs/mpirun-stage.sh
 expect mpirun-usage "usage:"
 
-# 7. The binary accepts every configuration file (one `--print-config` run each, in
+# 7. Exit code 75: the stage stopped on SIGTERM with a resumable checkpoint, and the batch
+# script requeues its job. Fake srun (the stage's exit status from FAKE_RC; `disa env`
+# succeeds) and scontrol (records requeues) run the scripts for real, outside Slurm.
+mkdir -p "$tmp/fakebin"
+cat >"$tmp/fakebin/srun" <<'EOF'
+#!/usr/bin/env bash
+for a in "$@"; do if [ "$a" = env ]; then exit 0; fi; done
+exit "${FAKE_RC:-0}"
+EOF
+cat >"$tmp/fakebin/scontrol" <<'EOF'
+#!/usr/bin/env bash
+case "$1" in
+  show) echo node01 ;;
+  requeue) echo "scontrol $*" >>"$FAKE_LOG" && exit "${FAKE_SCONTROL_RC:-0}" ;;
+esac
+EOF
+chmod +x "$tmp/fakebin/srun" "$tmp/fakebin/scontrol"
+fake=(SLURM_JOB_ID=4242 SLURM_NTASKS=2 "PATH=$tmp/fakebin:$PATH" "DISA_BIN=$disa" SCALE=tiny "RUN_DIR=$tmp/run75")
+# requeue75 NAME EXPECTED_RC REQUEUES VAR=VALUE... -- SCRIPT ARGS...: run it, count the requeues
+requeue75() {
+  local name=$1 want=$2 n=$3 got=0
+  shift 3
+  run "$name" "$want" "${fake[@]}" "FAKE_LOG=$tmp/$name.requeues" "$@"
+  if [ -f "$tmp/$name.requeues" ]; then got=$(grep -c "^scontrol requeue 4242$" "$tmp/$name.requeues" || true); fi
+  if [ "$got" = "$n" ]; then ok; else fail "$name: $got 'scontrol requeue 4242' calls, expected $n"; fi
+}
+requeue75 requeue-train 0 1 FAKE_RC=75 -- jobs/train.sbatch disa
+expect requeue-train "^== disa train: exit status 75 after"
+expect requeue-train "^== the stage stopped .*exit code 75\\): scontrol requeue 4242"
+requeue75 requeue-anchor 0 1 FAKE_RC=75 -- jobs/anchor.sbatch
+requeue75 requeue-off 1 0 FAKE_RC=75 DISA_REQUEUE=0 -- jobs/train.sbatch disa
+expect requeue-off "DISA_REQUEUE=0: the job is not requeued"
+requeue75 requeue-noresume 1 0 FAKE_RC=75 RESUME=0 -- jobs/anchor.sbatch
+expect requeue-noresume "without its resume option .*not requeued"
+requeue75 requeue-eval 1 0 FAKE_RC=75 -- jobs/eval.sbatch disa
+requeue75 requeue-refused 1 1 FAKE_RC=75 FAKE_SCONTROL_RC=1 -- jobs/train.sbatch disa
+expect requeue-refused "error: scontrol requeue 4242 failed"
+requeue75 requeue-failed 1 0 FAKE_RC=2 -- jobs/train.sbatch disa
+expect requeue-failed "^== disa train: exit status 2 after"
+reject requeue-failed "requeue"
+
+# 8. The binary accepts every configuration file (one `--print-config` run each, in
 # parallel), and every option name of every printed command line exists (checked against
 # the resolved configurations those runs print: one disa start per file, not per line).
 i=0
