@@ -3,7 +3,9 @@
 # number of prompts, and of offline `disa train` (DISA on stored trajectories) against the
 # size of the partition file. Both must stay flat: eval streams its rows to
 # EVAL.incomplete round by round, offline training reads each step's rows from the file.
-#   bench/stage_memory.sh [BUILD_DIR] [MODEL_DIR] [SMALL LARGE]   (prompt counts, default 500 8000)
+#   bench/stage_memory.sh [BUILD_DIR] [MODEL_DIR] [SMALL LARGE [TRAIN_SMALL TRAIN_LARGE]]
+# (prompt counts of eval, default 500 8000, and of the partition files, default 250 4000, 8
+# samples each)
 # Without MODEL_DIR a tiny model is created and warm-started for 150 steps. Prints one
 # line per run: stage, size, wall seconds, peak RSS (the largest process of the mpirun, kB).
 set -euo pipefail
@@ -12,6 +14,8 @@ disa="$build/disa"
 model="${2:-}"
 small="${3:-500}"
 large="${4:-8000}"
+train_small="${5:-250}"
+train_large="${6:-4000}"
 work="$(mktemp -d /tmp/disa-bench-memory.XXXXXX)"
 source "$(dirname "$0")/../jobs/mpirun-flags.sh"
 # 7-node graphs: tens of thousands of distinct prompts with a path.
@@ -39,11 +43,11 @@ for n in "$small" "$large"; do
     "${task[@]}" --task.split test --task.count "$n" --eval.samples 8 --eval.max-new-tokens 16 --eval.threads 1 \
     --log.level warn
 done
-for n in "$small" "$large"; do
+for n in "$train_small" "$train_large"; do
   "$disa" anchor --anchor.reference "$model" --anchor.out "$work/anchors-$n.h5" "${task[@]}" --task.count "$n" \
-    --anchor.samples 16 --anchor.batch-size 256 --anchor.max-new-tokens 16 --anchor.bootstrap 0 --anchor.beta 3 \
+    --anchor.samples 8 --anchor.batch-size 256 --anchor.max-new-tokens 16 --anchor.bootstrap 0 --anchor.beta 3 \
     --anchor.threads 2 --log.level warn
-  printf "partition file: %d prompts x 16 samples, %s\n" "$n" "$(du -h "$work/anchors-$n.h5" | cut -f1)"
+  printf "partition file: %d prompts x 8 samples, %s\n" "$n" "$(du -h "$work/anchors-$n.h5" | cut -f1)"
   measure train-offline "$n" "$disa" train --train.algorithm disa --train.source offline --train.model "$model" \
     --train.anchors "$work/anchors-$n.h5" --train.out "$work/train-$n" "${task[@]}" --task.count "$n" \
     --train.steps 5 --train.prompts-per-step 8 --train.threads 1 --log.level warn

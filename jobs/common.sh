@@ -17,7 +17,7 @@
 #                    [$RUN_DIR/reference when CONFIG_DIR has warm-start.ini; else required]
 #   DEVICE           auto, cpu or cuda -> --<stage>.device   [the INI's; default auto]
 #   THREADS          CPU threads per rank -> --<stage>.threads [$SLURM_CPUS_PER_TASK]
-#   RESUME           1: pass --anchor.resume / --train.resume (continue after a requeue,
+#   RESUME           1: pass --anchor.resume / --train.resume / --eval.resume (continue after a requeue,
 #                    a time limit or a crash, with any rank count); 0: start afresh  [1]
 #   DISA_ENV         1: run `disa env` on all ranks before the stage (logs CUDA/NCCL/MPI)  [1]
 #   DISA_SRUN_MPI    srun --mpi plugin of the site (`srun --mpi=list`; empty: none)  [pmix]

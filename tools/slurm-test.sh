@@ -13,7 +13,9 @@
 #     every job COMPLETED with exit code 0; meanwhile the running anchor job (after 2 rounds)
 #     and the running disa training (after its step-30 checkpoint) are requeued with
 #     `scontrol requeue`, and each resumes (RESUME=1): the anchor redoes only the missing
-#     batches, the training continues from step 30;
+#     batches, the training continues from step 30; and the running sft training gets
+#     SIGTERM (scancel --signal=TERM, as at a time limit): it checkpoints, exits 75, the
+#     batch script requeues its own job, and the training continues;
 #   * the results equal those of the uninterrupted mpirun pipeline (jobs/pipeline.sh, the same
 #     stages, 2 ranks): the warm-started reference bitwise, the partition file's trajectories
 #     bitwise (canonical order) and anchors/diagnostics to 1e-12 relative, each training's
@@ -375,6 +377,12 @@ train_log=$(job_log disa-train-disa "$train_job")
 ckpt=$S/train-disa/checkpoints/step-000030/COMPLETE
 anchor_requeued=""  # the log line after which the job was requeued
 train_requeued=""
+# The sft training gets SIGTERM as at a time limit (scancel --signal=TERM: to the job's
+# steps, as Slurm's --signal does): the stage checkpoints and exits 75, and the batch
+# script requeues its own job (jobs/common.sh disa_requeue).
+sft_job=${JOBS[disa-train-sft]}
+sft_log=$(job_log disa-train-sft "$sft_job")
+sft_signalled=""
 deadline=$(($(date +%s) + timeout_chain))
 chain_ok=0
 # One `scontrol show job` per round (cheap enough to poll 5 times a second: the anchor
@@ -422,6 +430,15 @@ while :; do
     if scontrol requeue "$train_job"; then
       train_requeued=$(grep -E 'info step +[0-9]+/' "$train_log" | tail -n 1)
       echo "== requeued the train job $train_job after its step-30 checkpoint (last step line: ${train_requeued##*info })"
+    fi
+  fi
+  # SIGTERM to the sft training once its log shows step 10 (of 60).
+  st=${STATE[$sft_job]:-}
+  if [ -z "$sft_signalled" ] && [ "$st" = RUNNING ] &&
+    line=$(grep -m1 -E 'info step +([1-9][0-9]+)/' "$sft_log" 2>/dev/null); then
+    if scancel --signal=TERM "$sft_job"; then
+      sft_signalled=$line
+      echo "== SIGTERM to the steps of the sft train job $sft_job after: ${line##*info }"
     fi
   fi
   if [ ${#bad[@]} -gt 0 ]; then
@@ -495,6 +512,17 @@ if [ "$chain_ok" = 1 ]; then
     else
       fail "requeue anchor: the resumed job found $done_b of $total_b batches done (expected some, not all)"
     fi
+  fi
+  # SIGTERM: the stage stopped with exit code 75 and the job requeued itself.
+  if [ -z "$sft_signalled" ]; then
+    fail "SIGTERM train sft: the job $sft_job ended before the test could signal it"
+  elif ! grep -q '^== disa train: exit status 75 after' "$sft_log" || ! grep -q "scontrol requeue $sft_job" "$sft_log"; then
+    fail "SIGTERM train sft: the log $sft_log does not show exit status 75 and the self-requeue"
+    log_tail "$sft_log"
+  elif [ "$(job_field "$sft_job" Restarts)" != 1 ]; then
+    fail "SIGTERM train sft: job $sft_job has Restarts=$(job_field "$sft_job" Restarts), expected 1"
+  else
+    pass "SIGTERM train sft: job $sft_job stopped with exit code 75 ($(cat "$sft_log" "${sft_log%.out}.err" 2>/dev/null | grep -m1 -oE 'SIGTERM after step [0-9]+ of [0-9]+')), requeued itself and resumed"
   fi
   check_requeue "train disa" "$train_job" "$train_log" "$train_requeued" \
     "train: resumed from '[^']*step-000030' \(step 30, written by 2 ranks"
@@ -634,6 +662,7 @@ compare "anchors.h5 (Slurm, requeued once, resumed)" anchors "$S/anchors.h5" "$M
 for a in disa sft; do
   what="train $a (Slurm)"
   if [ "$a" = disa ]; then what="train disa (Slurm, requeued after step 30, resumed)"; fi
+  if [ "$a" = sft ]; then what="train sft (Slurm, stopped by SIGTERM, requeued itself, resumed)"; fi
   compare "$what: train.h5" train "$S/train-$a/train.h5" "$M/train/$a/train.h5"
   same_file "$what: final policy" "$S/train-$a/policy/model.safetensors" "$M/train/$a/policy/model.safetensors"
 done

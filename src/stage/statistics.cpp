@@ -102,6 +102,27 @@ MeanSe macro_average(const std::vector<MeanSe>& per_benchmark) {
   return r;
 }
 
+double target_mass(double beta, double reference_mass) {
+  if (std::isnan(beta) || std::isnan(reference_mass)) return std::numeric_limits<double>::quiet_NaN();
+  if (reference_mass <= 0) return 0.0;
+  if (reference_mass >= 1) return 1.0;
+  // 1 / (1 + e^-beta (1 - P) / P): no overflow of e^beta.
+  return 1.0 / (1.0 + std::exp(-beta) * (1.0 - reference_mass) / reference_mass);
+}
+
+double kl_lower_bound(double target_mass, double policy_mass, double kl_on_correct) {
+  const double p = target_mass, q = policy_mass;
+  if (std::isnan(p) || std::isnan(q) || std::isnan(kl_on_correct)) return std::numeric_limits<double>::quiet_NaN();
+  // x log(x / y) with 0 log 0 = 0 and x log(x / 0) = +inf for x > 0.
+  auto term = [](double x, double y) {
+    if (x <= 0) return 0.0;
+    if (y <= 0) return std::numeric_limits<double>::infinity();
+    return x * std::log(x / y);
+  };
+  const double binary = term(p, q) + term(1.0 - p, 1.0 - q);
+  return binary + (p > 0 ? p * kl_on_correct : 0.0);
+}
+
 ExactMetrics exact_metrics(const std::vector<double>& log_policy, const std::vector<double>& log_reference,
                            double coverage_threshold) {
   DISA_CHECK(log_reference.empty() || log_reference.size() == log_policy.size(), DataError,

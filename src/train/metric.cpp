@@ -114,7 +114,9 @@ std::vector<Metric> exact_metric_columns() {
   };
   return {{"exact_kl", exact("exact_kl"), "exact KL {:.4f}", true},
           {"exact_tv", exact("exact_tv"), "", true},
-          {"exact_policy_mass", exact("exact_policy_mass"), "", true}};
+          {"exact_policy_mass", exact("exact_policy_mass"), "", true},
+          {"exact_target_mass", exact("exact_target_mass"), "", true},
+          {"exact_kl_lower_bound", exact("exact_kl_lower_bound"), "KL bound {:.4f}", true}};
 }
 
 std::vector<std::string> metric_columns(const std::vector<Metric>& metrics) {

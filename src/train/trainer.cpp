@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -177,7 +178,16 @@ void Trainer::setup_data() {
              "no training prompt left");
   source_ = make_sample_source(objective_->samples(), {s_, *comm_, prompts_, anchors_ ? &*anchors_ : nullptr,
                                                        policy_.get(), tokenizer_.get(), task_.get(), &gen_});
-  if (s_.exact_every > 0) exact_.emplace(*task_, *tokenizer_, prompts_, s_.exact_prompts, s_.max_new_tokens);
+  if (s_.exact_every > 0) {
+    // The target p*'s beta: the partition file's (every algorithm is compared with the same
+    // p*), else DISA's own; none otherwise (then no target mass and no KL lower bound).
+    double target_beta = std::numeric_limits<double>::quiet_NaN();
+    if (anchors_)
+      target_beta = anchors_->reader().provenance().beta;
+    else if (s_.algorithm_name == "disa")
+      target_beta = objective_->beta();
+    exact_.emplace(*task_, *tokenizer_, prompts_, s_.exact_prompts, s_.max_new_tokens, target_beta);
+  }
 }
 
 std::vector<torch::Tensor> Trainer::trainable_parameters() {

@@ -156,7 +156,7 @@ run train-bad 1 "${slurm[@]}" SCALE=gpu-1.5b REFERENCE=$ref -- jobs/train.sbatch
 expect train-bad "unknown algorithm 'ppo'"
 
 run eval-grpo 0 "${slurm[@]}" SCALE=gpu-1.5b REFERENCE=$ref -- jobs/eval.sbatch grpo
-expect eval-grpo "$srun eval --config configs/gpu-1\.5b/eval\.ini --eval\.model runs/gpu-1\.5b/train-grpo/policy --eval\.reference $ref --eval\.out runs/gpu-1\.5b/eval-grpo\.h5 --eval\.threads 8$" 1
+expect eval-grpo "$srun eval --config configs/gpu-1\.5b/eval\.ini --eval\.model runs/gpu-1\.5b/train-grpo/policy --eval\.reference $ref --eval\.out runs/gpu-1\.5b/eval-grpo\.h5 --eval\.threads 8 --eval\.resume$" 1
 run eval-ref 0 "${slurm[@]}" SCALE=gpu-1.5b REFERENCE=$ref -- jobs/eval.sbatch reference
 expect eval-ref "$srun eval --config configs/gpu-1\.5b/eval\.ini --eval\.model $ref --eval\.reference $ref --eval\.out runs/gpu-1\.5b/eval-reference\.h5 " 1
 
@@ -253,7 +253,7 @@ requeue75 requeue-off 1 0 FAKE_RC=75 DISA_REQUEUE=0 -- jobs/train.sbatch disa
 expect requeue-off "DISA_REQUEUE=0: the job is not requeued"
 requeue75 requeue-noresume 1 0 FAKE_RC=75 RESUME=0 -- jobs/anchor.sbatch
 expect requeue-noresume "without its resume option .*not requeued"
-requeue75 requeue-eval 1 0 FAKE_RC=75 -- jobs/eval.sbatch disa
+requeue75 requeue-eval 0 1 FAKE_RC=75 -- jobs/eval.sbatch disa
 requeue75 requeue-refused 1 1 FAKE_RC=75 FAKE_SCONTROL_RC=1 -- jobs/train.sbatch disa
 expect requeue-refused "error: scontrol requeue 4242 failed"
 requeue75 requeue-failed 1 0 FAKE_RC=2 -- jobs/train.sbatch disa

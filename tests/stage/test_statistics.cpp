@@ -194,4 +194,35 @@ TEST(ExactMetrics, IdenticalRestrictionsAndMissingPieces) {
   EXPECT_THROW(exact_metrics({-1.0}, {}, 0.0), disa::core::DataError);
 }
 
+TEST(KlLowerBound, ChainRuleOverCorrectAndIncorrect) {
+  // A 4-response space: C = {a, b}, not C = {c, d}. pi_ref = (0.1, 0.3, 0.2, 0.4), reward 1
+  // on C, beta = log 3: p* = (0.3, 0.9, 0.2, 0.4) / 1.8. The policy pi = (0.25, 0.25, 0.1, 0.4).
+  const double beta = std::log(3.0);
+  const double p_star[4] = {0.3 / 1.8, 0.9 / 1.8, 0.2 / 1.8, 0.4 / 1.8};
+  const double pi[4] = {0.25, 0.25, 0.1, 0.4};
+  const double target = disa::stage::target_mass(beta, 0.4);
+  // p*(C) = 1.2 / 1.8; the closed form rounds differently from the sums: 1e-15 relative.
+  EXPECT_NEAR(target, 1.2 / 1.8, 1e-15);
+  // KL on C from the restrictions, as exact_metrics computes it.
+  auto on_c = exact_metrics({std::log(0.25), std::log(0.25)}, {std::log(0.1), std::log(0.3)}, 1.0);
+  const double bound = disa::stage::kl_lower_bound(target, 0.5, on_c.kl);
+  // The full KL minus the bound is p*(not C) KL(p*|notC || pi|notC) >= 0, here computed
+  // directly: the bound plus that term must equal the full KL (chain rule), to rounding
+  // of a few terms of size ~1 (1e-14 leaves ~50x).
+  double full = 0, within_incorrect = 0;
+  for (int i = 0; i < 4; ++i) full += p_star[i] * std::log(p_star[i] / pi[i]);
+  const double pn = p_star[2] + p_star[3], qn = pi[2] + pi[3];
+  for (int i = 2; i < 4; ++i) within_incorrect += p_star[i] / pn * std::log((p_star[i] / pn) / (pi[i] / qn));
+  EXPECT_NEAR(bound + pn * within_incorrect, full, 1e-14);
+  EXPECT_GT(within_incorrect, 0.0);  // so the bound is strictly below the full KL here
+  EXPECT_LT(bound, full);
+  // Edge cases: pi(C) = 0 < p*(C) is infinite; equal masses and equal restrictions give 0;
+  // large beta does not overflow; NaN in, NaN out.
+  EXPECT_EQ(disa::stage::kl_lower_bound(0.5, 0.0, 0.0), kInf);
+  EXPECT_EQ(disa::stage::kl_lower_bound(0.3, 0.3, 0.0), 0.0);
+  EXPECT_NEAR(disa::stage::target_mass(2000.0, 1e-300), 1.0, 1e-15);
+  EXPECT_EQ(disa::stage::target_mass(3.0, 0.0), 0.0);
+  EXPECT_TRUE(std::isnan(disa::stage::kl_lower_bound(kNaN, 0.3, 0.0)));
+}
+
 }  // namespace

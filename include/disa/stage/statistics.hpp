@@ -84,6 +84,16 @@ struct ExactMetrics {
 // differ or an entry is NaN or +inf.
 ExactMetrics exact_metrics(const std::vector<double>& log_policy, const std::vector<double>& log_reference,
                            double coverage_threshold);
+// The mass p*(C) of the reward-tilted target p* ∝ pi_ref exp(beta r) on the correct set,
+// for a reward of 1 on C and 0 off it (the listable tasks'): e^beta P_ref(C) / (1 + (e^beta
+// - 1) P_ref(C)), computed stably for large beta.
+double target_mass(double beta, double reference_mass);
+// The exact part of KL(p* || pi) that a listable task allows, by the chain rule over the
+// partition {C, not C}: the binary KL between p*(C) and pi(C), plus p*(C) times
+// KL(p*|C || pi|C) (kl_on_correct); the KL within the incorrect responses is unknown (>= 0),
+// so this is a lower bound of KL(p* || pi). +inf when pi(C) = 0 < p*(C); NaN when an input is.
+double kl_lower_bound(double target_mass, double policy_mass, double kl_on_correct);
+
 // The coverage threshold of eval (eval.coverage-threshold's default) and of the exact
 // metrics train records: a correct response counts as covered when the policy gives it
 // at least a tenth of the uniform share 1/|C|.
