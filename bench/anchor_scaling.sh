@@ -8,15 +8,10 @@ build="${1:-build}"
 disa="$build/disa"
 work="$(mktemp -d /tmp/disa-bench-anchor.XXXXXX)"
 source "$(dirname "$0")/../jobs/mpirun-flags.sh"
+source "$(dirname "$0")/tiny_reference.sh"
 model="${2:-}"
 task=(--task.name graph_paths --task.graph-nodes 4 --task.graph-edge-probability 0.6)
-if [ -z "$model" ]; then
-  "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$work/init" --log.level warn
-  "$disa" warm-start --warm-start.model "$work/init" --warm-start.out "$work/ref" "${task[@]}" \
-    --task.count 200 --warm-start.steps 150 --warm-start.batch-size 32 --warm-start.lr 1e-2 \
-    --warm-start.eval-samples 0 --log.level warn
-  model="$work/ref"
-fi
+if [ -z "$model" ]; then model=$(tiny_reference "$disa" "$work" "${task[@]}"); fi
 run() {  # np prompts samples out [task options] -> prints "wall_s peak_rss_kb"
   local np=$1 prompts=$2 samples=$3 out=$4
   shift 4

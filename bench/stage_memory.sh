@@ -4,7 +4,7 @@
 # size of the partition file. Both must stay flat: eval streams its rows to
 # EVAL.incomplete round by round, offline training reads each step's rows from the file.
 #   bench/stage_memory.sh [BUILD_DIR] [MODEL_DIR] [SMALL LARGE [TRAIN_SMALL TRAIN_LARGE]]
-# (prompt counts of eval, default 500 8000, and of the partition files, default 250 4000, 8
+# (prompt counts of eval, default 500 8000, and of the partition files, default 250 2000, 8
 # samples each)
 # Without MODEL_DIR a tiny model is created and warm-started for 150 steps. Prints one
 # line per run: stage, size, wall seconds, peak RSS (the largest process of the mpirun, kB).
@@ -15,18 +15,13 @@ model="${2:-}"
 small="${3:-500}"
 large="${4:-8000}"
 train_small="${5:-250}"
-train_large="${6:-4000}"
+train_large="${6:-2000}"
 work="$(mktemp -d /tmp/disa-bench-memory.XXXXXX)"
 source "$(dirname "$0")/../jobs/mpirun-flags.sh"
+source "$(dirname "$0")/tiny_reference.sh"
 # 7-node graphs: tens of thousands of distinct prompts with a path.
 task=(--task.name graph_paths --task.graph-nodes 7 --task.graph-edge-probability 0.5 --task.max-solutions 64)
-if [ -z "$model" ]; then
-  "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$work/init" --log.level warn
-  "$disa" warm-start --warm-start.model "$work/init" --warm-start.out "$work/ref" "${task[@]}" \
-    --task.count 200 --warm-start.steps 150 --warm-start.batch-size 32 --warm-start.lr 1e-2 \
-    --warm-start.eval-samples 0 --log.level warn
-  model="$work/ref"
-fi
+if [ -z "$model" ]; then model=$(tiny_reference "$disa" "$work" "${task[@]}"); fi
 measure() {  # label size command... -> "label size wall_s peak_rss_kb"
   local label=$1 size=$2
   shift 2
@@ -40,7 +35,7 @@ measure() {  # label size command... -> "label size wall_s peak_rss_kb"
 }
 for n in "$small" "$large"; do
   measure eval "$n" "$disa" eval --eval.model "$model" --eval.reference "$model" --eval.out "$work/eval-$n.h5" \
-    "${task[@]}" --task.split test --task.count "$n" --eval.samples 8 --eval.max-new-tokens 16 --eval.threads 1 \
+    "${task[@]}" --task.split test --task.count "$n" --eval.samples 8 --eval.max-new-tokens 16 --eval.exact false --eval.threads 1 \
     --log.level warn
 done
 for n in "$train_small" "$train_large"; do
@@ -50,6 +45,7 @@ for n in "$train_small" "$train_large"; do
   printf "partition file: %d prompts x 8 samples, %s\n" "$n" "$(du -h "$work/anchors-$n.h5" | cut -f1)"
   measure train-offline "$n" "$disa" train --train.algorithm disa --train.source offline --train.model "$model" \
     --train.anchors "$work/anchors-$n.h5" --train.out "$work/train-$n" "${task[@]}" --task.count "$n" \
-    --train.steps 5 --train.prompts-per-step 8 --train.threads 1 --log.level warn
+    --disa.beta 3 --train.max-new-tokens 16 --train.steps 5 --train.prompts-per-step 8 --train.threads 1 \
+    --log.level warn
 done
 echo "work directory: $work"
