@@ -29,8 +29,11 @@ the paired difference shrinkage - raw (and held-out regressor - raw) with its st
 error over prompts. Also: how many prompts have s = 0 (all N weights equal: every sample
 correct or every sample wrong under q = pi_ref with binary rewards; then c = log_z_hat,
 and shrinkage cannot move the anchor), the MSE of raw and shrinkage on the prompts with
-s > 0, and (a diagnostic, not an anchor training uses) the shrinkage built on the
-out-of-fold g.
+s > 0, and two diagnostics, not anchors training uses: the shrinkage built on the out-of-fold g,
+and the shrinkage with s^2 of the s = 0 prompts floored at the delta-method V/N of a
+Jeffreys-smoothed pass rate (k + 1/2)/(N + 1) (read from the partition file beside the
+regressor file; q = pi_ref with binary rewards only, else NaN). The variance of the exact
+log Z over the prompts is the MSE of the best constant predictor.
 
 Training: final_exact_kl (KL(p*|C || pi_theta|C)), final_exact_tv and
 final_exact_policy_mass (pi_theta(C)) of every train.h5, averaged over seeds with the
@@ -38,7 +41,7 @@ standard error over seeds, and each anchor's difference to raw paired by seed.
 
 Writes DIR/regressor_study.csv (one row per task and N), DIR/regressor_study_train.csv (one
 row per training run), DIR/regressor_study.png (MSE against N, log scales, one panel per
-task, one line per estimator) and DIR/regressor_study.md (the tables).
+task, one line per estimator, the s-floored diagnostic and the variance of the exact log Z) and DIR/regressor_study.md (the tables).
 """
 
 import argparse
@@ -73,9 +76,20 @@ def mean_se(x):
     return float(np.mean(x)), se
 
 
-def anchor_errors(prompts, tau2):
+def floored_s2(pass_rate, n, beta):
+    """s^2 of a prompt whose N weights are all equal (s = 0), from a Jeffreys-smoothed pass
+    rate p = (k + 1/2) / (N + 1) (k = 0 or N correct): the delta-method V / N of binary
+    weights exp(beta r) under q = pi_ref, V = (e^beta - 1)^2 p (1 - p) / (1 + (e^beta - 1) p)^2."""
+    k = np.asarray(pass_rate, dtype=float) * n
+    p = (k + 0.5) / (n + 1)
+    e = math.expm1(beta)
+    return e * e * p * (1 - p) / (1 + e * p) ** 2 / n
+
+
+def anchor_errors(prompts, tau2, s2_floor=None):
     """The study's numbers for one regressor file's per-prompt DataFrame (columns of
-    disa_h5.REGRESSOR_PROMPT_DATASETS) and its tau^2, as a flat dict."""
+    disa_h5.REGRESSOR_PROMPT_DATASETS) and its tau^2, as a flat dict. S2_FLOOR: per-prompt
+    s^2 to use where s = 0 (floored_s2), for the diagnostic 'shrinkage_floor'; None: NaN."""
     exact = prompts["log_z_exact"].to_numpy(dtype=float)
     cols = {key: prompts[col].to_numpy(dtype=float) for key, col, _, _ in ESTIMATORS}
     s = prompts["standard_error"].to_numpy(dtype=float)
@@ -107,6 +121,18 @@ def anchor_errors(prompts, tau2):
     with np.errstate(invalid="ignore", divide="ignore"):
         c_oof = np.where(s2 + tau2 > 0, (tau2 * raw + s2 * g_oof) / (s2 + tau2), raw)
     row["mse_shrinkage_oof"], row["se_shrinkage_oof"] = mean_se((c_oof - exact[ok]) ** 2)
+    # Diagnostic: shrinkage with s^2 floored where s = 0 (not an anchor disa computes).
+    if s2_floor is not None:
+        s2f = np.where(zero, np.asarray(s2_floor, dtype=float)[ok], s2)
+        c_f = (tau2 * raw + s2f * cols["regressor"][ok]) / (s2f + tau2)
+        sq_f = (c_f - exact[ok]) ** 2
+        row["mse_shrinkage_floor"], row["se_shrinkage_floor"] = mean_se(sq_f)
+        row["diff_shrinkage_floor_raw"], row["se_diff_shrinkage_floor_raw"] = mean_se(sq_f - sq["raw"])
+    else:
+        for k in ("mse_shrinkage_floor", "se_shrinkage_floor", "diff_shrinkage_floor_raw",
+                  "se_diff_shrinkage_floor_raw"):
+            row[k] = math.nan
+    row["var_exact"] = float(np.var(exact[ok])) if ok.any() else math.nan
     row["mean_s2"] = float(np.mean(s2)) if len(s2) else math.nan
     return row
 
@@ -133,15 +159,22 @@ def anchor_table(study_dir):
         if file_task != task:
             raise disa_h5.InputError(f"{path}: task '{file_task}', but it lies under '{task}/'")
         part_path = os.path.join(os.path.dirname(path), "anchors.h5")
+        s2_floor = None
         if os.path.exists(part_path):
             with disa_h5.open_h5(part_path, disa_h5.FORMAT_PARTITION) as f:
                 file_n = int(disa_h5.decode(f.attrs.get("samples_per_prompt", n)))
-            if file_n != n:
-                raise disa_h5.InputError(f"{part_path}: samples_per_prompt {file_n}, but it lies under n-{n}/")
+                kind = str(disa_h5.decode(f.attrs.get("proposal_kind", "")))
+                if file_n != n:
+                    raise disa_h5.InputError(f"{part_path}: samples_per_prompt {file_n}, but it lies under n-{n}/")
+                # The s = 0 floor needs binary weights exp(beta r): q = pi_ref, 0/1 rewards.
+                if kind == "reference" and "diagnostics/pass_rate" in f and "prompts/id" in f:
+                    rate = dict(zip(disa_h5.decode(f["prompts/id"][:]), f["diagnostics/pass_rate"][:]))
+                    pr = np.array([rate.get(i, math.nan) for i in reg.prompts["id"]], dtype=float)
+                    s2_floor = floored_s2(pr, n, float(reg.attrs.get("beta", math.nan)))
         row = {"task": task, "n": n, "file": path, "beta": float(reg.attrs.get("beta", math.nan)),
                "tau2": reg.tau2, "lambda": float(reg.attrs.get("lambda", math.nan)),
                "folds": int(reg.attrs.get("folds", 0) or 0)}
-        row.update(anchor_errors(reg.prompts, reg.tau2))
+        row.update(anchor_errors(reg.prompts, reg.tau2, s2_floor))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -204,7 +237,7 @@ def train_summary(df):
 def plot(df, path):
     plt = disa_h5.pyplot()
     tasks = list(dict.fromkeys(df.task))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.4 * len(tasks), 3.6), squeeze=False)
     styles = {"raw": ("k", "o", "-"), "regressor": ("tab:blue", "s", "--"),
               "shrinkage": ("tab:red", "^", "-"), "heldout": ("tab:green", "D", ":")}
     for ax, task in zip(axes[0], tasks):
@@ -213,6 +246,10 @@ def plot(df, path):
             color, marker, ls = styles[key]
             ax.errorbar(d.n, d[f"mse_{key}"], yerr=d[f"se_{key}"], color=color, marker=marker,
                         ls=ls, ms=4, lw=1.2, capsize=2, label=label)
+        if d.mse_shrinkage_floor.notna().any():
+            ax.plot(d.n, d.mse_shrinkage_floor, color="tab:red", marker="v", ls="--", ms=3, lw=0.8,
+                    alpha=0.6, label="diagnostic: c with s floored")
+        ax.axhline(d.var_exact.iloc[0], color="grey", ls=":", lw=0.8, label="var of exact log Z")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(list(d.n))
@@ -254,12 +291,17 @@ def markdown(df, summary, train_n, wall_time):
                      pm(r.mse_heldout, r.se_heldout),
                      pm(r.diff_heldout_raw, r.se_diff_heldout_raw)])
     lines.append(disa_h5.markdown_table(header, rows))
-    lines.append("On the prompts with s > 0 only (where shrinkage can move the anchor), and "
-                 "the fit (tau^2, lambda); `c (out-of-fold g)` is a diagnostic: the "
-                 "shrinkage formula with the held-out g instead of the in-sample one.")
+    lines.append("On the prompts with s > 0 only (where shrinkage can move the anchor); the "
+                 "fit (tau^2, lambda); `var exact log Z`: the MSE of the best constant "
+                 "predictor. All prompts, diagnostics that disa does not train with: "
+                 "`c (out-of-fold g)`, the shrinkage formula with the held-out g; "
+                 "`c (s floored)`, the shrinkage with s^2 of the s = 0 prompts replaced by "
+                 "the delta-method V/N at a Jeffreys pass rate (k + 1/2)/(N + 1) "
+                 "(q = pi_ref, binary rewards).")
     lines.append("")
     header = ["task", "N", "prompts s > 0", "raw", "shrinkage c", "c - raw (paired)",
-              "mean s^2", "tau^2", "lambda", "c (out-of-fold g), all prompts"]
+              "mean s^2", "tau^2", "lambda", "var exact log Z", "c (out-of-fold g)",
+              "c (s floored)", "c (s floored) - raw"]
     rows = []
     for _, r in df.iterrows():
         rows.append([r.task, int(r.n), int(r.prompts_s_positive),
@@ -267,8 +309,10 @@ def markdown(df, summary, train_n, wall_time):
                      pm(r.mse_shrinkage_s_positive, r.se_shrinkage_s_positive),
                      pm(r.diff_shrinkage_raw_s_positive, r.se_diff_shrinkage_raw_s_positive),
                      disa_h5.fmt_num(r.mean_s2, 3), disa_h5.fmt_num(r.tau2, 3),
-                     disa_h5.fmt_num(r["lambda"], 3),
-                     pm(r.mse_shrinkage_oof, r.se_shrinkage_oof)])
+                     disa_h5.fmt_num(r["lambda"], 3), disa_h5.fmt_num(r.var_exact, 3),
+                     pm(r.mse_shrinkage_oof, r.se_shrinkage_oof),
+                     pm(r.mse_shrinkage_floor, r.se_shrinkage_floor),
+                     pm(r.diff_shrinkage_floor_raw, r.se_diff_shrinkage_floor_raw)])
     lines.append(disa_h5.markdown_table(header, rows))
     if summary:
         lines.append(f"DISA trained on graph_paths with the N = {train_n} anchors: exact metrics "

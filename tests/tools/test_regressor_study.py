@@ -55,6 +55,17 @@ def write_regressor(path, task="graph_paths", exact=EXACT, columns=COLUMNS, tau2
         f["prompts/fold"] = np.arange(n, dtype=np.int64) % 5
 
 
+def write_partition(path, n, pass_rate, kind="reference"):
+    """A partition file with just what regressor_study.py reads beside a regressor file."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"format": "disa-partition", "format_version": 1, "status": "complete",
+                        "beta": 3.0, "samples_per_prompt": n, "proposal_kind": kind})
+        f["prompts/id"] = np.array([f"p{i}".encode() for i in range(len(pass_rate))])
+        f["diagnostics/pass_rate"] = np.asarray(pass_rate, dtype=float)
+
+
 def write_train(path, anchor, seed, kl, mass):
     import h5py
 
@@ -110,6 +121,8 @@ def test_study_directory_and_training():
                         columns={"log_z_hat": [2.0], "prediction": [1.0], "shrinkage": [2.0],
                                  "cv_prediction": [3.0], "standard_error": [0.0]})
         write_regressor(os.path.join(d, "countdown", "n-4", "regressor.h5"), task="countdown")
+        # Beside graph_paths N = 4: q = pi_ref; the s = 0 prompt p1 had 0 of 4 correct.
+        write_partition(os.path.join(d, "graph_paths", "n-4", "anchors.h5"), 4, [0.5, 0.0, 0.25, 1.0])
         for seed, (kl_raw, kl_shr) in enumerate([(0.3, 0.2), (0.5, 0.2)], start=1):
             write_train(os.path.join(d, "train", "raw", f"seed-{seed}", "train.h5"), "raw", seed, kl_raw, 0.6)
             write_train(os.path.join(d, "train", "shrinkage", f"seed-{seed}", "train.h5"), "shrinkage",
@@ -126,6 +139,18 @@ def test_study_directory_and_training():
         close(g4.mse_regressor, 1 / 6)
         close(g4.mse_heldout, 1 / 3)
         assert g4.excluded_no_exact == 1 and g4.s_zero == 1
+        # The s = 0 floor: p = (0 + 1/2) / 5, V = (e^3 - 1)^2 p (1 - p) / (1 + (e^3 - 1) p)^2,
+        # s^2 = V / 4; c = (tau^2 raw + s^2 g) / (s^2 + tau^2) with the in-sample g:
+        # p0 (1 * 1 + .25 * .5) / 1.25 = .9 (exact 0), p1 from the floor (exact 1),
+        # p2 (1 * 0 + 1 * 2) / 2 = 1 (exact 2).
+        e = math.exp(3) - 1
+        s2 = e * e * 0.1 * 0.9 / (1 + e * 0.1) ** 2 / 4
+        c1 = (1.0 * 1.0 + s2 * 1.5) / (s2 + 1.0)
+        close(g4.mse_shrinkage_floor, (0.81 + (c1 - 1) ** 2 + 1.0) / 3)
+        close(g4.diff_shrinkage_floor_raw, (0.81 + (c1 - 1) ** 2 + 1.0) / 3 - 5 / 3)
+        close(g4.var_exact, 2 / 3)
+        cd4 = df[df.task == "countdown"].iloc[0]
+        assert math.isnan(cd4.mse_shrinkage_floor)  # no partition file beside it
         g2 = df[(df.task == "graph_paths") & (df.n == 2)].iloc[0]
         close(g2.mse_raw, 4.0)
         close(g2.mse_heldout, 9.0)
