@@ -6,6 +6,7 @@ results_table.py, make_report.py) draw their plots and tables from the files alo
 
 * partition file (format ``disa-partition``, docs/formats.md): ``read_partition``
 * train.h5 (format ``disa-train``): ``read_train``
+* regressor file (format ``disa-regressor``, ``disa anchor fit``): ``read_regressor``
 * eval.h5 (format ``disa-eval``, docs/eval.md "eval.h5"): ``read_eval`` (the summary),
   ``read_eval_prompts`` (the per-prompt figures, with ``add_target_metrics`` for the mass
   of p* on the correct set and the chain-rule lower bound of KL(p* || pi))
@@ -27,6 +28,7 @@ import numpy as np
 FORMAT_PARTITION = "disa-partition"
 FORMAT_TRAIN = "disa-train"
 FORMAT_EVAL = "disa-eval"
+FORMAT_REGRESSOR = "disa-regressor"
 FORMAT_VERSION = 1
 
 # Partition-file diagnostics flags (docs/formats.md, /diagnostics/flags).
@@ -451,6 +453,42 @@ def flag_counts(flags):
     flags = np.asarray(flags, dtype=np.int64)
     return {name: int(np.sum((flags & bit) != 0)) for bit, name in FLAG_NAMES.items()
             if np.any((flags & bit) != 0)}
+
+
+# ----------------------------------------------------------------------------- regressor
+
+
+REGRESSOR_PROMPT_DATASETS = ["log_z_hat", "standard_error", "log_z_exact", "prediction",
+                             "cv_prediction", "shrinkage", "fold"]
+
+
+@dataclass
+class Regressor:
+    path: str
+    attrs: dict
+    prompts: "object"  # DataFrame, one row per fitted prompt: id and REGRESSOR_PROMPT_DATASETS
+
+    @property
+    def tau2(self):
+        return float(self.attrs["tau2"])
+
+
+def read_regressor(path):
+    """Regressor file of `disa anchor fit` (docs/formats.md) -> Regressor."""
+    import pandas as pd
+
+    with open_h5(path, FORMAT_REGRESSOR) as f:
+        a = attrs_dict(f)
+        if "tau2" not in a:
+            raise InputError(f"{path}: missing root attribute 'tau2'")
+        cols = {"id": list(decode(require(f, path, "prompts/id")[:]))}
+        for d in REGRESSOR_PROMPT_DATASETS:
+            values = require(f, path, f"prompts/{d}")[:]
+            if len(values) != len(cols["id"]):
+                raise InputError(f"{path}: /prompts/{d} has {len(values)} rows, "
+                                 f"/prompts/id {len(cols['id'])}")
+            cols[d] = values.astype(np.int64 if d == "fold" else float)
+        return Regressor(path, a, pd.DataFrame(cols))
 
 
 # ----------------------------------------------------------------------------- formatting

@@ -218,6 +218,25 @@ run mpirun-stage 0 DISA_DRY_RUN=1 "DISA_BIN=$disa" SCALE=tiny -- jobs/mpirun-sta
 expect mpirun-stage "^mpirun .*--oversubscribe.* -np 2 $d anchor --config configs/tiny/anchor\.ini --anchor\.out x\.h5$" 1
 run mpirun-usage 1 DISA_DRY_RUN=1 "DISA_BIN=$disa" -- jobs/mpirun-stage.sh
 expect mpirun-usage "usage:"
+# The regressor study: init + 2 warm starts, 2 tasks x 5 N of anchor and anchor fit, then
+# 3 anchors x 3 seeds of training; REFERENCE skips the graph_paths warm start.
+run regressor-study 0 DISA_DRY_RUN=1 "DISA_BIN=$disa" -- jobs/regressor-study.sh "$tmp/rs"
+expect regressor-study "^$d model init .*--out $tmp/rs/init$" 1
+expect regressor-study "^mpirun .* $d warm-start .*--task\.name countdown .*--warm-start\.out $tmp/rs/reference-countdown$" 1
+expect regressor-study "^mpirun .*-np 2 $d anchor --config configs/tiny/anchor\.ini .*--anchor\.samples (2|4|8|16|64) " 10
+expect regressor-study "^mpirun .* $d anchor fit --fit\.anchors $tmp/rs/countdown/n-64/anchors\.h5 " 1
+expect regressor-study "^mpirun .* $d anchor fit " 10
+expect regressor-study "^mpirun .* $d train .*--train\.anchors $tmp/rs/graph_paths/n-4/anchors\.h5 --disa\.anchor shrinkage --disa\.regressor $tmp/rs/graph_paths/n-4/regressor\.h5 --train\.seed 2 " 1
+expect regressor-study "^mpirun .* $d train " 9
+expect regressor-study "tools/regressor_study\.py $tmp/rs --train-n 4 " 1
+if [ -e "$tmp/rs" ]; then fail "regressor-study: the dry run created $tmp/rs"; else ok; fi
+run regressor-study-ref 0 DISA_DRY_RUN=1 "DISA_BIN=$disa" REFERENCE=/m/ref STUDY_TASKS=graph_paths STUDY_NS="2 8" \
+  TRAIN_N=8 TRAIN_ANCHORS="raw exact" DISA_SEEDS=5 -- jobs/regressor-study.sh "$tmp/rs"
+reject regressor-study-ref "warm-start|model init|countdown"
+expect regressor-study-ref "^mpirun .* $d anchor .*--anchor\.reference /m/ref " 2
+expect regressor-study-ref "^mpirun .* $d train .*--train\.model /m/ref --train\.anchors $tmp/rs/graph_paths/n-8/anchors\.h5 --disa\.anchor exact --train\.seed 5 " 1
+run regressor-study-bad 1 DISA_DRY_RUN=1 "DISA_BIN=$disa" STUDY_TASKS=math -- jobs/regressor-study.sh "$tmp/rs"
+expect regressor-study-bad "not a listable task"
 
 # 7. Exit code 75: the stage stopped on SIGTERM with a resumable checkpoint, and the batch
 # script requeues its job. Fake srun (the stage's exit status from FAKE_RC; `disa env`
@@ -291,6 +310,7 @@ while IFS= read -r f; do
   add_check "${cmd[*]}" "$disa" "${cmd[@]}" --config "$f"
 done < <(find configs -name '*.ini' | sort)
 add_check "model init" "$disa" model init
+add_check "anchor fit" "$disa" anchor fit
 for n in configs/gpu-1.5b configs/gpu-7b; do
   for f in anchor.ini eval.ini train-disa.ini train-flowrl.ini train-grpo.ini train-gspo.ini train-sft.ini; do
     if [ -f "$n/$f" ]; then ok; else fail "missing $n/$f"; fi
@@ -323,6 +343,7 @@ while IFS= read -r line; do
   words=$1
   shift
   if [ "$words" = model ]; then words="model_$1"; shift; fi
+  if [ "$words" = anchor ] && [ "${1:-}" = fit ]; then words="anchor_fit"; shift; fi
   if [ ! -f "$tmp/options.$words" ]; then
     fail "printed line runs 'disa ${words/_/ }', which no check covered: $line"
     continue

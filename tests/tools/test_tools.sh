@@ -49,9 +49,11 @@ run make_small_files "$py" "$src/tests/tools/make_small_files.py" "$out"
 
 # The statistics and the KL lower bound on synthetic data with known answers.
 run test_paired_stats "$py" "$src/tests/tools/test_paired_stats.py" "$tools"
+# The regressor study's MSEs, standard errors and paired differences, hand-computed.
+run test_regressor_study "$py" "$src/tests/tools/test_regressor_study.py" "$tools"
 
 # --help of every tool.
-for tool in plot_training plot_anchors sensitivity results_table paired_stats make_report; do
+for tool in plot_training plot_anchors sensitivity results_table paired_stats make_report regressor_study; do
   if "$py" "$tools/$tool.py" --help >"$work/help.out" 2>&1 && grep -q "usage:" "$work/help.out"; then
     pass "$tool --help"
   else
@@ -243,6 +245,11 @@ expect_bad_input "results_table on a missing file" "$work/missing.h5" \
   "$py" "$tools/results_table.py" --eval "disa=$work/missing.h5" -o "$work/bad"
 expect_bad_input "make_report on a missing directory" "$work/nowhere" \
   "$py" "$tools/make_report.py" "$work/nowhere"
+expect_bad_input "regressor_study on a missing directory" "$work/nowhere" \
+  "$py" "$tools/regressor_study.py" "$work/nowhere" -o "$work/bad"
+mkdir -p "$work/empty-study"
+expect_bad_input "regressor_study without regressor files" "$work/empty-study" \
+  "$py" "$tools/regressor_study.py" "$work/empty-study" -o "$work/bad"
 # An incomplete file is refused too.
 cp "$out/eval/grpo/seed-1.h5" "$work/incomplete.h5"
 "$py" -c "import h5py, sys; f = h5py.File(sys.argv[1], 'a'); f.attrs['status'] = b'incomplete'" "$work/incomplete.h5"
