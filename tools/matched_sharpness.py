@@ -193,8 +193,10 @@ def markdown(df, flow_mass, flow_kl, ref_mass, star, flow_files):
              f"(the reference: {f(ref_mass, 3)}); the target with the same mean mass on C is "
              f"p* at β* = {f(star, 3)}. The DISA runs' targets span p*(C) = {f(lo_b, 3)} … "
              f"{f(hi_b, 3)}: FlowRL's mass is "
-             + ("bracketed." if bracketed else "**not bracketed** (choose other betas: "
-                "--choose-betas)."), "",
+             + ("bracketed." if bracketed else
+                "**not bracketed**: FlowRL's mass is at or below the reference's, which no "
+                "β > 0 reaches (β* is the search's lower end)." if flow_mass.mean <= ref_mass
+                else "**not bracketed** (choose other betas: --choose-betas)."), "",
              f"FlowRL's KL on C (the same for every β): {f(flow_kl.mean, 3)} ± "
              f"{f(flow_kl.se, 2)}.", ""]
     header = ["β", "DISA seeds", "p*(C)", "DISA π(C)", "DISA KL on C", "DISA lower bound",

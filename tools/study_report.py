@@ -55,6 +55,16 @@ def stage_times(out):
     return rows
 
 
+def pass_rate(log):
+    """(rate, 'c of n samples') from disa warm-start's last 'pass rate on the test split'."""
+    found = None
+    for line in open(log, errors="replace"):
+        m = re.search(r"pass rate on the test split ([0-9.]+) \(([^)]*)\)", line)
+        if m:
+            found = (float(m.group(1)), m.group(2))
+    return found
+
+
 def embed(md_path, report_dir, src_dir, prefix):
     """The markdown at MD_PATH with headings one level down and its links to files of
     SRC_DIR copied to REPORT_DIR as PREFIX + name and pointed at ASSETS."""
@@ -186,8 +196,16 @@ def build(out, report_dir, smoke):
                   disa_h5.markdown_table(["stage", "wall time"],
                                          [[s, hms(t)] for s, t in times]
                                          + [["total", hms(sum(t for _, t in times))]])]
+    for name, what in [("warm-start", "reference π_ref"), ("strong", "strong proposal")]:
+        log = os.path.join(out, "logs", f"{name}.log")
+        rate = pass_rate(log) if os.path.exists(log) else None
+        if rate is not None:
+            lines += [f"Warm start of the {what}: test pass rate {rate[0]:.3g} ({rate[1]})."
+                      + (" **The reference solves almost nothing: every algorithm sees reward "
+                         "0 on most prompts, and the comparisons below say little.**"
+                         if name == "warm-start" and rate[0] < 0.1 else ""), ""]
     results = os.path.join(out, "report", "results.md")
-    lines += ["## The pipeline: every algorithm, 3 seeds", ""]
+    lines += ["## The pipeline: every algorithm and seed", ""]
     if os.path.exists(results):
         body = embed(results, report_dir, os.path.join(out, "report"), "")
         lines += [l for l in body[1:]] + [""]  # its title dropped
@@ -210,7 +228,7 @@ def build(out, report_dir, smoke):
     lines += ["## The frozen regressor", ""]
     reg = os.path.join(out, "regressor-study", "report", "regressor_study.md")
     if os.path.exists(reg):
-        lines += embed(reg, report_dir, os.path.dirname(reg), "regressor_") + [""]
+        lines += embed(reg, report_dir, os.path.dirname(reg), "regressor_")[1:] + [""]  # no title
     else:
         lines += ["Not run (no OUT/regressor-study/report/regressor_study.md).", ""]
     return "\n".join(lines).rstrip() + "\n"
