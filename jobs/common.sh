@@ -28,6 +28,10 @@
 #                    requeue the job (scontrol requeue) so that it continues from there;
 #                    0: the job ends with exit code 75 (resubmit it to continue)      [1]
 #   DISA_DRY_RUN     1: print the commands instead of running them          [0]
+#   DISA_LAUNCH      srun (a Slurm job) or mpirun: run the batch scripts on one node
+#                    without Slurm, every stage as `mpirun $DISA_MPIRUN_FLAGS -np $DISA_NP`
+#                    (jobs/mpirun-flags.sh) and every array task of a sweep in turn
+#                    (jobs/study.sh runs the sweeps this way)                 [srun]
 
 DISA_SCRIPT=${DISA_SCRIPT:-jobs/$(basename "$0")}
 DISA_ROOT=$(cd "${DISA_ROOT:?DISA_ROOT must be set before sourcing jobs/common.sh}" && pwd)
@@ -42,6 +46,11 @@ export DISA_ROOT DISA_BIN SCALE CONFIG_DIR RUN_DIR RESUME
 cd "$DISA_ROOT" || exit 2
 
 disa_dry_run() { [ "${DISA_DRY_RUN:-0}" = 1 ]; }
+disa_mpirun_launch() { [ "${DISA_LAUNCH:-srun}" = mpirun ]; }
+if disa_mpirun_launch; then
+  # shellcheck source=jobs/mpirun-flags.sh
+  source "$DISA_ROOT/jobs/mpirun-flags.sh"
+fi
 
 disa_die() {  # disa_die MESSAGE...: print "SCRIPT: error: MESSAGE" and exit 2
   echo "$DISA_SCRIPT: error: $*" >&2
@@ -50,7 +59,7 @@ disa_die() {  # disa_die MESSAGE...: print "SCRIPT: error: MESSAGE" and exit 2
 
 # Batch scripts run only under sbatch (or in dry-run mode, which prints what they would run).
 disa_require_slurm() {
-  if [ -z "${SLURM_JOB_ID:-}" ] && ! disa_dry_run; then
+  if [ -z "${SLURM_JOB_ID:-}" ] && ! disa_dry_run && ! disa_mpirun_launch; then
     cat >&2 <<EOF
 $DISA_SCRIPT: error: this is a Slurm batch script and SLURM_JOB_ID is not set: it was not started by sbatch.
   submit it:                     sbatch $DISA_SCRIPT ...   (from the repository root; logs go to logs/)
@@ -88,6 +97,12 @@ disa_exec() {
 # disa_srun ARGS...: one job step on every task of the allocation (one rank per GPU).
 # --cpus-per-task is passed explicitly: srun does not inherit it from sbatch since Slurm 22.05.
 disa_srun() {
+  if disa_mpirun_launch; then  # one node without Slurm: DISA_NP ranks
+    local mflags
+    read -r -a mflags <<<"$DISA_MPIRUN_FLAGS"
+    disa_exec mpirun "${mflags[@]}" -np "${DISA_NP:-2}" "$@"
+    return
+  fi
   local flags=(--kill-on-bad-exit=1)
   # unset: pmix; set but empty: no --mpi flag (the site's MpiDefault)
   if [ -n "${DISA_SRUN_MPI-pmix}" ]; then flags=(--mpi="${DISA_SRUN_MPI-pmix}" "${flags[@]}"); fi
@@ -211,7 +226,7 @@ disa_array_tasks() {
       disa_die "array task $SLURM_ARRAY_TASK_ID, but the list has $n values: submit with sbatch --array=0-$((n - 1)) $DISA_SCRIPT"
     fi
     echo "$SLURM_ARRAY_TASK_ID"
-  elif disa_dry_run; then
+  elif disa_dry_run || disa_mpirun_launch; then
     seq 0 $((n - 1)) | paste -sd' ' -
   else
     disa_die "not an array job (SLURM_ARRAY_TASK_ID is not set): submit with sbatch --array=0-$((n - 1)) $DISA_SCRIPT"

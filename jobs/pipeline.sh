@@ -17,7 +17,13 @@
 # rerun only those, e.g. `jobs/pipeline.sh runs/x train eval report`.
 # Usage: jobs/pipeline.sh [OUT_DIR] [STAGE...]   (DISA_NP ranks, default 2; DISA_BIN the binary,
 #        default DISA_BUILD/disa, DISA_BUILD default build; DISA_ALGORITHMS, default
-#        "disa flowrl grpo gspo sft"; DISA_SEEDS, the training seeds, default "1 2 3")
+#        "disa flowrl grpo gspo sft"; DISA_SEEDS, the training seeds, default "1 2 3";
+#        DISA_CONFIG_DIR, the stage INI files, default configs/tiny (jobs/study.sh: configs/study;
+#        with a model.json there, init writes a random model of that size with
+#        tools/make_model.py instead of `disa model init --size tiny`); DISA_PYTHON, default
+#        .venv/bin/python; DISA_STUDY_PROMPTS and DISA_STUDY_SAMPLES, the study stage's prompts
+#        and samples per prompt from pi_ref, default 32 and 256; DISA_DRY_RUN=1 prints the
+#        commands instead of running them)
 # The report compares policies by per-prompt paired differences averaged over the seeds
 # (tools/paired_stats.py); one seed works too, but then the between-seed spread is unknown.
 set -euo pipefail
@@ -32,13 +38,23 @@ seeds="${DISA_SEEDS:-1 2 3}"
 for s in $seeds; do
   [[ "$s" =~ ^[0-9]+$ ]] || { echo "pipeline: DISA_SEEDS: '$s' is not a non-negative integer" >&2; exit 2; }
 done
-cfg=configs/tiny
+cfg="${DISA_CONFIG_DIR:-configs/tiny}"
+[ -f "$cfg/anchor.ini" ] || { echo "pipeline: DISA_CONFIG_DIR: no $cfg/anchor.ini" >&2; exit 2; }
+py="${DISA_PYTHON:-.venv/bin/python}"
+dry_run() { [ "${DISA_DRY_RUN:-0}" = 1 ]; }
 source jobs/mpirun-flags.sh
-mkdir -p "$out"
+dry_run || mkdir -p "$out"
 start=$(date +%s)
-run() {  # run NAME COMMAND...: one step, timed, logged to OUT/logs/NAME.log
+run() {  # run NAME COMMAND...: one step, timed, logged to OUT/logs/NAME.log (dry run: printed)
   local name=$1
   shift
+  if dry_run; then
+    # shellcheck disable=SC2086
+    if [ "$1" = mpirun_np ]; then shift; set -- mpirun $DISA_MPIRUN_FLAGS -np "$np" "$@"; fi
+    printf '%q ' "$@" | sed 's/ $//'
+    echo
+    return 0
+  fi
   local t0
   t0=$(date +%s)
   mkdir -p "$out/logs"
@@ -53,7 +69,15 @@ has_stage() { [[ " $stages " == *" $1 "* ]]; }
 
 if has_stage init; then
   run env mpirun_np "$disa" env
-  run init "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$out/init"
+  if [ -f "$cfg/model.json" ]; then
+    # A model size that `disa model init` has no preset for: the tiny preset's tokenizer
+    # and model files, resized by tools/make_model.py (HF transformers, seed 3).
+    run init-base "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$out/init-base"
+    run init "$py" tools/make_model.py --base "$out/init-base" --config "$cfg/model.json" --seed 3 \
+      --out "$out/init"
+  else
+    run init "$disa" model init --arch qwen2 --size tiny --seed 3 --out "$out/init"
+  fi
 fi
 if has_stage warm-start; then
   run warm-start mpirun_np "$disa" warm-start --config "$cfg/warm-start.ini" --warm-start.model "$out/init" \
@@ -71,19 +95,23 @@ if has_stage study; then
   # The first 32 prompts with many samples per prompt: tools/sensitivity.py splits them
   # into disjoint groups of N to measure the bias and variance of log Zhat against N,
   # beta (recomputed from the stored rewards and log-densities) and the proposal.
-  mkdir -p "$out/study"
-  study=(--config "$cfg/anchor.ini" --anchor.reference "$out/reference" --task.count 32 --anchor.bootstrap 0)
-  run study-ref mpirun_np "$disa" anchor "${study[@]}" --anchor.samples 256 --anchor.out "$out/study/ref.h5"
-  run study-strong mpirun_np "$disa" anchor "${study[@]}" --anchor.samples 128 --proposal.kind model \
+  dry_run || mkdir -p "$out/study"
+  # DISA_STUDY_PROMPTS (32) prompts, DISA_STUDY_SAMPLES (256) samples from pi_ref and half
+  # as many from each other proposal.
+  ss="${DISA_STUDY_SAMPLES:-256}"
+  study=(--config "$cfg/anchor.ini" --anchor.reference "$out/reference" --task.count "${DISA_STUDY_PROMPTS:-32}"
+    --anchor.bootstrap 0)
+  run study-ref mpirun_np "$disa" anchor "${study[@]}" --anchor.samples "$ss" --anchor.out "$out/study/ref.h5"
+  run study-strong mpirun_np "$disa" anchor "${study[@]}" --anchor.samples $((ss / 2)) --proposal.kind model \
     --proposal.model "$out/strong" --anchor.out "$out/study/strong.h5"
-  run study-mixture mpirun_np "$disa" anchor "${study[@]}" --anchor.samples 128 --proposal.kind mixture \
+  run study-mixture mpirun_np "$disa" anchor "${study[@]}" --anchor.samples $((ss / 2)) --proposal.kind mixture \
     --proposal.model "$out/strong" --proposal.alpha 0.5 --anchor.out "$out/study/mixture.h5"
 fi
 if has_stage train; then
   for alg in $algorithms; do
     for s in $seeds; do
       # rerunning the stage replaces its output (disa train refuses to overwrite)
-      rm -rf "${out:?}/train/$alg/seed-$s"
+      dry_run || rm -rf "${out:?}/train/$alg/seed-$s"
       run "train-$alg-seed-$s" mpirun_np "$disa" train --config "$cfg/train-$alg.ini" \
         --train.model "$out/reference" --train.anchors "$out/anchors.h5" --train.seed "$s" \
         --train.out "$out/train/$alg/seed-$s"
@@ -91,11 +119,11 @@ if has_stage train; then
   done
 fi
 if has_stage eval; then
-  mkdir -p "$out/eval"
+  dry_run || mkdir -p "$out/eval"
   run eval-reference mpirun_np "$disa" eval --config "$cfg/eval.ini" --eval.model "$out/reference" \
     --eval.reference "$out/reference" --eval.out "$out/eval/reference.h5"
   for alg in $algorithms; do
-    mkdir -p "$out/eval/$alg"
+    dry_run || mkdir -p "$out/eval/$alg"
     for s in $seeds; do
       run "eval-$alg-seed-$s" mpirun_np "$disa" eval --config "$cfg/eval.ini" \
         --eval.model "$out/train/$alg/seed-$s/policy" --eval.reference "$out/reference" \
@@ -107,7 +135,7 @@ elapsed=$(( $(date +%s) - start ))
 if has_stage report; then
   docs=()
   [ -n "${DISA_DOCS:-}" ] && docs=(--docs "$DISA_DOCS")
-  run report "${DISA_PYTHON:-.venv/bin/python}" tools/make_report.py "$out" --wall-time "$elapsed" "${docs[@]}"
-  cat "$out/report/results_table.md" 2>/dev/null || true
+  run report "$py" tools/make_report.py "$out" --wall-time "$elapsed" "${docs[@]}"
+  dry_run || cat "$out/report/results_table.md" 2>/dev/null || true
 fi
 echo "pipeline: done in $(( $(date +%s) - start )) s; outputs in $out/ (report: $out/report/results.md)"

@@ -29,6 +29,9 @@
 #   DISA_SEEDS                   training seeds                                 ["1 2 3"]
 #   TRAIN_STEPS                  training steps           [configs/tiny/train-disa.ini: 60]
 #   DISA_PYTHON                  Python with h5py/numpy/pandas/matplotlib          [.venv/bin/python]
+#   CONFIG_DIR                   the INI files (anchor.ini, warm-start.ini, train-disa.ini) [configs/tiny]
+#   GRAPH_PATHS_OPTS             graph_paths task options over the INI's; empty: the INI's
+#                                [task] as is (jobs/study.sh)   ["--task.graph-nodes 4 --task.graph-edge-probability 0.6"]
 #   DISA_DRY_RUN=1               print the commands instead of running them
 set -euo pipefail
 DISA_SCRIPT=jobs/regressor-study.sh
@@ -53,7 +56,7 @@ prompts="${STUDY_PROMPTS:-300}"
 folds="${STUDY_FOLDS:-5}"
 train_n="${TRAIN_N:-4}"
 py="${DISA_PYTHON:-.venv/bin/python}"
-cfg=configs/tiny
+cfg=$CONFIG_DIR  # configs/tiny unless CONFIG_DIR or SCALE says otherwise (jobs/common.sh)
 for t in "${tasks[@]}"; do
   case "$t" in graph_paths | countdown) ;; *) disa_die "STUDY_TASKS: '$t' is not a listable task (graph_paths, countdown)" ;; esac
 done
@@ -66,7 +69,7 @@ done
 # prompt, responses of at most 9 characters: listable, and within 16 new tokens).
 task_opts() {
   case "$1" in
-    graph_paths) echo "--task.name graph_paths --task.graph-nodes 4 --task.graph-edge-probability 0.6" ;;
+    graph_paths) echo "--task.name graph_paths ${GRAPH_PATHS_OPTS---task.graph-nodes 4 --task.graph-edge-probability 0.6}" ;;
     countdown) echo "--task.name countdown --task.countdown-operands 3 --task.countdown-max-number 9" ;;
   esac
 }

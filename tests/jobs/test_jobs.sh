@@ -279,6 +279,36 @@ requeue75 requeue-failed 1 0 FAKE_RC=2 -- jobs/train.sbatch disa
 expect requeue-failed "^== disa train: exit status 2 after"
 reject requeue-failed "requeue"
 
+# The study (jobs/study.sh): the pipeline on configs/study, the sweeps through mpirun
+# (DISA_LAUNCH=mpirun), the regressor measurements on the study's reference, the matched-
+# sharpness analysis and the report; nothing created, docs only with DISA_DOCS=1.
+run study 0 DISA_DRY_RUN=1 "DISA_BIN=$disa" -- jobs/study.sh "$tmp/st"
+expect study "^$d model init --arch qwen2 --size tiny --seed 3 --out $tmp/st/init-base$" 1
+expect study "tools/make_model\.py --base $tmp/st/init-base --config configs/study/model\.json --seed 3 --out $tmp/st/init$" 1
+expect study "^mpirun .*-np 2 $d warm-start --config configs/study/warm-start\.ini " 1
+expect study "^mpirun .* $d train --config configs/study/train-(disa|flowrl|grpo|gspo|sft)\.ini --train\.model $tmp/st/reference --train\.anchors $tmp/st/anchors\.h5 --train\.seed [123] " 15
+expect study "^mpirun .* $d eval --config configs/study/eval\.ini " 20
+expect study "tools/matched_sharpness\.py --reference $tmp/st/eval/reference\.h5 --flowrl $tmp/st/eval/flowrl/seed-1\.h5 --flowrl $tmp/st/eval/flowrl/seed-2\.h5 --flowrl $tmp/st/eval/flowrl/seed-3\.h5 --choose-betas 4$" 1
+expect study "^mpirun .* $d anchor --config configs/study/anchor\.ini --anchor\.reference $tmp/st/reference --anchor\.beta (0\.5|1|2|4|8) --anchor\.out $tmp/st/sweep-beta/beta-" 5
+expect study "^mpirun .* $d train --config configs/study/train-disa\.ini --train\.algorithm disa .*--disa\.beta (0\.5|1|2|4) --train\.out $tmp/st/sweep-beta/beta-" 4
+expect study "^mpirun .* $d eval .*--eval\.model $tmp/st/sweep-beta/beta-2/train/policy .*--eval\.out $tmp/st/sweep-beta/beta-2/eval\.h5$" 1
+expect study "^mpirun .* $d anchor .*--proposal\.kind mixture --proposal\.model $tmp/st/strong --proposal\.alpha 0\.5 --anchor\.out $tmp/st/sweep-proposal/mixture-0\.5/anchors\.h5$" 1
+expect study "^mpirun .* $d anchor --config configs/study/anchor\.ini --task\.name graph_paths --task\.count 300 --anchor\.reference $tmp/st/reference --anchor\.samples (2|4|8|32) " 4
+expect study "^mpirun .* $d train --config configs/study/train-disa\.ini --task\.name graph_paths .*--disa\.anchor (raw|shrinkage|exact) " 3
+expect study "tools/matched_sharpness\.py .* --disa 0\.5=$tmp/st/sweep-beta/beta-0\.5/eval\.h5 .* -o $tmp/st/report/matched$" 1
+expect study "tools/study_report\.py $tmp/st$" 1
+expect study "^=== study stage (pipeline|sweep-beta|sweep-proposal|regressor|matched|report): [0-9]+ s$" 6
+reject study "warm-start .*--task\.name countdown|docs/study\.md"
+if [ -e "$tmp/st" ]; then fail "study: the dry run created $tmp/st"; else ok; fi
+run study-docs 0 DISA_DRY_RUN=1 "DISA_BIN=$disa" DISA_DOCS=1 MATCH_BETAS="1 3" -- jobs/study.sh "$tmp/st" sweep-beta matched report
+expect study-docs "tools/study_report\.py $tmp/st --docs docs/study\.md$" 1
+reject study-docs "choose-betas"
+expect study-docs "--disa 1=.* --disa 3=" 1
+run study-smoke-docs 1 DISA_DRY_RUN=1 "DISA_BIN=$disa" DISA_DOCS=1 STUDY_SMOKE=1 -- jobs/study.sh "$tmp/st"
+expect study-smoke-docs "a smoke run does not regenerate docs/study.md"
+run study-bad 1 DISA_DRY_RUN=1 "DISA_BIN=$disa" -- jobs/study.sh "$tmp/st" nonsense
+expect study-bad "unknown stage 'nonsense'"
+
 # 8. The binary accepts every configuration file (one `--print-config` run each, in
 # parallel), and every option name of every printed command line exists (checked against
 # the resolved configurations those runs print: one disa start per file, not per line).
@@ -311,6 +341,9 @@ while IFS= read -r f; do
 done < <(find configs -name '*.ini' | sort)
 add_check "model init" "$disa" model init
 add_check "anchor fit" "$disa" anchor fit
+for f in warm-start.ini warm-start-strong.ini anchor.ini eval.ini train-disa.ini train-flowrl.ini train-grpo.ini train-gspo.ini train-sft.ini model.json README.md; do
+  if [ -f "configs/study/$f" ]; then ok; else fail "missing configs/study/$f"; fi
+done
 for n in configs/gpu-1.5b configs/gpu-7b; do
   for f in anchor.ini eval.ini train-disa.ini train-flowrl.ini train-grpo.ini train-gspo.ini train-sft.ini; do
     if [ -f "$n/$f" ]; then ok; else fail "missing $n/$f"; fi

@@ -51,9 +51,11 @@ run make_small_files "$py" "$src/tests/tools/make_small_files.py" "$out"
 run test_paired_stats "$py" "$src/tests/tools/test_paired_stats.py" "$tools"
 # The regressor study's MSEs, standard errors and paired differences, hand-computed.
 run test_regressor_study "$py" "$src/tests/tools/test_regressor_study.py" "$tools"
+# DISA at several betas vs FlowRL at matched target sharpness, hand-computed.
+run test_matched_sharpness "$py" "$src/tests/tools/test_matched_sharpness.py" "$tools"
 
 # --help of every tool.
-for tool in plot_training plot_anchors sensitivity results_table paired_stats make_report regressor_study; do
+for tool in plot_training plot_anchors sensitivity results_table paired_stats make_report regressor_study matched_sharpness study_report make_model; do
   if "$py" "$tools/$tool.py" --help >"$work/help.out" 2>&1 && grep -q "usage:" "$work/help.out"; then
     pass "$tool --help"
   else
