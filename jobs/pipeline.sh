@@ -45,24 +45,10 @@ dry_run() { [ "${DISA_DRY_RUN:-0}" = 1 ]; }
 source jobs/mpirun-flags.sh
 dry_run || mkdir -p "$out"
 start=$(date +%s)
-run() {  # run NAME COMMAND...: one step, timed, logged to OUT/logs/NAME.log (dry run: printed)
-  local name=$1
-  shift
-  if dry_run; then
-    # shellcheck disable=SC2086
-    if [ "$1" = mpirun_np ]; then shift; set -- mpirun $DISA_MPIRUN_FLAGS -np "$np" "$@"; fi
-    printf '%q ' "$@" | sed 's/ $//'
-    echo
-    return 0
-  fi
-  local t0
-  t0=$(date +%s)
-  mkdir -p "$out/logs"
-  echo "== $name: $*"
-  "$@" > "$out/logs/$name.log" 2>&1 || { tail -n 30 "$out/logs/$name.log"; echo "== $name failed (log: $out/logs/$name.log)"; exit 1; }
-  grep -E 'pass rate|wrote|step +[0-9]+/|summary|done|error|warn' "$out/logs/$name.log" | grep -v '^|' | tail -n 4 || true
-  echo "== $name: $(( $(date +%s) - t0 )) s"
-}
+# shellcheck source=jobs/run-step.sh
+source jobs/run-step.sh
+DISA_STEP_ECHO='pass rate|wrote|step +[0-9]+/|summary|done|error|warn'
+run() { disa_run_step "$@"; }  # run NAME COMMAND...: one step, timed, logged to OUT/logs/NAME.log
 # shellcheck disable=SC2086
 mpirun_np() { mpirun $DISA_MPIRUN_FLAGS -np "$np" "$@"; }
 has_stage() { [[ " $stages " == *" $1 "* ]]; }

@@ -81,25 +81,9 @@ reference_of() {
 }
 
 start=$(date +%s)
-run() {  # run NAME COMMAND...: one step, timed, logged to OUT/logs/NAME.log (dry run: printed)
-  local name=$1
-  shift
-  if disa_dry_run; then
-    if [ "$1" = mpirun_np ]; then
-      shift
-      # shellcheck disable=SC2086
-      set -- mpirun $DISA_MPIRUN_FLAGS -np "$np" "$@"
-    fi
-    disa_quote "$@"
-    return 0
-  fi
-  local t0
-  t0=$(date +%s)
-  mkdir -p "$out/logs"
-  echo "== $name: $*"
-  "$@" >"$out/logs/$name.log" 2>&1 || { tail -n 30 "$out/logs/$name.log"; echo "== $name failed (log: $out/logs/$name.log)"; exit 1; }
-  echo "== $name: $(($(date +%s) - t0)) s"
-}
+# shellcheck source=jobs/run-step.sh
+source jobs/run-step.sh
+run() { disa_run_step "$@"; }  # run NAME COMMAND...: one step, timed, logged to OUT/logs/NAME.log
 # shellcheck disable=SC2086
 mpirun_np() { mpirun $DISA_MPIRUN_FLAGS -np "$np" "$@"; }
 has_stage() { [[ " $stages " == *" $1 "* ]]; }
