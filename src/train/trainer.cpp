@@ -434,19 +434,18 @@ std::string Trainer::run() {
     if ((s_.checkpoint_every > 0 && done % s_.checkpoint_every == 0) || done == s_.steps || stop_now ||
         stop_signal != 0)
       save_checkpoint(done);
+    if (stop_signal == 0 && !stop_now) continue;
+    // Stopping with the checkpoint just written: train.h5 stays train.h5.incomplete.
+    if (comm_->rank() == 0) metrics_.file().close();
     if (stop_signal != 0) {
-      if (comm_->rank() == 0) metrics_.file().close();
       comm_->barrier();
       throw core::StopRequested(fmt::format(
           "train: {} after step {} of {}: checkpoint written to {}/checkpoints; continue with --train.resume",
           core::signal_name(stop_signal), done, s_.steps, s_.out_dir));
     }
-    if (stop_now) {
-      core::log::warn("train: stopping after {} steps as asked (--train.stop-after-steps); resume with --train.resume",
-                      done - start);
-      if (comm_->rank() == 0) metrics_.file().close();
-      return "";
-    }
+    core::log::warn("train: stopping after {} steps as asked (--train.stop-after-steps); resume with --train.resume",
+                    done - start);
+    return "";
   }
   if (s_.steps == start) save_checkpoint(start);
   std::map<std::string, double> final_exact;
