@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Test of the job scripts and configurations (ctest: jobs_scripts), without Slurm or GPUs:
-#   * bash -n on every jobs/*.sh and jobs/*.sbatch;
+#   * bash -n on every jobs/*.sh and jobs/*.sbatch; every tracked script of jobs/, tools/
+#     and bench/ with a #! line has git mode 755 (and only those);
 #   * a batch script started outside Slurm without DISA_DRY_RUN refuses with its message;
 #   * every batch script, jobs/submit-pipeline.sh, the sweeps and the mpirun scripts in
 #     dry-run mode (fake SLURM_* variables) print the expected srun/sbatch/mpirun lines and
@@ -92,6 +93,16 @@ reject() {  # reject NAME REGEX: no line of NAME's output matches REGEX
 for f in jobs/*.sh jobs/*.sbatch; do
   if bash -n "$f" 2>"$tmp/syntax.err"; then ok; else fail "bash -n $f: $(cat "$tmp/syntax.err")"; fi
 done
+
+# 1b. Every tracked script with a #! line is executable in git (docs run them as
+# jobs/study.sh, tools/paired_stats.py, ...), and every executable one has a #! line.
+if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  while read -r mode path; do
+    first=$(head -c 2 "$path" 2>/dev/null || true)
+    if [ "$first" = '#!' ] && [ "$mode" != 100755 ]; then fail "$path: has a #! line but git mode $mode (git update-index --chmod=+x)"; else ok; fi
+    if [ "$mode" = 100755 ] && [ "$first" != '#!' ]; then fail "$path: executable without a #! line"; else ok; fi
+  done < <(git -C "$root" ls-files -s -- jobs tools bench | awk '{print $1, $4}')
+fi
 
 # 2. Outside Slurm and not in dry-run mode the batch scripts refuse, saying why.
 for s in warm-start anchor train eval; do
