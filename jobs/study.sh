@@ -11,7 +11,7 @@
 #                   beta of the matched-sharpness grid (tools/matched_sharpness.py
 #                   --choose-betas: p*(C) brackets FlowRL's pi(C) on the eval prompts), and
 #                   anchors only at the betas of SENS_BETAS; then each trained policy
-#                   evaluated -> OUT/sweep-beta/beta-<B>/{anchors.h5,train/,eval.h5}
+#                   evaluated (MATCH_SEEDS) -> OUT/sweep-beta/beta-<B>/{anchors.h5,train/,train-seed-<s>/,eval/seed-<s>.h5}
 #   sweep-proposal  jobs/sweep-proposal.sh: q = pi_ref, the strong model (OUT/strong) and
 #                   the mixtures of ALPHAS -> OUT/sweep-proposal/<name>/anchors.h5
 #   regressor       jobs/regressor-study.sh on the study's reference and task
@@ -29,13 +29,15 @@
 #   STUDY_CONFIG_DIR   the stage INI files                                  [configs/study]
 #   STUDY_SAMPLES      samples per prompt from pi_ref of the pipeline's study files  [128]
 #   MATCH_COUNT        betas of the matched-sharpness grid (trained and evaluated)      [4]
+#   MATCH_SEEDS        DISA's training seeds at each of them: seed 1 is jobs/sweep-beta.sh's
+#                      run (train-disa.ini's seed), the others train beside it  [DISA_SEEDS]
 #   MATCH_BETAS        that grid, given instead of chosen from FlowRL's pi(C)
 #   SENS_BETAS         further betas anchored only, for the sensitivity overlay   ["1 8"]
 #   ALPHAS             mixture weights of the proposal sweep                   ["0.5"]
 #   REG_NS             samples per prompt of the regressor measurements    ["2 4 8 32"]
 #   REG_PROMPTS        prompts of the regressor measurements                        [300]
 #   REG_TRAIN_ANCHORS  anchors DISA is trained with there        ["raw shrinkage exact"]
-#   REG_SEEDS          their training seeds                                          ["1"]
+#   REG_SEEDS          their training seeds                                      ["1 2 3"]
 #   STUDY_SMOKE=1      tiny counts and steps everywhere (OUT/smoke-configs/, written from
 #                      configs/study/): proves that every stage runs, in a few minutes
 #   DISA_DOCS=1        also regenerate docs/study.md (refused with STUDY_SMOKE=1)
@@ -67,7 +69,7 @@ alphas="${ALPHAS:-0.5}"
 reg_ns="${REG_NS:-2 4 8 32}"
 reg_prompts="${REG_PROMPTS:-300}"
 reg_anchors="${REG_TRAIN_ANCHORS:-raw shrinkage exact}"
-reg_seeds="${REG_SEEDS:-1}"
+reg_seeds="${REG_SEEDS:-1 2 3}"
 # The pipeline's sensitivity files: 32 prompts, 128 samples from pi_ref and 64 from each
 # other proposal (the pipeline's default 256 costs a minute more; configs/study/README.md).
 pipe_env=("DISA_STUDY_SAMPLES=${STUDY_SAMPLES:-128}")
@@ -75,6 +77,7 @@ if [ "$smoke" = 1 ]; then
   # Smoke dials: every stage runs on a handful of prompts for a few steps.
   seeds="${DISA_SEEDS:-1 2}"
   match_count="${MATCH_COUNT:-2}"
+  reg_seeds="${REG_SEEDS:-1}"
   sens_betas="${SENS_BETAS:-8}"
   reg_ns="${REG_NS:-2 4}"
   reg_prompts="${REG_PROMPTS:-24}"
@@ -129,6 +132,8 @@ if ! disa_dry_run && [[ " $stages " == *" pipeline "* ]]; then rm -f "$out/logs/
 sub_env=(env -u DISA_DOCS "DISA_BIN=$DISA_BIN" "DISA_NP=$np" "DISA_PYTHON=$py" "DISA_DRY_RUN=${DISA_DRY_RUN:-0}")
 sweep_env=("${sub_env[@]}" DISA_LAUNCH=mpirun DISA_ENV=0 RESUME=0 SCALE=study "CONFIG_DIR=$cfg" "RUN_DIR=$out"
   "REFERENCE=$out/reference")
+match_seeds="${MATCH_SEEDS:-$seeds}"
+[[ " $match_seeds " == *" 1 "* ]] || match_seeds="1 $match_seeds"  # sweep-beta.sh's run is seed 1
 flowrl_evals=()
 for s in $seeds; do flowrl_evals+=(--flowrl "$out/eval/flowrl/seed-$s.h5"); done
 betas_file="$out/logs/matched_betas.txt"
@@ -163,11 +168,24 @@ if has_stage sweep-beta; then
   if [ -n "$anchor_only" ]; then
     "${sweep_env[@]}" "BETAS=${anchor_only# }" SWEEP_TRAIN=0 bash jobs/sweep-beta.sh
   fi
+  # DISA_beta's other seeds, on the same anchors; every seed evaluated -> beta-B/eval/seed-<s>.h5
   for b in $match_betas; do
     d="$out/sweep-beta/beta-$b"
-    # shellcheck disable=SC2086
-    logged "eval-beta-$b" mpirun $DISA_MPIRUN_FLAGS -np "$np" "$DISA_BIN" eval --config "$cfg/eval.ini" \
-      --eval.model "$d/train/policy" --eval.reference "$out/reference" --eval.out "$d/eval.h5"
+    disa_dry_run || mkdir -p "$d/eval"
+    for s in $match_seeds; do
+      policy="$d/train/policy"
+      if [ "$s" != 1 ]; then
+        policy="$d/train-seed-$s/policy"
+        # shellcheck disable=SC2086
+        logged "train-beta-$b-seed-$s" mpirun $DISA_MPIRUN_FLAGS -np "$np" "$DISA_BIN" train \
+          --config "$cfg/train-disa.ini" --train.algorithm disa --train.model "$out/reference" \
+          --train.reference "$out/reference" --train.anchors "$d/anchors.h5" --disa.beta "$b" \
+          --train.seed "$s" --train.out "$d/train-seed-$s"
+      fi
+      # shellcheck disable=SC2086
+      logged "eval-beta-$b-seed-$s" mpirun $DISA_MPIRUN_FLAGS -np "$np" "$DISA_BIN" eval --config "$cfg/eval.ini" \
+        --eval.model "$policy" --eval.reference "$out/reference" --eval.out "$d/eval/seed-$s.h5"
+    done
   done
   stage_end sweep-beta
 fi
@@ -191,7 +209,9 @@ if has_stage matched; then
   elif [ -f "$betas_file" ]; then match_betas=$(cat "$betas_file")
   else disa_die "no $betas_file: run the sweep-beta stage first"; fi
   disa_args=()
-  for b in $match_betas; do disa_args+=(--disa "$b=$out/sweep-beta/beta-$b/eval.h5"); done
+  for b in $match_betas; do
+    for s in $match_seeds; do disa_args+=(--disa "$b=$out/sweep-beta/beta-$b/eval/seed-$s.h5"); done
+  done
   logged matched "$py" tools/matched_sharpness.py --reference "$out/eval/reference.h5" "${flowrl_evals[@]}" \
     "${disa_args[@]}" -o "$out/report/matched"
   stage_end matched

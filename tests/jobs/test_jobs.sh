@@ -298,15 +298,17 @@ expect study "^$d model init --arch qwen2 --size tiny --seed 3 --out $tmp/st/ini
 expect study "tools/make_model\.py --base $tmp/st/init-base --config configs/study/model\.json --seed 3 --out $tmp/st/init$" 1
 expect study "^mpirun .*-np 2 $d warm-start --config configs/study/warm-start\.ini " 1
 expect study "^mpirun .* $d train --config configs/study/train-(disa|flowrl|grpo|gspo|sft)\.ini --train\.model $tmp/st/reference --train\.anchors $tmp/st/anchors\.h5 --train\.seed [123] " 15
-expect study "^mpirun .* $d eval --config configs/study/eval\.ini " 20
+expect study "^mpirun .* $d eval --config configs/study/eval\.ini " 28
 expect study "tools/matched_sharpness\.py --reference $tmp/st/eval/reference\.h5 --flowrl $tmp/st/eval/flowrl/seed-1\.h5 --flowrl $tmp/st/eval/flowrl/seed-2\.h5 --flowrl $tmp/st/eval/flowrl/seed-3\.h5 --choose-betas 4$" 1
 expect study "^mpirun .* $d anchor --config configs/study/anchor\.ini --anchor\.reference $tmp/st/reference --anchor\.beta (0\.5|1|2|4|8) --anchor\.out $tmp/st/sweep-beta/beta-" 5
 expect study "^mpirun .* $d train --config configs/study/train-disa\.ini --train\.algorithm disa .*--disa\.beta (0\.5|1|2|4) --train\.out $tmp/st/sweep-beta/beta-" 4
-expect study "^mpirun .* $d eval .*--eval\.model $tmp/st/sweep-beta/beta-2/train/policy .*--eval\.out $tmp/st/sweep-beta/beta-2/eval\.h5$" 1
+expect study "^mpirun .* $d train --config configs/study/train-disa\.ini --train\.algorithm disa .*--disa\.beta (0\.5|1|2|4) --train\.seed [23] --train\.out $tmp/st/sweep-beta/beta-(0\.5|1|2|4)/train-seed-[23]$" 8
+expect study "^mpirun .* $d eval .*--eval\.model $tmp/st/sweep-beta/beta-2/train/policy .*--eval\.out $tmp/st/sweep-beta/beta-2/eval/seed-1\.h5$" 1
+expect study "^mpirun .* $d eval .*--eval\.model $tmp/st/sweep-beta/beta-2/train-seed-3/policy .*--eval\.out $tmp/st/sweep-beta/beta-2/eval/seed-3\.h5$" 1
 expect study "^mpirun .* $d anchor .*--proposal\.kind mixture --proposal\.model $tmp/st/strong --proposal\.alpha 0\.5 --anchor\.out $tmp/st/sweep-proposal/mixture-0\.5/anchors\.h5$" 1
 expect study "^mpirun .* $d anchor --config configs/study/anchor\.ini --task\.name graph_paths --task\.count 300 --anchor\.reference $tmp/st/reference --anchor\.samples (2|4|8|32) " 4
-expect study "^mpirun .* $d train --config configs/study/train-disa\.ini --task\.name graph_paths .*--disa\.anchor (raw|shrinkage|exact) " 3
-expect study "tools/matched_sharpness\.py .* --disa 0\.5=$tmp/st/sweep-beta/beta-0\.5/eval\.h5 .* -o $tmp/st/report/matched$" 1
+expect study "^mpirun .* $d train --config configs/study/train-disa\.ini --task\.name graph_paths .*--disa\.anchor (raw|shrinkage|exact) " 9
+expect study "tools/matched_sharpness\.py .* --disa 0\.5=$tmp/st/sweep-beta/beta-0\.5/eval/seed-1\.h5 --disa 0\.5=$tmp/st/sweep-beta/beta-0\.5/eval/seed-2\.h5 .* -o $tmp/st/report/matched$" 1
 expect study "tools/study_report\.py $tmp/st$" 1
 expect study "^=== study stage (pipeline|sweep-beta|sweep-proposal|regressor|matched|report): [0-9]+ s$" 6
 reject study "warm-start .*--task\.name countdown|docs/study\.md"
