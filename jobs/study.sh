@@ -91,7 +91,9 @@ if [ "$smoke" = 1 ]; then
       s/^prompts-per-step = .*/prompts-per-step = 4/; s/^group-size = .*/group-size = 4/; s/^batch-size = .*/batch-size = 8/;
       s/^checkpoint-every = .*/checkpoint-every = 3/; s/^exact-every = .*/exact-every = 3/; s/^log-every = .*/log-every = 1/' \
       "$smoke_cfg"/*.ini
-    sed -i -E 's/^steps = .*/steps = 60/; s/^eval-prompts = .*/eval-prompts = 16/' "$smoke_cfg/warm-start.ini"
+    # 60 steps at the tiny scale's constant 3e-3: enough for some correct anchors (SFT needs them)
+    sed -i -E 's/^steps = .*/steps = 60/; s/^eval-prompts = .*/eval-prompts = 16/; s/^lr = .*/lr = 0.003/;
+      s/^schedule = .*/schedule = constant/' "$smoke_cfg/warm-start.ini"
     sed -i -E 's/^steps = .*/steps = 20/; s/^eval-prompts = .*/eval-prompts = 16/' "$smoke_cfg/warm-start-strong.ini"
     sed -i -E 's/^samples = .*/samples = 8/; s/^bootstrap = .*/bootstrap = 20/' "$smoke_cfg/anchor.ini"
     sed -i -E 's/^count = .*/count = 16/; s/^samples = .*/samples = 4/' "$smoke_cfg/eval.ini"
