@@ -29,8 +29,8 @@
 #   STUDY_CONFIG_DIR   the stage INI files                                  [configs/study]
 #   STUDY_SAMPLES      samples per prompt from pi_ref of the pipeline's study files  [128]
 #   MATCH_COUNT        betas of the matched-sharpness grid (trained and evaluated)      [4]
-#   MATCH_SEEDS        DISA's training seeds at each of them: seed 1 is jobs/sweep-beta.sh's
-#                      run (train-disa.ini's seed), the others train beside it  [DISA_SEEDS]
+#   MATCH_SEEDS        DISA's training seeds at each of them (jobs/sweep-beta.sh TRAIN_SEEDS;
+#                      seed 1, train-disa.ini's own, is always among them)       [DISA_SEEDS]
 #   MATCH_BETAS        that grid, given instead of chosen from FlowRL's pi(C)
 #   SENS_BETAS         further betas anchored only, for the sensitivity overlay   ["1 8"]
 #   ALPHAS             mixture weights of the proposal sweep                   ["0.5"]
@@ -118,15 +118,9 @@ quoted() {
   if disa_dry_run; then disa_quote "$@"; else "$@"; fi
 }
 # logged NAME COMMAND...: run it with its output in OUT/logs/NAME.log, timed (dry run: print it)
-logged() {
-  local name=$1 t1
-  shift
-  if disa_dry_run; then disa_quote "$@"; return 0; fi
-  t1=$(date +%s)
-  echo "== $name: $*"
-  "$@" >"$out/logs/$name.log" 2>&1 || { tail -n 30 "$out/logs/$name.log"; echo "== $name failed (log: $out/logs/$name.log)"; exit 1; }
-  echo "== $name: $(($(date +%s) - t1)) s"
-}
+# shellcheck source=jobs/run-step.sh
+source jobs/run-step.sh
+logged() { disa_run_step "$@"; }
 has_stage() { [[ " $stages " == *" $1 "* ]]; }
 if ! disa_dry_run && [[ " $stages " == *" pipeline "* ]]; then rm -f "$out/logs/stage_times.tsv"; fi
 # The scripts of the other stages, with the study's configurations and outputs (env is
@@ -164,28 +158,20 @@ if has_stage sweep-beta; then
   # a rerun starts afresh (disa anchor and disa train refuse to overwrite their outputs)
   disa_dry_run || { rm -rf "${out:?}/sweep-beta" && echo "$match_betas" >"$betas_file"; }
   echo "== matched-sharpness betas: $match_betas; anchors only: $sens_betas"
-  "${sweep_env[@]}" "BETAS=$match_betas" SWEEP_TRAIN=1 bash jobs/sweep-beta.sh
+  "${sweep_env[@]}" "BETAS=$match_betas" SWEEP_TRAIN=1 "TRAIN_SEEDS=$match_seeds" bash jobs/sweep-beta.sh
   anchor_only=""
   for b in $sens_betas; do [[ " $match_betas " == *" $b "* ]] || anchor_only+=" $b"; done
   if [ -n "$anchor_only" ]; then
     "${sweep_env[@]}" "BETAS=${anchor_only# }" SWEEP_TRAIN=0 bash jobs/sweep-beta.sh
   fi
-  # DISA_beta's other seeds, on the same anchors; every seed evaluated -> beta-B/eval/seed-<s>.h5
+  # every seed's policy (train/ for seed 1, train-seed-<s>/) evaluated -> beta-B/eval/seed-<s>.h5
   for b in $match_betas; do
     d="$out/sweep-beta/beta-$b"
     disa_dry_run || mkdir -p "$d/eval"
     for s in $match_seeds; do
       policy="$d/train/policy"
-      if [ "$s" != 1 ]; then
-        policy="$d/train-seed-$s/policy"
-        # shellcheck disable=SC2086
-        logged "train-beta-$b-seed-$s" mpirun $DISA_MPIRUN_FLAGS -np "$np" "$DISA_BIN" train \
-          --config "$cfg/train-disa.ini" --train.algorithm disa --train.model "$out/reference" \
-          --train.reference "$out/reference" --train.anchors "$d/anchors.h5" --disa.beta "$b" \
-          --train.seed "$s" --train.out "$d/train-seed-$s"
-      fi
-      # shellcheck disable=SC2086
-      logged "eval-beta-$b-seed-$s" mpirun $DISA_MPIRUN_FLAGS -np "$np" "$DISA_BIN" eval --config "$cfg/eval.ini" \
+      [ "$s" = 1 ] || policy="$d/train-seed-$s/policy"
+      logged "eval-beta-$b-seed-$s" mpirun_np "$DISA_BIN" eval --config "$cfg/eval.ini" \
         --eval.model "$policy" --eval.reference "$out/reference" --eval.out "$d/eval/seed-$s.h5"
     done
   done

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Slurm job array: the beta sensitivity sweep. Array task i takes the i-th beta of BETAS,
 # anchors with it (disa anchor --anchor.beta B -> RUN_DIR/sweep-beta/beta-B/anchors.h5)
-# and trains DISA on that partition file (--disa.beta B -> RUN_DIR/sweep-beta/beta-B/train/).
+# and trains DISA on that partition file (--disa.beta B -> RUN_DIR/sweep-beta/beta-B/train/,
+# and train-seed-<s>/ for each further seed of TRAIN_SEEDS).
 # Larger beta sharpens the target p* and grows the relative variance V of the weights, so
 # the anchors' bias -V/(2N) and variance V/N grow with it (docs/method.md §2).
 #   mkdir -p logs && sbatch jobs/sweep-beta.sh
 #   (from the repo root; with another number of betas: sbatch --array=0-<count-1> ...)
 #   env: BETAS (space-separated) ["1 2 5 10 15"], SWEEP_TRAIN (0: anchors only) [1],
+#        TRAIN_SEEDS (training seeds per beta; 1 is the configuration's own) ["1"],
 #        SCALE, REFERENCE, RUN_DIR, ANCHOR_CONFIG [CONFIG_DIR/anchor.ini],
 #        TRAIN_CONFIG [CONFIG_DIR/train-disa.ini], DEVICE, THREADS, RESUME, ... (jobs/common.sh)
 #   print the srun lines instead (every task when not in an array job):
@@ -97,8 +99,13 @@ for i in $tasks; do
     disa_stage_opts train
     resume_opt=()
     if [ "$RESUME" = 1 ]; then resume_opt=(--train.resume); fi
-    disa_srun "$DISA_BIN" train --config "$train_config" --train.algorithm disa \
-      --train.model "$REFERENCE" --train.reference "$REFERENCE" --train.anchors "$dir/anchors.h5" \
-      --disa.beta "$b" --train.out "$dir/train" "${DISA_STAGE_OPTS[@]}" "${resume_opt[@]}"
+    # Seed 1 is the training configuration's own seed (-> train/); any other -> train-seed-<s>/.
+    for s in ${TRAIN_SEEDS:-1}; do
+      seed_opts=(--train.out "$dir/train")
+      if [ "$s" != 1 ]; then seed_opts=(--train.seed "$s" --train.out "$dir/train-seed-$s"); fi
+      disa_srun "$DISA_BIN" train --config "$train_config" --train.algorithm disa \
+        --train.model "$REFERENCE" --train.reference "$REFERENCE" --train.anchors "$dir/anchors.h5" \
+        --disa.beta "$b" "${seed_opts[@]}" "${DISA_STAGE_OPTS[@]}" "${resume_opt[@]}"
+    done
   fi
 done
